@@ -1,0 +1,310 @@
+//! The command line: `serve`, `hash-password` and `check`, their exit codes
+//! (0 ok, 1 runtime failure, 2 usage or configuration error), logging set-up
+//! and the signals that stop the server or reload its accounts.
+//!
+//! It knows no protocol: it loads the deployment, binds the listeners and
+//! hands them to [`crate::server::Server`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::accounts::{self, Accounts};
+use crate::config::ServerConfig;
+use crate::host_keys;
+use crate::server::{Server, ServerSettings};
+
+/// Exit status for a usage or configuration error.
+const EXIT_CONFIG: u8 = 2;
+/// Exit status for a failure while running.
+const EXIT_RUNTIME: u8 = 1;
+
+/// An SSH/SFTP server in which every account lives in its own box.
+#[derive(Parser, Debug)]
+#[command(name = "sftpbox", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server in the foreground (logs go to stderr).
+    Serve(ServeArgs),
+    /// Read one password line from stdin and print its hash for accounts.toml.
+    HashPassword,
+    /// Validate sftpbox.toml and accounts.toml; print every problem as file:line:column.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Server settings file (default: ./sftpbox.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on, overriding the settings file (repeatable).
+    #[arg(long)]
+    listen: Vec<SocketAddr>,
+    /// Accounts file, overriding the settings file.
+    #[arg(long)]
+    accounts: Option<PathBuf>,
+    /// Folder holding one home per account, overriding the settings file.
+    #[arg(long)]
+    homes: Option<PathBuf>,
+    /// Folder of host keys, overriding the settings file.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Server settings file (default: ./sftpbox.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Accounts file, overriding the settings file.
+    #[arg(long)]
+    accounts: Option<PathBuf>,
+}
+
+/// Parses argv, runs the chosen command and turns its outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::HashPassword => hash_password(),
+        Command::Check(args) => check(args),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    init_logging();
+    let mut config = match ServerConfig::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !args.listen.is_empty() {
+        config.listen = args.listen;
+    }
+    if let Some(path) = args.accounts {
+        config.accounts = path;
+    }
+    if let Some(path) = args.homes {
+        config.homes = path;
+    }
+    if let Some(path) = args.keys {
+        config.keys_dir = path;
+    }
+
+    let accounts = match Accounts::load(&config.accounts) {
+        Ok(accounts) => accounts,
+        Err(err) => {
+            error!("cannot load accounts:\n{err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(addr) = config.listen.iter().find(|a| !a.ip().is_loopback()) {
+        let weak = accounts.with_public_example_password();
+        if !weak.is_empty() {
+            let names: Vec<String> = weak.iter().map(|n| n.to_string()).collect();
+            error!(
+                listen = %addr,
+                accounts = %names.join(", "),
+                "refusing to listen on a non-loopback address while these accounts still have the public example password; give them a new one with `sftpbox hash-password`"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let host_keys = match host_keys::load_or_create(&config.keys_dir) {
+        Ok(keys) => keys,
+        Err(err) => {
+            error!("{err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for key in &host_keys {
+        info!(
+            algorithm = %key.algorithm(),
+            fingerprint = %host_keys::fingerprint(key),
+            "host key"
+        );
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            error!(%err, "cannot start the runtime");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let settings = ServerSettings {
+        limits: config.limits.clone(),
+        accounts,
+        accounts_path: config.accounts.clone(),
+        homes: config.homes.clone(),
+        host_keys,
+    };
+    runtime.block_on(run_until_signalled(settings, &config.listen))
+}
+
+async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> ExitCode {
+    raise_open_files_limit();
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(err) => {
+                error!(%addr, %err, "cannot listen");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    }
+    let server = Server::new(settings);
+    let shutdown = CancellationToken::new();
+    let signals = match watch_signals(server.clone(), shutdown.clone()) {
+        Ok(task) => task,
+        Err(err) => {
+            error!(%err, "cannot install signal handlers");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let outcome = server.run(listeners, shutdown).await;
+    signals.abort();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            error!(err = format!("{err:#}"), "server failed");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// SIGTERM and SIGINT cancel `shutdown`; SIGHUP reloads the accounts.
+fn watch_signals(
+    server: Server,
+    shutdown: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { info!("SIGTERM received, shutting down"); shutdown.cancel(); }
+                _ = int.recv() => { info!("SIGINT received, shutting down"); shutdown.cancel(); }
+                _ = hup.recv() => { server.reload_accounts(); }
+            }
+        }
+    }))
+}
+
+/// Many idle sessions each hold a socket; lift the soft open-files limit to the hard one.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(err) = setrlimit(Resource::Nofile, limit) {
+            warn!(%err, "cannot raise the open-files limit");
+        }
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let password = if std::io::stdin().is_terminal() {
+        match rpassword::prompt_password("password: ") {
+            Ok(p) => p,
+            Err(err) => {
+                eprintln!("sftpbox: cannot read the password: {err}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    } else {
+        let mut line = String::new();
+        if let Err(err) = std::io::stdin().lock().read_line(&mut line) {
+            eprintln!("sftpbox: cannot read the password: {err}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    if password.is_empty() {
+        eprintln!("sftpbox: the password is empty");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match accounts::hash_password(&password) {
+        Ok(hash) => {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{hash}").is_err() {
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("sftpbox: {err}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let mut config = match ServerConfig::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(path) = args.accounts {
+        config.accounts = path;
+    }
+    match Accounts::load(&config.accounts) {
+        Ok(accounts) => {
+            println!(
+                "{}: {} account(s), ok",
+                display(&config.accounts),
+                accounts.iter().count()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

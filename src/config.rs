@@ -1,0 +1,619 @@
+//! Server settings: sftpbox.toml → [`ServerConfig`] and its [`Limits`].
+//!
+//! Every setting is optional and has a default, so a deployment folder works
+//! without the file. Relative paths in the file are relative to the file's own
+//! folder, so `sftpbox serve --config /srv/box/sftpbox.toml` works from any
+//! current directory. Problems are reported as `file:line:column: message`,
+//! all of them at once, like accounts.toml.
+//!
+//! This module must not know russh, accounts or sockets beyond parsing
+//! `SocketAddr`s: the server reads these numbers and applies them. Command-line
+//! overrides (`--listen`, `--accounts`, `--homes`, `--keys`) are applied by the
+//! caller through the public fields.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The config file looked up in the current directory when none is given.
+pub const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
+
+/// Where the server listens by default: loopback only, so a fresh clone with
+/// the public example account is not reachable from the network.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+
+/// Settings for one server process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The config file these settings came from, if any.
+    pub source: Option<PathBuf>,
+    /// Addresses to listen on (`listen`, a string or a list). Default
+    /// `127.0.0.1:2222`.
+    pub listen: Vec<SocketAddr>,
+    /// Folder of host keys (`keys_dir`). Default `keys`.
+    pub keys_dir: PathBuf,
+    /// The accounts file (`accounts`). Default `accounts.toml`.
+    pub accounts: PathBuf,
+    /// Folder holding one home per account (`homes`). Default `homes`.
+    pub homes: PathBuf,
+    /// Limits and timeouts (`[limits]`).
+    pub limits: Limits,
+}
+
+/// Limits and timeouts, the `[limits]` table. Each field's doc names its key
+/// in the file and its default; none may be zero except `shutdown_grace`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Failed authentication attempts before the connection is closed
+    /// (`max_auth_attempts`, default 6, as OpenSSH's MaxAuthTries).
+    pub max_auth_attempts: usize,
+    /// Time from connect to successful login (`login_grace_seconds`, default 30).
+    pub login_grace: Duration,
+    /// A connection with no traffic for this long is closed
+    /// (`idle_timeout_seconds`, default 600).
+    pub idle_timeout: Duration,
+    /// Connections open at once, all sources together (`max_connections`,
+    /// default 1000).
+    pub max_connections: usize,
+    /// Connections open at once from one IP address
+    /// (`max_connections_per_address`, default 64).
+    pub max_connections_per_address: usize,
+    /// Sessions (channels) open at once by one account over all its
+    /// connections (`max_sessions_per_account`, default 32).
+    pub max_sessions_per_account: usize,
+    /// Channels open at once on one connection
+    /// (`max_channels_per_connection`, default 10, as OpenSSH's MaxSessions).
+    pub max_channels_per_connection: usize,
+    /// After SIGTERM/SIGINT, how long running transfers may finish
+    /// (`shutdown_grace_seconds`, default 30; 0 = stop at once).
+    pub shutdown_grace: Duration,
+    /// Longest run of an external command (`command_timeout_seconds`,
+    /// default 300).
+    pub command_timeout: Duration,
+    /// Connections that have not logged in yet, at once (`max_startups`,
+    /// default 100): caps what an unauthenticated flood can hold.
+    pub max_startups: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_auth_attempts: 6,
+            login_grace: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_connections: 1000,
+            max_connections_per_address: 64,
+            max_sessions_per_account: 32,
+            max_channels_per_connection: 10,
+            shutdown_grace: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            max_startups: 100,
+        }
+    }
+}
+
+/// One problem in sftpbox.toml. `line` and `column` count from 1 (column in
+/// characters).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct ConfigProblem {
+    /// The config file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column in characters.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("{}: cannot read the config file: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read and has problems; `Display` prints one per line as
+    /// `file:line:column: message`.
+    #[error("{}", render(problems))]
+    Invalid {
+        /// Every problem found, in file order.
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+fn render(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ServerConfig {
+    /// Loads `path`, or `./sftpbox.toml` when `path` is `None` and that file
+    /// exists, or else the defaults relative to the current directory.
+    pub fn load(path: Option<&Path>) -> Result<ServerConfig, ConfigError> {
+        let path = match path {
+            Some(path) => path.to_owned(),
+            None => {
+                let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if !default.exists() {
+                    return Ok(ServerConfig::defaults_in(Path::new("")));
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        ServerConfig::from_toml_str(&text, &path)
+    }
+
+    /// The defaults, with the default relative paths placed under `base`
+    /// (`""` keeps them relative to the current directory).
+    pub fn defaults_in(base: &Path) -> ServerConfig {
+        ServerConfig {
+            source: None,
+            listen: default_listen(),
+            keys_dir: base.join("keys"),
+            accounts: base.join("accounts.toml"),
+            homes: base.join("homes"),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Parses sftpbox.toml text read from `file`; relative paths are placed
+    /// under `file`'s folder.
+    pub fn from_toml_str(text: &str, file: &Path) -> Result<ServerConfig, ConfigError> {
+        let base = file.parent().unwrap_or(Path::new(""));
+        let mut config = ServerConfig::defaults_in(base);
+        config.source = Some(file.to_owned());
+        let mut report = Report {
+            text,
+            file,
+            problems: Vec::new(),
+        };
+        let (document, syntax_errors) = DeTable::parse_recoverable(text);
+        for err in &syntax_errors {
+            report.at(
+                &err.span().unwrap_or(0..0),
+                format!("TOML syntax error: {}", err.message()),
+            );
+        }
+        if report.problems.is_empty() {
+            for (key, value) in document.get_ref().iter() {
+                match key.get_ref().as_ref() {
+                    "listen" => {
+                        if let Some(listen) = listen(&mut report, value) {
+                            config.listen = listen;
+                        }
+                    }
+                    "keys_dir" => set_path(&mut report, value, "keys_dir", base, &mut config.keys_dir),
+                    "accounts" => set_path(&mut report, value, "accounts", base, &mut config.accounts),
+                    "homes" => set_path(&mut report, value, "homes", base, &mut config.homes),
+                    "limits" => limits(&mut report, value, &mut config.limits),
+                    other => report.at(
+                        &key.span(),
+                        format!(
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes and [limits]"
+                        ),
+                    ),
+                }
+            }
+        }
+        if report.problems.is_empty() {
+            Ok(config)
+        } else {
+            report.problems.sort_by_key(|p| (p.line, p.column));
+            Err(ConfigError::Invalid {
+                problems: report.problems,
+            })
+        }
+    }
+}
+
+fn default_listen() -> Vec<SocketAddr> {
+    DEFAULT_LISTEN
+        .parse()
+        .map(|addr| vec![addr])
+        .unwrap_or_default()
+}
+
+/// Collects problems with their places in the file.
+struct Report<'a> {
+    text: &'a str,
+    file: &'a Path,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Report<'_> {
+    fn at(&mut self, span: &Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_column(self.text, span.start);
+        self.problems.push(ConfigProblem {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    let before = text.get(..end).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    (line, column)
+}
+
+fn listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<SocketAddr>> {
+    let parse = |report: &mut Report<'_>, item: &Spanned<DeValue<'_>>| match item.get_ref() {
+        DeValue::String(text) => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                report.at(
+                    &item.span(),
+                    format!(
+                        "`{text}` is not an address to listen on; write IP:PORT, such as \"0.0.0.0:2222\" or \"[::]:2222\""
+                    ),
+                );
+                None
+            }
+        },
+        other => {
+            report.at(
+                &item.span(),
+                format!(
+                    "a listen address must be a string, not {}",
+                    other.type_str()
+                ),
+            );
+            None
+        }
+    };
+    match value.get_ref() {
+        DeValue::Array(items) => {
+            if items.is_empty() {
+                report.at(&value.span(), "`listen` needs at least one address");
+                return None;
+            }
+            let before = report.problems.len();
+            let addrs: Vec<SocketAddr> = items.iter().filter_map(|i| parse(report, i)).collect();
+            (report.problems.len() == before).then_some(addrs)
+        }
+        _ => parse(report, value).map(|addr| vec![addr]),
+    }
+}
+
+fn set_path(
+    report: &mut Report<'_>,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+    base: &Path,
+    target: &mut PathBuf,
+) {
+    match value.get_ref() {
+        DeValue::String(text) if !text.is_empty() => *target = base.join(text.as_ref()),
+        DeValue::String(_) => report.at(&value.span(), format!("`{key}` must not be empty")),
+        other => report.at(
+            &value.span(),
+            format!("`{key}` must be a path string, not {}", other.type_str()),
+        ),
+    }
+}
+
+/// How a `[limits]` key is stored.
+#[derive(Clone, Copy)]
+enum LimitField {
+    Count(fn(&mut Limits) -> &mut usize),
+    Seconds(fn(&mut Limits) -> &mut Duration),
+}
+
+/// One key of `[limits]`.
+struct LimitKey {
+    name: &'static str,
+    field: LimitField,
+    /// Whether 0 means something (only "no grace period" does).
+    zero_ok: bool,
+}
+
+const LIMIT_KEYS: &[LimitKey] = {
+    use LimitField::{Count, Seconds};
+    const fn key(name: &'static str, field: LimitField, zero_ok: bool) -> LimitKey {
+        LimitKey {
+            name,
+            field,
+            zero_ok,
+        }
+    }
+    &[
+        key(
+            "max_auth_attempts",
+            Count(|l| &mut l.max_auth_attempts),
+            false,
+        ),
+        key(
+            "login_grace_seconds",
+            Seconds(|l| &mut l.login_grace),
+            false,
+        ),
+        key(
+            "idle_timeout_seconds",
+            Seconds(|l| &mut l.idle_timeout),
+            false,
+        ),
+        key("max_connections", Count(|l| &mut l.max_connections), false),
+        key(
+            "max_connections_per_address",
+            Count(|l| &mut l.max_connections_per_address),
+            false,
+        ),
+        key(
+            "max_sessions_per_account",
+            Count(|l| &mut l.max_sessions_per_account),
+            false,
+        ),
+        key(
+            "max_channels_per_connection",
+            Count(|l| &mut l.max_channels_per_connection),
+            false,
+        ),
+        key(
+            "shutdown_grace_seconds",
+            Seconds(|l| &mut l.shutdown_grace),
+            true,
+        ),
+        key(
+            "command_timeout_seconds",
+            Seconds(|l| &mut l.command_timeout),
+            false,
+        ),
+        key("max_startups", Count(|l| &mut l.max_startups), false),
+    ]
+};
+
+/// The largest number of seconds accepted: a day. Longer timeouts are almost
+/// certainly a unit mistake (milliseconds written as seconds).
+const MAX_SECONDS: u64 = 86_400;
+
+fn limits(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, limits: &mut Limits) {
+    let DeValue::Table(table) = value.get_ref() else {
+        report.at(&value.span(), "`limits` must be a table: [limits]");
+        return;
+    };
+    for (key, value) in table.iter() {
+        let name = key.get_ref().as_ref();
+        let Some(LimitKey { field, zero_ok, .. }) = LIMIT_KEYS.iter().find(|k| k.name == name)
+        else {
+            let known: Vec<&str> = LIMIT_KEYS.iter().map(|k| k.name).collect();
+            report.at(
+                &key.span(),
+                format!(
+                    "unknown limit `{name}`; the limits are {}",
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        let number = match value.get_ref() {
+            DeValue::Integer(int) => i128::from_str_radix(int.as_str(), int.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok()),
+            _ => None,
+        };
+        let Some(number) = number else {
+            report.at(
+                &value.span(),
+                format!("`{name}` must be a whole number of at least 0"),
+            );
+            continue;
+        };
+        if number == 0 && !zero_ok {
+            report.at(&value.span(), format!("`{name}` must be at least 1"));
+            continue;
+        }
+        match field {
+            LimitField::Count(slot) => match usize::try_from(number) {
+                Ok(n) => *slot(limits) = n,
+                Err(_) => report.at(&value.span(), format!("`{name}` is too large")),
+            },
+            LimitField::Seconds(slot) => {
+                if number > MAX_SECONDS {
+                    report.at(
+                        &value.span(),
+                        format!("`{name}` must be at most {MAX_SECONDS} seconds (a day)"),
+                    );
+                } else {
+                    *slot(limits) = Duration::from_secs(number);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match ServerConfig::from_toml_str(text, Path::new("/srv/box/sftpbox.toml")) {
+            Err(ConfigError::Invalid { problems }) => problems
+                .iter()
+                .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+                .collect(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults_beside_it() {
+        let config = ServerConfig::from_toml_str("", Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(
+            config.listen,
+            ["127.0.0.1:2222".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(config.keys_dir, Path::new("/srv/box/keys"));
+        assert_eq!(config.accounts, Path::new("/srv/box/accounts.toml"));
+        assert_eq!(config.homes, Path::new("/srv/box/homes"));
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(
+            config.source.as_deref(),
+            Some(Path::new("/srv/box/sftpbox.toml"))
+        );
+    }
+
+    #[test]
+    fn the_documented_limit_defaults_hold() {
+        let l = Limits::default();
+        assert_eq!(l.max_auth_attempts, 6);
+        assert_eq!(l.login_grace, Duration::from_secs(30));
+        assert_eq!(l.idle_timeout, Duration::from_secs(600));
+        assert_eq!(l.max_connections, 1000);
+        assert_eq!(l.max_connections_per_address, 64);
+        assert_eq!(l.max_sessions_per_account, 32);
+        assert_eq!(l.max_channels_per_connection, 10);
+        assert_eq!(l.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(l.command_timeout, Duration::from_secs(300));
+        assert_eq!(l.max_startups, 100);
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_folder_and_absolute_ones_stay() {
+        let text = "keys_dir = \"hostkeys\"\naccounts = \"/etc/sftpbox/accounts.toml\"\nhomes = \"data/homes\"\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(config.keys_dir, Path::new("/srv/box/hostkeys"));
+        assert_eq!(config.accounts, Path::new("/etc/sftpbox/accounts.toml"));
+        assert_eq!(config.homes, Path::new("/srv/box/data/homes"));
+        let config = ServerConfig::from_toml_str(text, Path::new("sftpbox.toml")).unwrap();
+        assert_eq!(config.keys_dir, Path::new("hostkeys"));
+    }
+
+    #[test]
+    fn listen_takes_a_string_or_a_list() {
+        let one =
+            ServerConfig::from_toml_str("listen = \"0.0.0.0:22\"", Path::new("c.toml")).unwrap();
+        assert_eq!(one.listen, ["0.0.0.0:22".parse::<SocketAddr>().unwrap()]);
+        let two = ServerConfig::from_toml_str(
+            "listen = [\"127.0.0.1:2222\", \"[::1]:2222\"]",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(two.listen.len(), 2);
+        assert!(two.listen[1].is_ipv6());
+    }
+
+    #[test]
+    fn bad_listen_addresses_are_refused_at_the_value() {
+        let p = problems("listen = [\"127.0.0.1:2222\", \"localhost:22\"]\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("1:29: `localhost:22` is not an address"),
+            "{p:#?}"
+        );
+        assert!(problems("listen = []")[0].starts_with("1:10: `listen` needs at least one"));
+        assert!(problems("listen = 22")[0].starts_with("1:10: a listen address must be a string"));
+    }
+
+    #[test]
+    fn limits_are_read_with_units() {
+        let text = "[limits]\nlogin_grace_seconds = 5\nmax_connections_per_address = 3\nshutdown_grace_seconds = 0\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.limits.login_grace, Duration::from_secs(5));
+        assert_eq!(config.limits.max_connections_per_address, 3);
+        assert_eq!(config.limits.shutdown_grace, Duration::ZERO);
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let text = "\
+listen = \"127.0.0.1:2222\"
+colour = \"blue\"
+
+[limits]
+max_auth_attempts = 0
+idle_timeout_seconds = \"10m\"
+login_grace = 5
+command_timeout_seconds = 100000
+";
+        let p = problems(text);
+        assert_eq!(p.len(), 5, "{p:#?}");
+        assert!(p[0].starts_with("2:1: unknown setting `colour`"), "{p:#?}");
+        assert!(
+            p[1].starts_with("5:21: `max_auth_attempts` must be at least 1"),
+            "{p:#?}"
+        );
+        assert!(
+            p[2].starts_with("6:24: `idle_timeout_seconds` must be a whole number"),
+            "{p:#?}"
+        );
+        assert!(
+            p[3].starts_with("7:1: unknown limit `login_grace`"),
+            "{p:#?}"
+        );
+        assert!(
+            p[4].starts_with("8:27: `command_timeout_seconds` must be at most"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_with_file_line_and_column() {
+        let err = ServerConfig::from_toml_str("homes = \n", Path::new("/srv/box/sftpbox.toml"))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("/srv/box/sftpbox.toml:1:"), "{text}");
+        assert!(text.contains("TOML syntax error"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_explicit_config_file_is_an_error() {
+        let err = ServerConfig::load(Some(Path::new("/nonexistent/sftpbox.toml"))).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/sftpbox.toml: cannot read")
+        );
+    }
+
+    #[test]
+    fn a_config_file_on_disk_places_paths_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sftpbox.toml");
+        std::fs::write(&path, "homes = \"h\"\n").unwrap();
+        let config = ServerConfig::load(Some(&path)).unwrap();
+        assert_eq!(config.homes, dir.path().join("h"));
+        assert_eq!(config.keys_dir, dir.path().join("keys"));
+    }
+
+    #[test]
+    fn defaults_without_a_base_are_relative_to_the_current_directory() {
+        let config = ServerConfig::defaults_in(Path::new(""));
+        assert_eq!(config.accounts, Path::new("accounts.toml"));
+        assert_eq!(config.keys_dir, Path::new("keys"));
+        assert_eq!(config.homes, Path::new("homes"));
+    }
+}

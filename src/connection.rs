@@ -1,0 +1,386 @@
+//! One SSH connection: the russh [`Handler`](russh::server::Handler). It asks
+//! [`accounts`](crate::accounts) who may log in, keeps the table of open
+//! channels and routes each channel to its service (`sftp` now; commands and
+//! the shell through [`channels`]).
+//!
+//! It decides nothing about paths, SFTP packets or command semantics: every
+//! service gets a byte stream and a [`Jail`].
+//!
+//! russh awaits each handler method inside the connection's event loop, so
+//! nothing slow runs inline: password hashing goes to `spawn_blocking`, and
+//! services run in their own tasks.
+
+mod auth;
+mod registry;
+mod state;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use russh::server::{Auth, Msg, Session};
+use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, Span, info, info_span, warn};
+
+use crate::accounts::Accounts;
+use crate::config::Limits;
+use crate::jail::Jail;
+
+pub use registry::{AccountRegistry, AccountSessionSlot};
+pub use state::ConnectionState;
+
+/// The registry of live per-account state, under its historical name.
+pub type QuotaRegistry = AccountRegistry;
+
+/// What every connection shares with the server.
+pub struct ConnectionContext {
+    /// The accounts in force; swapped whole on reload.
+    pub accounts: Arc<ArcSwap<Accounts>>,
+    /// Per-account quota and session counts, shared by all connections.
+    pub quotas: AccountRegistry,
+    /// Folder holding one home per account.
+    pub homes: PathBuf,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// Cancelled when the server stops accepting: no new channels.
+    pub shutdown: CancellationToken,
+    /// Tracks every connection and service task, for the shutdown grace period.
+    pub tracker: TaskTracker,
+}
+
+/// The logged-in account of a connection.
+struct Login {
+    account_name: String,
+    /// Held for the life of the connection; frees the account's session slot on drop.
+    _session_slot: AccountSessionSlot,
+}
+
+/// A channel opened by the client, waiting for its first request.
+struct OpenChannel {
+    channel: Channel<Msg>,
+    /// Terminal size from `pty-req`, when the client asked for one.
+    pty: Option<(u32, u32)>,
+}
+
+/// One SSH connection's handler.
+pub struct Connection {
+    context: Arc<ConnectionContext>,
+    peer: SocketAddr,
+    span: Span,
+    state: Arc<ConnectionState>,
+    /// Counts against the cap on unauthenticated connections until login.
+    startup_permit: Option<OwnedSemaphorePermit>,
+    login: Option<Login>,
+    channels: HashMap<ChannelId, OpenChannel>,
+    channels_opened: usize,
+    /// Opened on the first channel that needs the filesystem, then shared.
+    jail: Arc<OnceCell<Jail>>,
+}
+
+/// The methods a client may go on trying after a failure; russh's plain
+/// `Auth::reject()` would drop the failed one and OpenSSH would stop asking.
+fn rejection() -> Auth {
+    Auth::Reject {
+        proceed_with_methods: Some(MethodSet::from(
+            &[MethodKind::PublicKey, MethodKind::Password][..],
+        )),
+        partial_success: false,
+    }
+}
+
+impl Connection {
+    /// A handler for a connection from `peer`, logging in `span`.
+    pub fn new(
+        context: Arc<ConnectionContext>,
+        peer: SocketAddr,
+        startup_permit: OwnedSemaphorePermit,
+        span: Span,
+    ) -> Connection {
+        Connection {
+            state: Arc::new(ConnectionState::new(span.clone())),
+            context,
+            peer,
+            span,
+            startup_permit: Some(startup_permit),
+            login: None,
+            channels: HashMap::new(),
+            channels_opened: 0,
+            jail: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// State shared with the task that drives this connection.
+    pub fn state(&self) -> Arc<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// Takes a session slot for `user`; `None` (and a log line) when the account is full.
+    fn admit(&mut self, user: &str, method: &str) -> Auth {
+        match self
+            .context
+            .quotas
+            .try_take_session(user, self.context.limits.max_sessions_per_account)
+        {
+            Some(slot) => {
+                info!(user, method, peer = %self.peer, result = "accepted", "login");
+                self.login = Some(Login {
+                    account_name: user.to_owned(),
+                    _session_slot: slot,
+                });
+                Auth::Accept
+            }
+            None => {
+                warn!(user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
+                rejection()
+            }
+        }
+    }
+
+    /// The jail of the logged-in account, opened on first use (it may scan the home).
+    async fn open_jail(
+        context: Arc<ConnectionContext>,
+        cell: Arc<OnceCell<Jail>>,
+        account_name: String,
+    ) -> anyhow::Result<Jail> {
+        let jail = cell
+            .get_or_try_init(|| async move {
+                let accounts = context.accounts.load_full();
+                let account = accounts
+                    .get(&account_name)
+                    .ok_or_else(|| anyhow::anyhow!("account {account_name} no longer exists"))?;
+                let home = context.homes.join(&account.home);
+                let quota = context.quotas.quota_for(account);
+                let readonly = account.readonly;
+                let jail = tokio::task::spawn_blocking(move || Jail::open(&home, quota, readonly))
+                    .await??;
+                Ok::<Jail, anyhow::Error>(jail)
+            })
+            .await?;
+        Ok(jail.clone())
+    }
+
+    /// Starts the SFTP service on `channel` in its own task.
+    fn start_sftp(&mut self, channel: Channel<Msg>) {
+        let Some(login) = &self.login else { return };
+        let context = self.context.clone();
+        let cell = self.jail.clone();
+        let account_name = login.account_name.clone();
+        let state = self.state.clone();
+        let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
+        let busy = state.start_service();
+        self.context.tracker.spawn(
+            async move {
+                let _busy = busy;
+                let jail = match Connection::open_jail(context, cell, account_name.clone()).await {
+                    Ok(jail) => jail,
+                    Err(err) => {
+                        warn!(err = format!("{err:#}"), "cannot open the home");
+                        return;
+                    }
+                };
+                let totals = crate::sftp::serve(channel.into_stream(), jail, &account_name).await;
+                state.add_totals(&totals);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = anyhow::Error;
+
+    async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
+        Ok(rejection())
+    }
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let accounts = self.context.accounts.load_full();
+        let verified = auth::verify_password(accounts, user, password).await;
+        if verified {
+            Ok(self.admit(user, "password"))
+        } else {
+            info!(user, method = "password", peer = %self.peer, result = "refused", "login");
+            Ok(rejection())
+        }
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let accounts = self.context.accounts.load();
+        if auth::key_is_allowed(&accounts, user, offer.public_key, offer.algorithm) {
+            Ok(Auth::Accept)
+        } else {
+            info!(
+                user,
+                method = "publickey",
+                peer = %self.peer,
+                key = %offer.public_key.fingerprint(russh::keys::HashAlg::Sha256),
+                result = "refused",
+                "login"
+            );
+            Ok(rejection())
+        }
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let allowed = {
+            let accounts = self.context.accounts.load();
+            auth::key_is_allowed(&accounts, user, key.public_key, key.algorithm)
+        };
+        if allowed {
+            Ok(self.admit(user, "publickey"))
+        } else {
+            Ok(rejection())
+        }
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        _user: &str,
+        _submethods: &str,
+        _response: Option<russh::server::Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(rejection())
+    }
+
+    async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
+        self.startup_permit = None;
+        if let Some(login) = &self.login {
+            self.span.record("user", login.account_name.as_str());
+            self.state.set_authenticated(&login.account_name);
+        }
+        Ok(())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.login.is_none() || self.context.shutdown.is_cancelled() {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        if self.channels_opened >= self.context.limits.max_channels_per_connection {
+            warn!("channel refused: too many channels on this connection");
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
+        self.channels_opened += 1;
+        self.channels
+            .insert(channel.id(), OpenChannel { channel, pty: None });
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        col_width: u32,
+        row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        match self.channels.get_mut(&channel) {
+            Some(open) => {
+                open.pty = Some((col_width, row_height));
+                session.channel_success(channel)?;
+            }
+            None => session.channel_failure(channel)?,
+        }
+        Ok(())
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // The environment is set by the server alone.
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if name != "sftp" {
+            warn!(subsystem = name, "unknown subsystem refused");
+            session.channel_failure(channel)?;
+            return Ok(());
+        }
+        match self.channels.remove(&channel) {
+            Some(open) => {
+                session.channel_success(channel)?;
+                self.start_sftp(open.channel);
+            }
+            None => session.channel_failure(channel)?,
+        }
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // A channel closed before any request: forget it.
+        self.channels.remove(&channel);
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! Live state per account, shared by all its connections: the [`Quota`] every
+//! session of the account charges, and how many sessions it has open.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::accounts::{Account, Accounts};
+use crate::jail::Quota;
+
+/// Per-account quota and session counts.
+#[derive(Default)]
+pub struct AccountRegistry {
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    quota: Option<Arc<Quota>>,
+    sessions: usize,
+}
+
+/// One open session of an account; dropping it frees the slot.
+pub struct AccountSessionSlot {
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    account: String,
+}
+
+impl AccountRegistry {
+    /// The quota shared by every session of `account`, created on first use.
+    pub fn quota_for(&self, account: &Account) -> Arc<Quota> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(account.name.to_string()).or_default();
+        entry
+            .quota
+            .get_or_insert_with(|| Arc::new(Quota::new(account.quota_bytes)))
+            .clone()
+    }
+
+    /// Applies reloaded quota limits to the accounts that have live state.
+    pub fn apply_limits(&self, accounts: &Accounts) {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, entry) in entries.iter() {
+            if let (Some(quota), Some(account)) = (&entry.quota, accounts.get(name)) {
+                quota.set_limit(account.quota_bytes);
+            }
+        }
+    }
+
+    /// Takes a session slot for `account`, or `None` when it has `max` already.
+    pub fn try_take_session(&self, account: &str, max: usize) -> Option<AccountSessionSlot> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(account.to_owned()).or_default();
+        if entry.sessions >= max {
+            return None;
+        }
+        entry.sessions += 1;
+        Some(AccountSessionSlot {
+            entries: self.entries.clone(),
+            account: account.to_owned(),
+        })
+    }
+}
+
+impl Drop for AccountSessionSlot {
+    fn drop(&mut self) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.get_mut(&self.account) {
+            entry.sessions = entry.sessions.saturating_sub(1);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! sftpbox: an SSH/SFTP server in which every account lives in its own box.
+//!
+//! Dependencies point one way: `server → connection → {sftp, exec, scp} → jail`,
+//! plus `connection → accounts` and `server → {config, host_keys}`.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod host_keys;
+pub mod jail;
+pub mod server;
+pub mod sftp;

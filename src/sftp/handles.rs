@@ -1,0 +1,189 @@
+//! Open handles and the lanes that order work on them.
+//!
+//! A lane runs its jobs one after another, in arrival order, on the blocking
+//! pool; jobs queued together run in one `spawn_blocking` call. Each handle has
+//! its own lane (so WRITEs to one file stay in order while other files
+//! proceed), and all path requests share the session's path lane. Replies go
+//! straight to the writer, in whatever order lanes finish: SFTP clients match
+//! replies by id.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::jail::{DirEntry, JailFile, VirtualPath};
+
+/// Most handles one session may hold open (advertised in `limits@openssh.com`).
+pub const MAX_OPEN_HANDLES: usize = 1024;
+
+/// Most jobs a lane runs in one trip to the blocking pool.
+const MAX_JOBS_PER_BATCH: usize = 64;
+
+/// Work that produces one encoded reply.
+pub type Job = Box<dyn FnOnce() -> Bytes + Send>;
+
+/// A reply on its way to the writer, with the backlog bytes its request held.
+pub struct Reply {
+    /// The encoded packet.
+    pub bytes: Bytes,
+    /// Bytes of backlog budget to give back once written.
+    pub cost: usize,
+}
+
+/// A serial queue of jobs.
+#[derive(Clone)]
+pub struct Lane {
+    jobs: mpsc::UnboundedSender<(Job, usize)>,
+}
+
+impl Lane {
+    /// Starts a lane whose replies go to `replies`.
+    pub fn spawn(replies: mpsc::UnboundedSender<Reply>) -> Lane {
+        let (jobs, mut queue) = mpsc::unbounded_channel::<(Job, usize)>();
+        tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_JOBS_PER_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let replies = replies.clone();
+                let ran = tokio::task::spawn_blocking(move || {
+                    for (job, cost) in batch {
+                        let bytes = job();
+                        if replies.send(Reply { bytes, cost }).is_err() {
+                            return false;
+                        }
+                    }
+                    true
+                })
+                .await;
+                if !matches!(ran, Ok(true)) {
+                    return;
+                }
+            }
+        });
+        Lane { jobs }
+    }
+
+    /// Queues `job`, holding `cost` bytes of backlog until its reply is written.
+    pub fn push(&self, job: Job, cost: usize) {
+        // The lane ends only when the session does; a lost job then needs no reply.
+        let _ = self.jobs.send((job, cost));
+    }
+}
+
+/// An open file and what it moved, for the close log line.
+pub struct FileHandle {
+    /// The file.
+    pub file: JailFile,
+    /// Where it was opened, for logs.
+    pub path: VirtualPath,
+    /// When it was opened.
+    pub opened: Instant,
+    /// Bytes read through this handle.
+    pub bytes_read: AtomicU64,
+    /// Bytes written through this handle.
+    pub bytes_written: AtomicU64,
+}
+
+impl FileHandle {
+    /// A handle for a freshly opened file.
+    pub fn new(file: JailFile, path: VirtualPath) -> FileHandle {
+        FileHandle {
+            file,
+            path,
+            opened: Instant::now(),
+            bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts `n` bytes read.
+    pub fn count_read(&self, n: usize) {
+        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes written.
+    pub fn count_written(&self, n: usize) {
+        self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// A directory listing taken at OPENDIR, handed out in READDIR-sized pieces.
+pub struct DirHandle {
+    /// The listed directory.
+    pub path: VirtualPath,
+    /// Entries not yet returned.
+    pub remaining: Mutex<std::vec::IntoIter<DirEntry>>,
+}
+
+/// What a handle refers to.
+#[derive(Clone)]
+pub enum HandleKind {
+    /// An open file.
+    File(Arc<FileHandle>),
+    /// An open directory listing.
+    Dir(Arc<DirHandle>),
+}
+
+/// A handle and the lane that orders its requests.
+#[derive(Clone)]
+pub struct OpenHandle {
+    /// The file or directory.
+    pub kind: HandleKind,
+    /// Its lane.
+    pub lane: Lane,
+}
+
+/// The handles of one session, shared by its reader and its jobs.
+#[derive(Clone, Default)]
+pub struct HandleTable {
+    inner: Arc<Mutex<TableInner>>,
+}
+
+#[derive(Default)]
+struct TableInner {
+    next_id: u64,
+    open: HashMap<Bytes, OpenHandle>,
+}
+
+impl HandleTable {
+    fn lock(&self) -> MutexGuard<'_, TableInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers `handle` and returns its id string, or `None` when the
+    /// session already holds [`MAX_OPEN_HANDLES`].
+    pub fn insert(&self, handle: OpenHandle) -> Option<String> {
+        let mut inner = self.lock();
+        if inner.open.len() >= MAX_OPEN_HANDLES {
+            return None;
+        }
+        inner.next_id += 1;
+        let id = inner.next_id.to_string();
+        inner.open.insert(Bytes::from(id.clone()), handle);
+        Some(id)
+    }
+
+    /// The handle named `id`.
+    pub fn get(&self, id: &[u8]) -> Option<OpenHandle> {
+        self.lock().open.get(id).cloned()
+    }
+
+    /// Removes and returns the handle named `id` (CLOSE).
+    pub fn remove(&self, id: &[u8]) -> Option<OpenHandle> {
+        self.lock().open.remove(id)
+    }
+
+    /// Removes every handle (end of session).
+    pub fn drain(&self) -> Vec<OpenHandle> {
+        self.lock().open.drain().map(|(_, h)| h).collect()
+    }
+}

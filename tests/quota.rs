@@ -1,0 +1,101 @@
+//! Quota: exact accounting, refusal that keeps earlier bytes, space given back,
+//! sharing between sessions and survival across restarts.
+
+mod common;
+
+use common::{AccountSpec, TestServer, assert_ok, pattern, text};
+
+const QUOTA: u64 = 1024 * 1024;
+
+#[test]
+fn an_upload_over_the_quota_fails_with_the_figures_and_keeps_older_bytes() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
+    let local = server.dir.path().join("big");
+    std::fs::write(&local, pattern(QUOTA as usize + 1, 1)).unwrap();
+    let small = server.dir.path().join("small");
+    std::fs::write(&small, pattern(1000, 2)).unwrap();
+    assert_ok(&server.sftp_batch("alice", &format!("put {} keep\n", small.display())));
+    let out = server.sftp_batch("alice", &format!("put {} big\n", local.display()));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("quota exceeded"), "{err}");
+    assert!(err.contains(&QUOTA.to_string()), "limit named: {err}");
+    assert_eq!(
+        std::fs::read(server.home("alice").join("keep")).unwrap(),
+        pattern(1000, 2)
+    );
+    let stored = std::fs::metadata(server.home("alice").join("big"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert!(stored + 1000 <= QUOTA, "stored {stored}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_and_truncating_give_space_back() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
+    let sftp = server.russh_sftp("alice").await;
+    let half = pattern(QUOTA as usize / 2 + 10, 3);
+    sftp.write("a", &half).await.unwrap();
+    assert!(
+        sftp.write("b", &half).await.is_err(),
+        "second half must not fit"
+    );
+    sftp.remove_file("a").await.unwrap();
+    sftp.write("b", &half).await.unwrap();
+    // Overwriting in place does not count twice.
+    sftp.write("b", &half).await.unwrap();
+    assert_eq!(std::fs::read(server.home("alice").join("b")).unwrap(), half);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_of_one_account_share_the_quota() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
+    let mut tasks = Vec::new();
+    for i in 0..4u64 {
+        let sftp = server.russh_sftp("alice").await;
+        tasks.push(tokio::spawn(async move {
+            let data = pattern(QUOTA as usize / 3, i);
+            sftp.write(&format!("part{i}"), &data).await.is_ok()
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            ok += 1;
+        }
+    }
+    assert!(ok <= 3, "{ok} thirds fitted");
+    let used: u64 = std::fs::read_dir(server.home("alice"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(used <= QUOTA, "used {used} of {QUOTA}");
+}
+
+#[test]
+fn usage_survives_a_restart() {
+    let mut server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
+    let local = server.dir.path().join("part");
+    std::fs::write(&local, pattern(QUOTA as usize * 3 / 4, 4)).unwrap();
+    assert_ok(&server.sftp_batch("alice", &format!("put {} first\n", local.display())));
+    server.restart();
+    let out = server.sftp_batch("alice", &format!("put {} second\n", local.display()));
+    assert!(!out.status.success(), "a restart must not forget the usage");
+    assert!(text(&out.stderr).contains("quota exceeded"));
+}
+
+#[test]
+fn hard_links_count_once() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
+    let local = server.dir.path().join("part");
+    std::fs::write(&local, pattern(QUOTA as usize * 3 / 5, 5)).unwrap();
+    let out = server.sftp_batch(
+        "alice",
+        &format!("put {} one\nln one two\nln one three\n", local.display()),
+    );
+    assert_ok(&out);
+    // 3/5 used; one more 3/5 would not fit, a 1/5 file does.
+    let small = server.dir.path().join("small");
+    std::fs::write(&small, pattern(QUOTA as usize / 5, 6)).unwrap();
+    assert_ok(&server.sftp_batch("alice", &format!("put {} four\n", small.display())));
+}

@@ -1,0 +1,150 @@
+//! SFTP through OpenSSH `sftp` and the russh client: byte-exact transfers,
+//! listings, renames, links and the OpenSSH extensions.
+
+mod common;
+
+use common::{AccountSpec, TestServer, assert_ok, pattern, sha256_hex, text};
+
+#[test]
+fn put_and_get_are_byte_exact_at_edge_sizes() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let local = server.dir.path().join("local");
+    std::fs::create_dir(&local).unwrap();
+    let sizes = [0usize, 1, 32 * 1024 + 1, 65 * 1024 * 1024 + 7];
+    let mut script = String::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let path = local.join(format!("in{i}"));
+        std::fs::write(&path, pattern(*size, i as u64)).unwrap();
+        script.push_str(&format!("put {} f{i}\n", path.display()));
+        script.push_str(&format!(
+            "get f{i} {}\n",
+            local.join(format!("out{i}")).display()
+        ));
+    }
+    let out = server.sftp_batch("alice", &script);
+    assert_ok(&out);
+    for (i, size) in sizes.iter().enumerate() {
+        let sent = pattern(*size, i as u64);
+        let stored = std::fs::read(server.home("alice").join(format!("f{i}"))).unwrap();
+        let back = std::fs::read(local.join(format!("out{i}"))).unwrap();
+        assert_eq!(stored.len(), *size);
+        assert_eq!(sha256_hex(&stored), sha256_hex(&sent), "stored f{i}");
+        assert_eq!(sha256_hex(&back), sha256_hex(&sent), "downloaded f{i}");
+    }
+}
+
+#[test]
+fn listings_look_like_ls_and_names_round_trip() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let home = server.home("alice");
+    let out = server.sftp_batch("alice", "mkdir docs\nmkdir 'with space'\n");
+    assert_ok(&out);
+    std::fs::write(home.join("docs/report.txt"), b"hello").unwrap();
+    let out = server.sftp_batch("alice", "ls -l docs\nls\n");
+    assert_ok(&out);
+    let listing = text(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.ends_with("report.txt"))
+        .unwrap_or_else(|| panic!("no report.txt in:\n{listing}"));
+    assert!(line.starts_with("-rw"), "{line}");
+    assert!(line.contains("alice"), "owner shown as the account: {line}");
+    assert!(line.contains(" 5 "), "size shown: {line}");
+    assert!(listing.contains("with space"), "{listing}");
+}
+
+#[test]
+fn rename_refuses_to_clobber_but_posix_rename_replaces() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let home = server.home("alice");
+    let out = server.sftp_batch("alice", "pwd\n");
+    assert_ok(&out);
+    std::fs::write(home.join("a"), b"first").unwrap();
+    std::fs::write(home.join("b"), b"second").unwrap();
+    // OpenSSH's rename uses posix-rename@openssh.com when offered: it replaces.
+    let out = server.sftp_batch("alice", "rename a b\n");
+    assert_ok(&out);
+    assert_eq!(std::fs::read(home.join("b")).unwrap(), b"first");
+    assert!(!home.join("a").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_rename_fails_when_the_target_exists() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let sftp = server.russh_sftp("alice").await;
+    sftp.write("x", b"one").await.unwrap();
+    sftp.write("y", b"two").await.unwrap();
+    assert!(sftp.rename("x", "y").await.is_err());
+    assert_eq!(
+        std::fs::read(server.home("alice").join("y")).unwrap(),
+        b"two"
+    );
+    sftp.rename("x", "z").await.unwrap();
+    assert_eq!(
+        std::fs::read(server.home("alice").join("z")).unwrap(),
+        b"one"
+    );
+}
+
+#[test]
+fn symlinks_and_hard_links_are_made_inside_the_home() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let home = server.home("alice");
+    let out = server.sftp_batch("alice", "pwd\n");
+    assert_ok(&out);
+    std::fs::write(home.join("data"), b"payload").unwrap();
+    let out = server.sftp_batch("alice", "symlink data soft\nln data hard\n");
+    assert_ok(&out);
+    assert_eq!(
+        std::fs::read_link(home.join("soft")).unwrap().to_str(),
+        Some("data")
+    );
+    assert_eq!(std::fs::read(home.join("hard")).unwrap(), b"payload");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(home.join("data")).unwrap().nlink(), 2);
+}
+
+#[test]
+fn df_reports_the_quota_as_the_disk_size() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(10 * 1024 * 1024)]);
+    let out = server.sftp_batch("alice", "df\n");
+    assert_ok(&out);
+    let report = text(&out.stdout);
+    // `df` prints Size Used Avail in KiB: the quota is 10240 KiB.
+    assert!(report.contains("10240"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sessions_at_once_each_get_their_bytes() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let mut tasks = Vec::new();
+    for i in 0..20u64 {
+        let sftp = server.russh_sftp("alice").await;
+        tasks.push(tokio::spawn(async move {
+            let data = pattern(300_000 + i as usize, i);
+            let name = format!("session{i}");
+            sftp.write(&name, &data).await.unwrap();
+            let back = sftp.read(&name).await.unwrap();
+            assert_eq!(back, data);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for i in 0..20u64 {
+        let stored = std::fs::read(server.home("alice").join(format!("session{i}"))).unwrap();
+        assert_eq!(stored, pattern(300_000 + i as usize, i));
+    }
+}
+
+#[test]
+fn unknown_handles_and_missing_files_get_clear_errors() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let out = server.sftp_batch("alice", "get nothing-here /dev/null\n");
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("not found") || err.contains("No such file"),
+        "{err}"
+    );
+}
