@@ -77,7 +77,7 @@ struct Session {
     owner: String,
     handles: HandleTable,
     replies: mpsc::UnboundedSender<Reply>,
-    totals: Totals,
+    totals: Arc<Totals>,
 }
 
 impl Session {
@@ -109,7 +109,7 @@ where
         owner: owner.to_owned(),
         handles: HandleTable::default(),
         replies: replies.clone(),
-        totals: Totals::default(),
+        totals: Arc::default(),
     });
     let path_lane = Lane::spawn(replies);
 
@@ -147,11 +147,13 @@ where
             );
         }
     }
+    // The writer ends once every reply sender is gone: the path lane, the
+    // handle lanes (after their last job) and the session itself.
     drop(path_lane);
-    let totals_source = session.clone();
+    let totals = session.totals.clone();
     drop(session);
     let _ = writer_task.await;
-    totals_source.totals.snapshot()
+    totals.snapshot()
 }
 
 /// The backlog a request holds: its own bytes plus, for READ, the reply it asks for.

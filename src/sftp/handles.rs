@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::jail::{DirEntry, JailFile, VirtualPath};
 
@@ -44,31 +45,38 @@ impl Lane {
     /// Starts a lane whose replies go to `replies`.
     pub fn spawn(replies: mpsc::UnboundedSender<Reply>) -> Lane {
         let (jobs, mut queue) = mpsc::unbounded_channel::<(Job, usize)>();
-        tokio::spawn(async move {
-            while let Some(first) = queue.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_JOBS_PER_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let replies = replies.clone();
-                let ran = tokio::task::spawn_blocking(move || {
-                    for (job, cost) in batch {
-                        let bytes = job();
-                        if replies.send(Reply { bytes, cost }).is_err() {
-                            return false;
+        let span = tracing::Span::current();
+        let task_span = span.clone();
+        tokio::spawn(
+            async move {
+                while let Some(first) = queue.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_JOBS_PER_BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
                         }
                     }
-                    true
-                })
-                .await;
-                if !matches!(ran, Ok(true)) {
-                    return;
+                    let replies = replies.clone();
+                    let span = span.clone();
+                    let ran = tokio::task::spawn_blocking(move || {
+                        let _entered = span.enter();
+                        for (job, cost) in batch {
+                            let bytes = job();
+                            if replies.send(Reply { bytes, cost }).is_err() {
+                                return false;
+                            }
+                        }
+                        true
+                    })
+                    .await;
+                    if !matches!(ran, Ok(true)) {
+                        return;
+                    }
                 }
             }
-        });
+            .instrument(task_span),
+        );
         Lane { jobs }
     }
 

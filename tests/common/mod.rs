@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
+use russh::keys::PrivateKeyWithHashAlg;
 use sftpbox::accounts::Accounts;
 use sftpbox::config::Limits;
 use sftpbox::server::{Server, ServerSettings};
@@ -331,7 +331,7 @@ impl russh::client::Handler for AcceptAnyHostKey {
 
     async fn check_server_key(
         &mut self,
-        _key: &russh::keys::PublicKey,
+        _key: &russh::keys::PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         Ok(true)
     }
