@@ -72,8 +72,8 @@ fn rename_refuses_to_clobber_but_posix_rename_replaces() {
 async fn plain_rename_fails_when_the_target_exists() {
     let server = TestServer::start(&[AccountSpec::new("alice")]);
     let sftp = server.russh_sftp("alice").await;
-    sftp.write("x", b"one").await.unwrap();
-    sftp.write("y", b"two").await.unwrap();
+    common::put(&sftp, "x", b"one").await.unwrap();
+    common::put(&sftp, "y", b"two").await.unwrap();
     assert!(sftp.rename("x", "y").await.is_err());
     assert_eq!(
         std::fs::read(server.home("alice").join("y")).unwrap(),
@@ -123,7 +123,7 @@ async fn many_sessions_at_once_each_get_their_bytes() {
         tasks.push(tokio::spawn(async move {
             let data = pattern(300_000 + i as usize, i);
             let name = format!("session{i}");
-            sftp.write(&name, &data).await.unwrap();
+            common::put(&sftp, &name, &data).await.unwrap();
             let back = sftp.read(&name).await.unwrap();
             assert_eq!(back, data);
         }));

@@ -257,6 +257,8 @@ impl TestServer {
                 "PubkeyAuthentication=no",
                 "-o",
                 "NumberOfPasswordPrompts=1",
+                "-o",
+                "BatchMode=no",
             ])
             .env("SSH_ASKPASS", &askpass)
             .env("SSH_ASKPASS_REQUIRE", "force")
@@ -413,4 +415,18 @@ pub fn assert_ok(output: &Output) {
         text(&output.stdout),
         text(&output.stderr)
     );
+}
+
+/// Creates (or truncates) `name` and writes `data` through the russh SFTP client;
+/// the error text is the server's status message.
+pub async fn put(
+    sftp: &russh_sftp::client::SftpSession,
+    name: &str,
+    data: &[u8],
+) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = sftp.create(name).await.map_err(|e| e.to_string())?;
+    file.write_all(data).await.map_err(|e| e.to_string())?;
+    file.shutdown().await.map_err(|e| e.to_string())?;
+    Ok(())
 }

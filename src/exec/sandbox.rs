@@ -1,0 +1,318 @@
+//! External programs (an account's `commands`) in an operating-system
+//! sandbox: Landlock, mount/network/IPC/UTS/pid namespaces with a tmpfs
+//! root, resource limits, no_new_privs, an unprivileged uid, an empty
+//! environment, cwd = the home, and a wall-clock timeout.
+//!
+//! Fail closed: a layer that cannot be set up refuses the command with
+//! exit 126 and `sftpbox: NAME: cannot start in a sandbox: WHY`; it never
+//! runs with less. `plan.rs` builds everything in the parent, `child.rs`
+//! applies it between fork and exec; this file supervises the run.
+//!
+//! Supervision: the spawned process is a supervisor that stays outside
+//! the new pid namespace and whose child, pid 1 inside it, becomes the
+//! program. Killing the supervisor's process group (timeout, quota, a
+//! dropped future) kills pid 1 (same group, and `PR_SET_PDEATHSIG`), and
+//! the kernel then kills everything else in the namespace. stdin, stdout
+//! and stderr are copied concurrently, so a large output never stalls;
+//! after exit the output pipes get [`DRAIN_GRACE`] to reach EOF.
+//!
+//! Quota: `RLIMIT_FSIZE` is the quota left at the start (a per-file
+//! bound); while the program runs, usage is recounted every
+//! [`QUOTA_WATCH_INTERVAL`] and the sandbox is killed once it is over the
+//! limit; after exit a final recount replaces the stored usage. The
+//! overshoot is bounded by one interval of writes.
+//!
+//! Known limits: `RLIMIT_NPROC` counts per real uid, so sandboxes sharing
+//! the `nobody` uid share 64 processes; a server not running as root is
+//! refused (the user-namespace path is not implemented).
+
+mod child;
+mod plan;
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::{ExecContext, ExitOutcome};
+
+/// How long stdout/stderr may stay open after the program exited.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
+/// How often usage is recounted while a program runs under a quota.
+const QUOTA_WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Why the supervisor killed the sandbox.
+enum Killed {
+    Timeout,
+    Quota { used: u64, limit: u64 },
+}
+
+/// Runs `program` (absolute) with `argv[1..]` in the sandbox; `argv[0]` is
+/// the name the program sees and messages use.
+pub async fn run_external<R, W, E>(
+    program: &Path,
+    argv: &[String],
+    ctx: &ExecContext,
+    mut stdin: R,
+    mut stdout: W,
+    mut stderr: E,
+) -> ExitOutcome
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
+{
+    let name = argv.first().map_or_else(|| program.display().to_string(), Clone::clone);
+    let (mut report_reader, report_writer) = match std::io::pipe() {
+        Ok(pipe) => pipe,
+        Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
+    };
+    let plan = match plan::build(ctx, report_writer) {
+        Ok(plan) => plan,
+        Err(why) => return refuse(&mut stderr, &name, &why).await,
+    };
+    let home_inside = plan.home_inside.to_string_lossy().into_owned();
+    let mut command = std::process::Command::new(program);
+    command
+        .arg0(&name)
+        .args(argv.get(1..).unwrap_or_default())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", &home_inside)
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    child::install(&mut command, plan);
+    let mut command = tokio::process::Command::from(command);
+    command.kill_on_drop(true);
+    let spawned = command.spawn();
+    // Dropping the command closes the parent's copy of the report pipe.
+    drop(command);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) => {
+            let _ = rustix::io::ioctl_fionbio(&report_reader, true);
+            let mut step = [0_u8; 1];
+            return match report_reader.read(&mut step) {
+                Ok(1) => {
+                    let layer = child::STEP_NAMES.get(usize::from(step[0])).unwrap_or(&"setup");
+                    refuse(&mut stderr, &name, &format!("{layer}: {err}")).await
+                }
+                _ => exec_failed(&mut stderr, &name, &err).await,
+            };
+        }
+    };
+    let group = child.id().and_then(|pid| Pid::from_raw(pid.try_into().ok()?));
+    let mut guard = GroupGuard { group };
+    let (status, killed) = {
+        let child_in = child.stdin.take();
+        let child_out = child.stdout.take();
+        let child_err = child.stderr.take();
+        let feed = async {
+            if let Some(mut child_in) = child_in {
+                let _ = tokio::io::copy(&mut stdin, &mut child_in).await;
+                let _ = child_in.shutdown().await;
+            }
+        };
+        let drain_out = async {
+            if let Some(mut child_out) = child_out {
+                let _ = tokio::io::copy(&mut child_out, &mut stdout).await;
+            }
+        };
+        let drain_err = async {
+            if let Some(mut child_err) = child_err {
+                let _ = tokio::io::copy(&mut child_err, &mut stderr).await;
+            }
+        };
+        supervise(ctx, &mut child, &mut guard, feed, drain_out, drain_err).await
+    };
+    guard.group = None; // reaped: the pid may be reused from now on
+    let _ = stdout.flush().await;
+    let used = recount(ctx).await;
+    let limit = ctx.jail.quota().limit_bytes();
+    let outcome = match killed {
+        Some(Killed::Timeout) => {
+            let seconds = ctx.command_timeout.as_secs_f64();
+            note(&mut stderr, &format!("sftpbox: {name}: timed out after {seconds}s\n")).await;
+            ExitOutcome::Signal("KILL")
+        }
+        Some(Killed::Quota { used, limit }) => {
+            let text = format!("sftpbox: {name}: quota exceeded: used {used} of {limit} bytes\n");
+            note(&mut stderr, &text).await;
+            ExitOutcome::Signal("KILL")
+        }
+        None => status.map_or(ExitOutcome::Status(1), outcome_of),
+    };
+    match (used, limit) {
+        (Some(used), Some(limit)) if used > limit && killed.is_none() => {
+            note(&mut stderr, &format!("sftpbox: quota exceeded: used {used} of {limit} bytes\n")).await;
+            match outcome {
+                ExitOutcome::Status(0) => ExitOutcome::Status(1),
+                other => other,
+            }
+        }
+        _ => outcome,
+    }
+}
+
+/// Runs the copies and waits for the supervisor, killing the group on
+/// timeout or when the quota is exceeded. Returns the exit status (`None`
+/// if waiting failed) and why it was killed, if it was.
+async fn supervise(
+    ctx: &ExecContext,
+    child: &mut tokio::process::Child,
+    guard: &mut GroupGuard,
+    feed: impl Future<Output = ()>,
+    drain_out: impl Future<Output = ()>,
+    drain_err: impl Future<Output = ()>,
+) -> (Option<ExitStatus>, Option<Killed>) {
+    let deadline = Instant::now() + ctx.command_timeout;
+    let limit = ctx.jail.quota().limit_bytes();
+    let mut watch = tokio::time::interval(QUOTA_WATCH_INTERVAL);
+    let (mut fed, mut out_done, mut err_done) = (false, false, false);
+    let mut status = None;
+    let mut exited = false;
+    let mut drain_deadline = deadline;
+    let mut killed = None;
+    let wait = child.wait();
+    tokio::pin!(feed, drain_out, drain_err, wait);
+    loop {
+        if exited && out_done && err_done {
+            break;
+        }
+        tokio::select! {
+            waited = &mut wait, if !exited => {
+                exited = true;
+                status = waited.ok();
+                guard.group = None;
+                drain_deadline = Instant::now() + DRAIN_GRACE;
+            }
+            () = &mut drain_out, if !out_done => out_done = true,
+            () = &mut drain_err, if !err_done => err_done = true,
+            () = &mut feed, if !fed => fed = true,
+            () = tokio::time::sleep_until(deadline), if !exited && killed.is_none() => {
+                guard.kill();
+                killed = Some(Killed::Timeout);
+            }
+            _ = watch.tick(), if !exited && killed.is_none() && limit.is_some() => {
+                if let (Some(used), Some(limit)) = (recount(ctx).await, limit)
+                    && used > limit
+                {
+                    guard.kill();
+                    killed = Some(Killed::Quota { used, limit });
+                }
+            }
+            () = tokio::time::sleep_until(drain_deadline), if exited => break,
+        }
+    }
+    (status, killed)
+}
+
+/// Kills the sandbox's process group on drop (a cancelled session) while
+/// the supervisor has not been reaped.
+struct GroupGuard {
+    group: Option<Pid>,
+}
+
+impl GroupGuard {
+    fn kill(&self) {
+        if let Some(group) = self.group {
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Recounts the account's usage; `None` if the count failed.
+async fn recount(ctx: &ExecContext) -> Option<u64> {
+    let jail = ctx.jail.clone();
+    match tokio::task::spawn_blocking(move || jail.recount_usage()).await {
+        Ok(Ok(used)) => Some(used),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "recounting usage after an external command failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// The exit status, or the signal by name.
+fn outcome_of(status: ExitStatus) -> ExitOutcome {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitOutcome::Status(u32::try_from(code).unwrap_or(1)),
+        (None, Some(signal)) => ExitOutcome::Signal(signal_name(signal)),
+        (None, None) => ExitOutcome::Status(1),
+    }
+}
+
+/// RFC 4254 signal names (without `SIG`).
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGABRT => "ABRT",
+        libc::SIGALRM => "ALRM",
+        libc::SIGFPE => "FPE",
+        libc::SIGHUP => "HUP",
+        libc::SIGILL => "ILL",
+        libc::SIGINT => "INT",
+        libc::SIGPIPE => "PIPE",
+        libc::SIGQUIT => "QUIT",
+        libc::SIGSEGV => "SEGV",
+        libc::SIGTERM => "TERM",
+        libc::SIGUSR1 => "USR1",
+        libc::SIGUSR2 => "USR2",
+        libc::SIGXCPU => "XCPU",
+        libc::SIGXFSZ => "XFSZ",
+        libc::SIGBUS => "BUS",
+        libc::SIGSYS => "SYS",
+        libc::SIGTRAP => "TRAP",
+        _ => "KILL",
+    }
+}
+
+async fn note<E: AsyncWrite + Unpin>(stderr: &mut E, text: &str) {
+    let _ = stderr.write_all(text.as_bytes()).await;
+    let _ = stderr.flush().await;
+}
+
+/// Exit 126: a sandbox layer could not be set up.
+async fn refuse<E: AsyncWrite + Unpin>(stderr: &mut E, name: &str, why: &str) -> ExitOutcome {
+    tracing::warn!(command = name, why, "external command refused: no sandbox");
+    note(stderr, &format!("sftpbox: {name}: cannot start in a sandbox: {why}\n")).await;
+    ExitOutcome::Status(126)
+}
+
+/// The sandbox was set up but `exec` failed: 127 when the program is
+/// missing, 126 otherwise, as a shell says it.
+async fn exec_failed<E: AsyncWrite + Unpin>(
+    stderr: &mut E,
+    name: &str,
+    err: &std::io::Error,
+) -> ExitOutcome {
+    note(stderr, &format!("sftpbox: {name}: {err}\n")).await;
+    if err.kind() == std::io::ErrorKind::NotFound {
+        ExitOutcome::Status(127)
+    } else {
+        ExitOutcome::Status(126)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests;

@@ -1,0 +1,221 @@
+//! What runs between `fork` and `exec`: the sandbox [`Plan`] applied with
+//! raw, async-signal-safe syscalls only. This file holds sftpbox's one
+//! `unsafe` block (`CommandExt::pre_exec` and the libc calls it makes).
+//!
+//! Everything that allocates (paths as `CString`s, the Landlock ruleset fd,
+//! the environment) was built in the parent by `plan.rs`; here nothing
+//! allocates, locks or touches Rust's runtime. Order (notes §2.2):
+//!
+//! 1. `setsid`: own session and process group, no controlling terminal;
+//! 2. `unshare` mount, network, IPC, UTS and pid namespaces;
+//! 3. the mount plan: private `/`, a tmpfs root, read-only binds of the
+//!    system directories, three device nodes, the home `nosuid,nodev,
+//!    noexec`; `pivot_root`, detach the old root, remount `/` read-only;
+//! 4. `fork`: this process stays outside as the *supervisor* (it closes
+//!    every fd, waits, and relays the exit status or signal); its child is
+//!    pid 1 of the new pid namespace, so when it ends the kernel kills
+//!    everything left in the namespace, `setsid` escapees included;
+//! 5. in that child: rlimits, `setgroups(0)`/`setresgid`/`setresuid`,
+//!    `PR_SET_PDEATHSIG` (after the uid change, which clears it),
+//!    `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`, then `exec`.
+//!
+//! A failing step writes its number to the plan's report pipe and returns
+//! the OS error, so the parent can say which layer could not be set up.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use super::plan::{Plan, Step};
+
+/// The steps, by number, as the parent names them in a refusal message.
+pub(super) const STEP_NAMES: [&str; 14] = [
+    "setsid",
+    "namespaces",
+    "private mounts",
+    "tmpfs root",
+    "bind mounts",
+    "pivot_root",
+    "read-only root",
+    "home directory",
+    "rlimits",
+    "fork",
+    "uid/gid drop",
+    "parent-death signal",
+    "no_new_privs",
+    "landlock",
+];
+
+/// `RLIM_INFINITY`, as the `u64` the plan stores.
+const UNLIMITED: u64 = u64::MAX;
+
+/// Installs `plan` as `command`'s pre-exec hook.
+#[allow(unsafe_code)]
+pub(super) fn install(command: &mut Command, plan: Plan) {
+    let hook = move || apply(&plan);
+    // SAFETY: `apply` runs in the forked child before exec and only calls
+    // async-signal-safe syscalls (setsid, unshare, mount, mkdir, open,
+    // close, symlink, chdir, pivot_root, umount2, setrlimit, fork, waitpid,
+    // close_range, _exit, signal, kill, getpid, prctl, setgroups,
+    // setresgid, setresuid, landlock_restrict_self, write) on pointers to
+    // `CString`s and fds owned by `plan`, which outlives the hook; it never
+    // allocates, locks, or unwinds (every path returns or `_exit`s).
+    unsafe {
+        command.pre_exec(hook);
+    }
+}
+
+/// Records `step` in the report pipe and returns the OS error.
+#[allow(unsafe_code)]
+fn failed(report: RawFd, step: u8) -> io::Error {
+    let err = io::Error::last_os_error();
+    let byte = [step];
+    // SAFETY: a one-byte write from a live buffer to an fd the plan owns.
+    unsafe {
+        libc::write(report, byte.as_ptr().cast(), 1);
+    }
+    err
+}
+
+/// `Ok` when a libc call returned 0 (or any non-negative value).
+fn check(ret: libc::c_long, report: RawFd, step: u8) -> io::Result<()> {
+    if ret < 0 { Err(failed(report, step)) } else { Ok(()) }
+}
+
+#[allow(unsafe_code, clippy::too_many_lines)]
+fn apply(plan: &Plan) -> io::Result<()> {
+    let report = plan.report.as_raw_fd();
+    // SAFETY (whole block): see `install`; every pointer is a `CString`
+    // or a local of this frame, every fd is owned by `plan`.
+    unsafe {
+        check(libc::setsid().into(), report, 0)?;
+        let flags = libc::CLONE_NEWNS
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWPID;
+        check(libc::unshare(flags).into(), report, 1)?;
+        let none = std::ptr::null::<libc::c_char>();
+        let root = c"/".as_ptr();
+        check(
+            libc::mount(none, root, none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()).into(),
+            report,
+            2,
+        )?;
+        check(
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                plan.stage.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                plan.tmpfs_data.as_ptr().cast(),
+            )
+            .into(),
+            report,
+            3,
+        )?;
+        for step in &plan.steps {
+            let ret = match step {
+                Step::MakeDir(path) => libc::mkdir(path.as_ptr(), 0o755),
+                Step::MakeFile(path) => {
+                    let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                    if fd >= 0 { libc::close(fd) } else { fd }
+                }
+                Step::Symlink { target, link } => libc::symlink(target.as_ptr(), link.as_ptr()),
+                Step::Bind { source, target, flags } => {
+                    let bound = libc::mount(source.as_ptr(), target.as_ptr(), none, libc::MS_BIND, std::ptr::null());
+                    if bound < 0 {
+                        bound
+                    } else {
+                        // Flags of a bind mount change only with a remount.
+                        let remount = libc::MS_REMOUNT | libc::MS_BIND | flags;
+                        libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
+                    }
+                }
+            };
+            check(ret.into(), report, 4)?;
+        }
+        let dot = c".".as_ptr();
+        check(libc::chdir(plan.stage.as_ptr()).into(), report, 5)?;
+        check(libc::syscall(libc::SYS_pivot_root, dot, dot), report, 5)?;
+        check(libc::umount2(dot, libc::MNT_DETACH).into(), report, 5)?;
+        check(libc::chdir(root).into(), report, 5)?;
+        let read_only = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+        check(libc::mount(none, root, none, read_only, std::ptr::null()).into(), report, 6)?;
+        check(libc::chdir(plan.home_inside.as_ptr()).into(), report, 7)?;
+        set_limit(libc::RLIMIT_CORE, 0, report)?;
+
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(failed(report, 9));
+        }
+        if pid > 0 {
+            supervise(pid);
+        }
+
+        // pid 1 of the new pid namespace, soon the program.
+        set_limit(libc::RLIMIT_FSIZE, plan.limits.file_size_bytes, report)?;
+        set_limit(libc::RLIMIT_CPU, plan.limits.cpu_seconds, report)?;
+        set_limit(libc::RLIMIT_AS, plan.limits.address_space_bytes, report)?;
+        set_limit(libc::RLIMIT_NPROC, plan.limits.processes, report)?;
+        set_limit(libc::RLIMIT_NOFILE, plan.limits.open_files, report)?;
+        if let Some((uid, gid)) = plan.ids {
+            check(libc::setgroups(0, std::ptr::null()).into(), report, 10)?;
+            check(libc::setresgid(gid, gid, gid).into(), report, 10)?;
+            check(libc::setresuid(uid, uid, uid).into(), report, 10)?;
+        }
+        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).into(), report, 11)?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0).into(), report, 12)?;
+        let ruleset = plan.ruleset.as_raw_fd();
+        check(libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0), report, 13)?;
+    }
+    Ok(())
+}
+
+/// `setrlimit(resource, value)`, soft = hard, except CPU whose hard limit
+/// is one second later so that SIGXCPU comes before SIGKILL.
+#[allow(unsafe_code)]
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64, report: RawFd) -> io::Result<()> {
+    let soft = if value == UNLIMITED { libc::RLIM_INFINITY } else { value };
+    let hard = if resource == libc::RLIMIT_CPU && value != UNLIMITED {
+        value.saturating_add(1)
+    } else {
+        soft
+    };
+    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: a pointer to a local `rlimit`.
+    check(unsafe { libc::setrlimit(resource, &limit) }.into(), report, 8)
+}
+
+/// The supervisor: closes every fd (so that the parent sees EOF on its
+/// pipes and `spawn` returns), waits for pid 1 of the namespace and ends
+/// the same way it did. Never returns.
+#[allow(unsafe_code)]
+fn supervise(child: libc::pid_t) -> ! {
+    // SAFETY: async-signal-safe calls on plain integers and a local status.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 0_u32, u32::MAX, 0_u32) < 0 {
+            for fd in 0..1024 {
+                libc::close(fd);
+            }
+        }
+        let mut status: libc::c_int = 0;
+        loop {
+            let waited = libc::waitpid(child, &mut status, 0);
+            if waited == child {
+                break;
+            }
+            if waited < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(127);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let signal = libc::WTERMSIG(status);
+            libc::signal(signal, libc::SIG_DFL);
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}

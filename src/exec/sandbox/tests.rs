@@ -1,0 +1,191 @@
+//! The sandbox against real programs. These need root (as the server
+//! runs) and a kernel with Landlock ABI ≥ 6 and namespaces; they run one at
+//! a time so that "nothing left running" can be checked by uid.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::plan::SANDBOX_ID;
+use super::run_external;
+use crate::exec::{ExecContext, ExitOutcome};
+use crate::jail::tests::Fixture;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Run {
+    outcome: ExitOutcome,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
+    // The sandbox runs as the home's owner: give the home to `nobody`.
+    std::os::unix::fs::chown(fixture.home(), Some(SANDBOX_ID), Some(SANDBOX_ID)).unwrap();
+    ExecContext {
+        jail: fixture.jail.clone(),
+        account: "alice".into(),
+        external: Vec::new(),
+        command_timeout: timeout,
+        pty: false,
+    }
+}
+
+async fn run_in(ctx: &ExecContext, program: &str, args: &[&str], stdin: &[u8]) -> Run {
+    let argv: Vec<String> = std::iter::once(Path::new(program).file_name().unwrap().to_str().unwrap())
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let outcome = run_external(Path::new(program), &argv, ctx, stdin, &mut stdout, &mut stderr).await;
+    Run { outcome, stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() }
+}
+
+async fn run(program: &str, args: &[&str]) -> (Fixture, Run) {
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(20));
+    let run = run_in(&ctx, program, args, b"").await;
+    (fixture, run)
+}
+
+/// Processes of the sandbox uid still alive.
+fn sandbox_processes() -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.uid() == SANDBOX_ID))
+        .count()
+}
+
+#[tokio::test]
+async fn the_environment_holds_only_path_home_and_lang() {
+    let _serial = SERIAL.lock().await;
+    let (_fixture, run) = run("/usr/bin/env", &[]).await;
+    assert_eq!(run.outcome, ExitOutcome::Status(0), "{}", run.stderr);
+    let mut lines: Vec<_> = String::from_utf8(run.stdout).unwrap().lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["HOME=/home/alice", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]);
+}
+
+#[tokio::test]
+async fn files_outside_the_home_cannot_be_read_or_listed() {
+    let _serial = SERIAL.lock().await;
+    let (_fixture, run1) = run("/usr/bin/cat", &["/etc/passwd"]).await;
+    assert_eq!(run1.outcome, ExitOutcome::Status(1), "{}", run1.stderr);
+    assert!(run1.stdout.is_empty());
+    let (_fixture, run2) = run("/usr/bin/ls", &["/"]).await;
+    assert_eq!(run2.outcome, ExitOutcome::Status(2), "{}", run2.stderr);
+    assert!(run2.stderr.contains("Permission denied"), "{}", run2.stderr);
+    let (_fixture, run3) = run("/usr/bin/id", &[]).await;
+    assert_eq!(String::from_utf8_lossy(&run3.stdout).split(' ').next(), Some("uid=65534"));
+}
+
+#[tokio::test]
+async fn the_home_is_writable_and_nothing_else_is() {
+    let _serial = SERIAL.lock().await;
+    let script = "echo hi > made; for p in /usr/x /tmp/x /x /dev/x; do echo no > $p && echo WROTE $p; done; pwd";
+    let (fixture, run) = run("/usr/bin/sh", &["-c", script]).await;
+    assert_eq!(std::fs::read(fixture.home().join("made")).unwrap(), b"hi\n");
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(stdout, "/home/alice\n", "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn uploaded_programs_cannot_run_even_through_the_loader() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let evil = fixture.home().join("evil");
+    std::fs::copy("/usr/bin/true", &evil).unwrap();
+    std::fs::set_permissions(&evil, PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(fixture.home().join("evil.sh"), "#!/bin/sh\necho RAN\n").unwrap();
+    std::fs::set_permissions(fixture.home().join("evil.sh"), PermissionsExt::from_mode(0o755)).unwrap();
+    let ctx = context(&fixture, Duration::from_secs(20));
+    let direct = run_in(&ctx, "/usr/bin/sh", &["-c", "./evil; ./evil.sh"], b"").await;
+    assert_eq!(direct.outcome, ExitOutcome::Status(126), "{}", direct.stderr);
+    let loader = run_in(&ctx, "/lib64/ld-linux-x86-64.so.2", &["./evil"], b"").await;
+    assert_ne!(loader.outcome, ExitOutcome::Status(0), "{}", loader.stderr);
+}
+
+#[tokio::test]
+async fn the_network_is_unreachable() {
+    let _serial = SERIAL.lock().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED");
+    let (_fixture, run) = run("/usr/bin/bash", &["-c", &script]).await;
+    assert_ne!(run.outcome, ExitOutcome::Status(0));
+    assert!(run.stdout.is_empty());
+    assert!(listener.accept().is_err());
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_tree() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(1));
+    let started = Instant::now();
+    let run = run_in(&ctx, "/usr/bin/sh", &["-c", "setsid sleep 100 & sleep 100"], b"").await;
+    assert_eq!(run.outcome, ExitOutcome::Signal("KILL"));
+    assert!(run.stderr.contains("timed out after 1s"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sandbox_processes(), 0);
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_bounded() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(5));
+    let script = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; wait";
+    let run = run_in(&ctx, "/usr/bin/sh", &["-c", script], b"").await;
+    assert!(run.stderr.contains("fork") || run.stderr.contains("Resource"), "{}", run.stderr);
+    assert_eq!(run.outcome, ExitOutcome::Signal("KILL"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sandbox_processes(), 0);
+}
+
+#[tokio::test]
+async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(Some(1 << 20));
+    let ctx = context(&fixture, Duration::from_secs(20));
+    let run = run_in(&ctx, "/usr/bin/head", &["-c", "3000000", "/dev/zero"], b"").await;
+    assert_eq!(run.outcome, ExitOutcome::Status(0));
+    assert_eq!(run.stdout.len(), 3_000_000, "large output streams back");
+    let big = run_in(&ctx, "/usr/bin/sh", &["-c", "head -c 3000000 /dev/zero > big"], b"").await;
+    assert_ne!(big.outcome, ExitOutcome::Status(0));
+    assert_eq!(std::fs::metadata(fixture.home().join("big")).unwrap().len(), 1 << 20);
+    assert_eq!(fixture.jail.quota().used_bytes(), 1 << 20);
+}
+
+#[tokio::test]
+async fn stdin_is_streamed_to_the_program() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(20));
+    let input = vec![b'x'; 1 << 20];
+    let run = run_in(&ctx, "/usr/bin/wc", &["-c"], &input).await;
+    assert_eq!(run.outcome, ExitOutcome::Status(0), "{}", run.stderr);
+    assert_eq!(String::from_utf8(run.stdout).unwrap().trim(), "1048576");
+}
+
+/// Start cost of `/usr/bin/true`: `cargo test -- --ignored --nocapture start_cost`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn start_cost() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(20));
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let run = run_in(&ctx, "/usr/bin/true", &[], b"").await;
+        samples.push(started.elapsed());
+        assert_eq!(run.outcome, ExitOutcome::Status(0), "{}", run.stderr);
+    }
+    samples.sort();
+    println!("sandboxed /usr/bin/true: median {:?}, min {:?}, max {:?}", samples[25], samples[0], samples[49]);
+}

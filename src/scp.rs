@@ -1,0 +1,239 @@
+//! Legacy scp (`scp -O`, `pscp -scp`): the server side of `scp -t TARGET`
+//! (sink, the client uploads) and `scp -f SOURCE…` (source, the client
+//! downloads), in-process over the account's [`Jail`], so the box and the
+//! quota hold by construction.
+//!
+//! Only the server roles exist: `-t`, `-f` and the flags a client sends
+//! with them (`-r -p -d -v -q`, `--`); every other option (`-S -o -F -P -i
+//! -J -3 -l …`) is refused, which closes the scponly/rssh class of escapes
+//! through a "client" scp. The wire format is in `protocol.rs`, the state
+//! machines in `sink.rs` and `source.rs`. This module knows nothing of SSH:
+//! it gets a byte stream and returns an exit status, 0 or 1 as OpenSSH.
+
+mod protocol;
+mod sink;
+mod source;
+
+use std::io;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::exec::{ExecContext, ExitOutcome};
+use crate::jail::{Jail, JailError};
+use protocol::{ACK_ERROR, ACK_OK, MAX_LINE_BYTES};
+
+/// Size of one data chunk read from or written to a file.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// The flags of a server-side scp.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Options {
+    /// `-t`: receive into the target.
+    sink: bool,
+    /// `-f`: send the sources.
+    source: bool,
+    /// `-r`: directories too.
+    recursive: bool,
+    /// `-p`: keep modes and times.
+    preserve: bool,
+    /// `-d`: the target must be a directory.
+    target_is_dir: bool,
+    /// The paths, as typed (after the caller's tokenizing and globbing).
+    operands: Vec<String>,
+}
+
+/// Runs `scp` with `argv` (`argv[0]` is `scp`) over `stdin`/`stdout`;
+/// usage errors go to `stderr`. Returns status 0 when no error was sent or
+/// received, else 1.
+pub async fn run<R, W, E>(
+    argv: &[String],
+    ctx: &ExecContext,
+    stdin: R,
+    stdout: W,
+    mut stderr: E,
+) -> ExitOutcome
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
+{
+    let options = match parse_options(argv.get(1..).unwrap_or_default()) {
+        Ok(options) => options,
+        Err(message) => {
+            // Best effort: the client may already be gone.
+            let _ = stderr.write_all(format!("scp: {message}\n").as_bytes()).await;
+            let _ = stderr.flush().await;
+            return ExitOutcome::Status(1);
+        }
+    };
+    let mut peer = Peer::new(stdin, stdout);
+    let result = if options.sink {
+        sink::run(&mut peer, &ctx.jail, &options).await
+    } else {
+        source::run(&mut peer, &ctx.jail, &options, &ctx.account).await
+    };
+    let _ = peer.writer.flush().await;
+    match result {
+        Ok(()) if peer.errors == 0 => ExitOutcome::Status(0),
+        Ok(()) | Err(Stop) => ExitOutcome::Status(1),
+    }
+}
+
+/// getopt-style parsing of `-t`/`-f` and their flags.
+fn parse_options(args: &[String]) -> Result<Options, String> {
+    let mut options = Options::default();
+    let mut rest = args.iter();
+    for arg in rest.by_ref() {
+        if arg == "--" {
+            break;
+        }
+        let Some(flags) = arg.strip_prefix('-').filter(|flags| !flags.is_empty()) else {
+            options.operands.push(arg.clone());
+            break;
+        };
+        for flag in flags.chars() {
+            match flag {
+                't' => options.sink = true,
+                'f' => options.source = true,
+                'r' => options.recursive = true,
+                'p' => options.preserve = true,
+                'd' => options.target_is_dir = true,
+                'v' | 'q' => {}
+                other => return Err(format!("unsupported option -- {other}")),
+            }
+        }
+    }
+    options.operands.extend(rest.cloned());
+    if options.sink == options.source {
+        return Err("exactly one of -t and -f is required (only the server side runs here)".into());
+    }
+    if options.source && options.operands.is_empty() {
+        return Err("-f needs at least one source".into());
+    }
+    Ok(options)
+}
+
+/// The session ended early (lost connection or a fatal protocol error that
+/// was already reported): exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stop;
+
+/// An acknowledgement from the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ack {
+    /// `\0`.
+    Ok,
+    /// `\x01MSG\n`: this item failed; go on.
+    Error,
+}
+
+/// The other end of the session: a buffered reader (records and data share
+/// it), the writer, and the count of errors sent or received.
+struct Peer<R, W> {
+    reader: BufReader<R>,
+    writer: W,
+    errors: u32,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Peer<R, W> {
+    fn new(reader: R, writer: W) -> Self {
+        Peer {
+            reader: BufReader::new(reader),
+            writer,
+            errors: 0,
+        }
+    }
+
+    /// Sends `bytes` and flushes, so the peer sees every record at once.
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        self.writer.write_all(bytes).await.map_err(|_| Stop)?;
+        self.writer.flush().await.map_err(|_| Stop)
+    }
+
+    /// Writes file data without flushing (the caller flushes at the end).
+    async fn write_data(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        self.writer.write_all(bytes).await.map_err(|_| Stop)
+    }
+
+    async fn flush(&mut self) -> Result<(), Stop> {
+        self.writer.flush().await.map_err(|_| Stop)
+    }
+
+    /// Sends `\x01scp: MESSAGE\n` and counts it (OpenSSH `run_err`).
+    async fn send_error(&mut self, message: &str) -> Result<(), Stop> {
+        self.errors = self.errors.saturating_add(1);
+        self.send(&protocol::error_line(message)).await
+    }
+
+    /// Sends a fatal protocol error and ends the session.
+    async fn fail<T>(&mut self, message: &str) -> Result<T, Stop> {
+        self.send_error(message).await?;
+        Err(Stop)
+    }
+
+    /// Reads one record line, without its newline; `None` at EOF before
+    /// its first byte. Longer than [`MAX_LINE_BYTES`] or cut by EOF: fatal.
+    async fn read_line(&mut self) -> Result<Option<Vec<u8>>, Stop> {
+        let mut line = Vec::new();
+        let cap = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX);
+        let read = (&mut self.reader)
+            .take(cap)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|_| Stop)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        if line.pop() != Some(b'\n') {
+            return if read >= MAX_LINE_BYTES {
+                self.fail("protocol error: line too long").await
+            } else {
+                Err(Stop) // lost connection inside a line
+            };
+        }
+        Ok(Some(line))
+    }
+
+    /// Reads one acknowledgement (OpenSSH `response()`): an error line is
+    /// counted; a fatal one, any unknown byte or EOF ends the session.
+    async fn read_ack(&mut self) -> Result<Ack, Stop> {
+        let mut byte = [0_u8; 1];
+        self.reader.read_exact(&mut byte).await.map_err(|_| Stop)?;
+        match byte {
+            [ACK_OK] => Ok(Ack::Ok),
+            [kind] => {
+                // The message is only for the client's own stderr: skip it.
+                let mut message = Vec::new();
+                let cap = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX);
+                (&mut self.reader)
+                    .take(cap)
+                    .read_until(b'\n', &mut message)
+                    .await
+                    .map_err(|_| Stop)?;
+                self.errors = self.errors.saturating_add(1);
+                if kind == ACK_ERROR { Ok(Ack::Error) } else { Err(Stop) }
+            }
+        }
+    }
+}
+
+/// Runs a blocking jail operation on the blocking pool.
+async fn blocking<T, F>(jail: &Jail, op: F) -> Result<T, JailError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Jail) -> Result<T, JailError> + Send + 'static,
+{
+    let jail = jail.clone();
+    tokio::task::spawn_blocking(move || op(&jail))
+        .await
+        .unwrap_or_else(|err| Err(JailError::Io(io::Error::other(err))))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests;

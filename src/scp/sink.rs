@@ -1,0 +1,488 @@
+//! The sink, `scp -t TARGET`: the client uploads into the box.
+//!
+//! Follows OpenSSH `sink()` (see `protocol.rs` for the records). Every
+//! file is received into a temporary file in the destination's directory
+//! and renamed over the destination only once all its bytes arrived, were
+//! written and synced: a client that vanishes midway leaves an older file
+//! of that name intact, and the temporary file is removed (also when this
+//! future is dropped).
+//!
+//! Quota, decided at the `C` record before it is acknowledged: the
+//! temporary file is sized to SIZE at once (`set_len`, a sparse file), which
+//! reserves SIZE atomically against concurrent sessions. The old file still
+//! counts until the rename, so a replace needs SIZE *plus* the old size free
+//! for a moment; that is the price of never losing the old file, and it is
+//! what the design notes chose. Refused → `\x01scp: NAME: quota exceeded
+//! (used X of Y bytes)` instead of the ack; the source skips the file.
+//!
+//! Modes lose setuid, setgid and sticky. Without `-p` a new file gets the
+//! sent mode minus the umask 022 and a replaced file keeps its old mode, as
+//! OpenSSH writing in place would; with `-p` the sent mode and times apply.
+//! A destination that is a symlink is followed inside the box, so the link
+//! stays and its target is replaced. Hard links of a replaced file keep the
+//! old content (a rename, not an in-place write).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
+use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking};
+use crate::jail::{Jail, JailError, JailFile, OpenOptions, SetAttrs, VirtualPath};
+use protocol::ACK_OK;
+
+/// The umask applied to sent modes without `-p` (OpenSSH uses the
+/// process umask; the server's is not the account's business).
+const UMASK: u32 = 0o022;
+
+/// How many temporary names are tried before giving up.
+const TEMP_NAME_ATTEMPTS: usize = 8;
+
+/// Makes temporary names unique within this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A directory being filled, and what to apply to it after its `E`.
+struct Frame {
+    dir: VirtualPath,
+    display: String,
+    finish: SetAttrs,
+}
+
+/// Where records land: the target, or a directory being filled.
+struct Destination<'a> {
+    target: &'a VirtualPath,
+    target_text: &'a str,
+    target_is_dir: bool,
+}
+
+/// Receives into the single operand of `options` until the source's EOF or
+/// its top-level `E`.
+pub(super) async fn run<R, W>(
+    peer: &mut Peer<R, W>,
+    jail: &Jail,
+    options: &Options,
+) -> Result<(), Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let [target_text] = options.operands.as_slice() else {
+        return peer.fail("ambiguous target").await;
+    };
+    let target = match VirtualPath::resolve(&VirtualPath::root(), target_text.as_bytes()) {
+        Ok(target) => target,
+        Err(err) => return peer.fail(&format!("{target_text}: {}", strerror(&err))).await,
+    };
+    let stat_target = target.clone();
+    let target_is_dir = match blocking(jail, move |jail| jail.stat(&stat_target)).await {
+        Ok(st) if st.is_dir() => true,
+        Ok(_) if options.target_is_dir => {
+            return peer.fail(&format!("{target_text}: Not a directory")).await;
+        }
+        Err(err) if options.target_is_dir => {
+            return peer.fail(&format!("{target_text}: {}", strerror(&err))).await;
+        }
+        _ => false,
+    };
+    peer.send(&[ACK_OK]).await?;
+    let destination = Destination {
+        target: &target,
+        target_text,
+        target_is_dir,
+    };
+    let mut frames = Vec::new();
+    let result = receive(peer, jail, options, &destination, &mut frames).await;
+    // Directories left open (EOF without their `E`) still get their times.
+    while let Some(frame) = frames.pop() {
+        finish_dir(jail, frame).await;
+    }
+    result
+}
+
+async fn receive<R, W>(
+    peer: &mut Peer<R, W>,
+    jail: &Jail,
+    options: &Options,
+    destination: &Destination<'_>,
+    frames: &mut Vec<Frame>,
+) -> Result<(), Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let mut times: Option<Times> = None;
+    loop {
+        let Some(line) = peer.read_line().await? else {
+            return Ok(());
+        };
+        let record = match protocol::parse_record(&line) {
+            Ok(record) => record,
+            Err(err) => return peer.fail(&err.to_string()).await,
+        };
+        match record {
+            Record::Error { fatal, .. } => {
+                peer.errors = peer.errors.saturating_add(1);
+                if fatal {
+                    return Err(Stop);
+                }
+            }
+            Record::End => {
+                peer.send(&[ACK_OK]).await?;
+                match frames.pop() {
+                    Some(frame) => finish_dir(jail, frame).await,
+                    None => return Ok(()),
+                }
+            }
+            Record::Times(sent) => {
+                times = sent;
+                peer.send(&[ACK_OK]).await?;
+            }
+            Record::Dir { mode, name } => {
+                let times = times.take();
+                if !options.recursive {
+                    return peer.fail("protocol error: received directory without -r").await;
+                }
+                if frames.len() >= MAX_DIR_DEPTH {
+                    return peer.fail("protocol error: directories nested too deep").await;
+                }
+                let Some((dir, display)) = place(peer, destination, frames, &name).await? else {
+                    continue;
+                };
+                if let Some(frame) = enter_dir(peer, jail, options, dir, display, mode, times).await? {
+                    frames.push(frame);
+                    // The nested sink's "ready" is the ack of `D`.
+                    peer.send(&[ACK_OK]).await?;
+                }
+            }
+            Record::File { mode, size, name } => {
+                let times = times.take();
+                let Some((path, display)) = place(peer, destination, frames, &name).await? else {
+                    continue;
+                };
+                receive_file(peer, jail, options, path, &display, mode, size, times).await?;
+            }
+        }
+    }
+}
+
+/// The path and display name of record `name`; `None` after reporting a
+/// name the box cannot hold (not UTF-8).
+async fn place<R, W>(
+    peer: &mut Peer<R, W>,
+    destination: &Destination<'_>,
+    frames: &[Frame],
+    name: &[u8],
+) -> Result<Option<(VirtualPath, String)>, Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let Ok(name) = std::str::from_utf8(name) else {
+        let lossy = String::from_utf8_lossy(name).into_owned();
+        peer.send_error(&format!("{lossy}: Invalid argument")).await?;
+        return Ok(None);
+    };
+    let (parent, parent_text) = match frames.last() {
+        Some(frame) => (&frame.dir, frame.display.as_str()),
+        None if destination.target_is_dir => (destination.target, destination.target_text),
+        None => {
+            return Ok(Some((
+                destination.target.clone(),
+                destination.target_text.to_owned(),
+            )));
+        }
+    };
+    let display = if parent_text == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent_text}/{name}")
+    };
+    match parent.join(name) {
+        Ok(path) => Ok(Some((path, display))),
+        Err(err) => {
+            peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Creates or reuses directory `dir` for a `D` record; `None` after
+/// reporting why it cannot be filled.
+async fn enter_dir<R, W>(
+    peer: &mut Peer<R, W>,
+    jail: &Jail,
+    options: &Options,
+    dir: VirtualPath,
+    display: String,
+    mode: u32,
+    times: Option<Times>,
+) -> Result<Option<Frame>, Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let mode = if options.preserve {
+        mode & 0o777
+    } else {
+        mode & 0o777 & !UMASK
+    };
+    let probe = dir.clone();
+    let created = blocking(jail, move |jail| match jail.stat(&probe) {
+        Ok(st) if st.is_dir() => Ok(false),
+        Ok(_) => Err(JailError::NotADirectory),
+        // Owner rwx while filling, the final mode after the `E`.
+        Err(JailError::NotFound) => jail.create_dir(&probe, mode | 0o700).map(|()| true),
+        Err(err) => Err(err),
+    })
+    .await;
+    let created = match created {
+        Ok(created) => created,
+        Err(err) => {
+            peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+            return Ok(None);
+        }
+    };
+    let finish = SetAttrs {
+        size: None,
+        mode: (created || options.preserve).then_some(mode),
+        atime: times.map(|t| t.atime),
+        mtime: times.map(|t| t.mtime),
+    };
+    Ok(Some(Frame { dir, display, finish }))
+}
+
+/// Applies a finished directory's mode and times; failures are ignored, as
+/// OpenSSH ignores them.
+async fn finish_dir(jail: &Jail, frame: Frame) {
+    if frame.finish != SetAttrs::default() {
+        let Frame { dir, finish, .. } = frame;
+        let _ = blocking(jail, move |jail| jail.set_attrs(&dir, &finish, true)).await;
+    }
+}
+
+/// An upload in progress: the temporary file and where it goes.
+struct Upload {
+    file: Arc<JailFile>,
+    temp: TempFile,
+    dest: VirtualPath,
+    old_mode: Option<u32>,
+}
+
+/// Handles one `C` record: quota and open, ack, data, the source's trailing
+/// byte, then the rename and the final ack (or the noted error).
+#[allow(clippy::too_many_arguments)]
+async fn receive_file<R, W>(
+    peer: &mut Peer<R, W>,
+    jail: &Jail,
+    options: &Options,
+    dest: VirtualPath,
+    display: &str,
+    mode: u32,
+    size: u64,
+    times: Option<Times>,
+) -> Result<(), Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let upload = match blocking(jail, move |jail| prepare(jail, dest, size)).await {
+        Ok(upload) => upload,
+        Err(JailError::QuotaExceeded { used, limit }) => {
+            return peer
+                .send_error(&protocol::quota_message(display, used, limit))
+                .await;
+        }
+        Err(err) => return peer.send_error(&format!("{display}: {}", strerror(&err))).await,
+    };
+    let Upload { file, temp, dest, old_mode } = upload;
+    let copied = match peer.send(&[ACK_OK]).await {
+        Ok(()) => copy_data(peer, &file, size).await,
+        Err(stop) => Err(stop),
+    };
+    let write_error = match copied {
+        Ok(write_error) => write_error,
+        Err(stop) => {
+            temp.remove().await;
+            return Err(stop);
+        }
+    };
+    match peer.read_ack().await {
+        Ok(Ack::Ok) => {}
+        Ok(Ack::Error) => {
+            // The source could not read its file: keep the old one.
+            temp.remove().await;
+            return peer.send(&[ACK_OK]).await;
+        }
+        Err(stop) => {
+            temp.remove().await;
+            return Err(stop);
+        }
+    }
+    if let Some(err) = write_error {
+        temp.remove().await;
+        return peer.send_error(&format!("{display}: {}", strerror(&err))).await;
+    }
+    let mode = match (options.preserve, old_mode) {
+        (true, _) => mode & 0o777,
+        (false, Some(old)) => old & 0o777,
+        (false, None) => mode & 0o777 & !UMASK,
+    };
+    let attrs = SetAttrs {
+        size: None,
+        mode: Some(mode),
+        atime: times.map(|t| t.atime),
+        mtime: times.map(|t| t.mtime),
+    };
+    let temp_path = temp.path().clone();
+    let committed = blocking(jail, move |jail| {
+        file.set_attrs(&attrs)?;
+        file.sync_all()?;
+        jail.rename(&temp_path, &dest, true)
+    })
+    .await;
+    match committed {
+        Ok(()) => {
+            temp.keep();
+            peer.send(&[ACK_OK]).await
+        }
+        Err(err) => {
+            temp.remove().await;
+            peer.send_error(&format!("{display}: {}", strerror(&err))).await
+        }
+    }
+}
+
+/// Opens a temporary file next to `dest` (a final symlink followed inside
+/// the box) and sizes it to `size`, which reserves the quota.
+fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Upload, JailError> {
+    let dest = jail.canonicalize(&dest)?;
+    let old_mode = match jail.stat(&dest) {
+        Ok(st) if st.is_dir() => return Err(JailError::IsADirectory),
+        Ok(st) if !st.is_file() => return Err(JailError::PermissionDenied),
+        Ok(st) => Some(st.mode),
+        Err(JailError::NotFound) => None,
+        Err(err) => return Err(err),
+    };
+    let parent = dest.parent().ok_or(JailError::IsADirectory)?;
+    let options = OpenOptions {
+        read: false,
+        write: true,
+        append: false,
+        create: true,
+        truncate: false,
+        exclusive: true,
+        mode: 0o600,
+    };
+    let mut last = JailError::AlreadyExists;
+    for _ in 0..TEMP_NAME_ATTEMPTS {
+        let serial = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!(".scp-{:x}-{serial:x}.part", std::process::id());
+        let path = parent.join(&name)?;
+        match jail.open_file(&path, &options) {
+            Ok(file) => {
+                let temp = TempFile::new(jail, path);
+                file.set_len(size)?; // `temp` removes the file on error
+                return Ok(Upload { file: Arc::new(file), temp, dest, old_mode });
+            }
+            Err(JailError::AlreadyExists) => last = JailError::AlreadyExists,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last)
+}
+
+/// Reads exactly `size` data bytes into the file. After a write error the
+/// rest is read and discarded to stay in step; the error is returned.
+async fn copy_data<R, W>(
+    peer: &mut Peer<R, W>,
+    file: &Arc<JailFile>,
+    size: u64,
+) -> Result<Option<JailError>, Stop>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let chunk = usize::try_from(size).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
+    let mut buf = vec![0_u8; chunk];
+    let mut failed = None;
+    let mut offset = 0_u64;
+    while offset < size {
+        let want = usize::try_from(size - offset).unwrap_or(chunk).min(chunk);
+        let part = buf.get_mut(..want).ok_or(Stop)?;
+        peer.reader.read_exact(part).await.map_err(|_| Stop)?;
+        if failed.is_none() {
+            let file = Arc::clone(file);
+            let data = std::mem::take(&mut buf);
+            let joined = tokio::task::spawn_blocking(move || {
+                let written = file.write_at(data.get(..want).unwrap_or_default(), offset);
+                (data, written)
+            })
+            .await;
+            match joined {
+                Ok((data, written)) => {
+                    buf = data;
+                    failed = written.err();
+                }
+                Err(err) => {
+                    buf = vec![0_u8; chunk];
+                    failed = Some(JailError::Io(std::io::Error::other(err)));
+                }
+            }
+        }
+        offset = offset.saturating_add(u64::try_from(want).unwrap_or(u64::MAX));
+    }
+    Ok(failed)
+}
+
+/// A temporary upload file, removed unless kept; also on drop, so a
+/// cancelled session cannot leave one behind.
+struct TempFile {
+    jail: Jail,
+    path: VirtualPath,
+    armed: bool,
+}
+
+impl TempFile {
+    fn new(jail: &Jail, path: VirtualPath) -> Self {
+        TempFile {
+            jail: jail.clone(),
+            path,
+            armed: true,
+        }
+    }
+
+    fn path(&self) -> &VirtualPath {
+        &self.path
+    }
+
+    /// Removes the file now.
+    async fn remove(mut self) {
+        self.armed = false;
+        let path = self.path.clone();
+        let _ = blocking(&self.jail, move |jail| jail.remove_file(&path)).await;
+    }
+
+    /// The file was renamed into place: nothing to remove.
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let jail = self.jail.clone();
+        let path = self.path.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || jail.remove_file(&path));
+            }
+            Err(_) => {
+                let _ = jail.remove_file(&path);
+            }
+        }
+    }
+}
