@@ -11,6 +11,7 @@
 //! services run in their own tasks.
 
 mod auth;
+mod commands;
 mod registry;
 mod state;
 
@@ -27,9 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, info, info_span, warn};
 
-use crate::accounts::Accounts;
+use crate::accounts::{self, Accounts};
 use crate::config::Limits;
+use crate::exec::ExecContext;
 use crate::jail::Jail;
+use commands::Program;
 
 pub use registry::{AccountRegistry, AccountSessionSlot};
 pub use state::ConnectionState;
@@ -191,6 +194,69 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Starts a command, the shell, or the refusal of a terminal-less shell on
+    /// `open`, in its own task.
+    fn start_program(
+        &mut self,
+        open: OpenChannel,
+        program: Program,
+        handle: russh::server::Handle,
+    ) {
+        let Some(login) = &self.login else { return };
+        let context = self.context.clone();
+        let cell = self.jail.clone();
+        let account_name = login.account_name.clone();
+        let kind = match program {
+            Program::Command(_) => "exec",
+            Program::Shell | Program::RefusedShell => "shell",
+        };
+        let span = info_span!(parent: &self.span, "channel", id = %open.channel.id(), kind);
+        let busy = self.state.start_service();
+        let pty = open.pty.is_some();
+        self.context.tracker.spawn(
+            async move {
+                let _busy = busy;
+                let external = {
+                    let accounts = context.accounts.load();
+                    accounts
+                        .get(&account_name)
+                        .map(|account| {
+                            account
+                                .commands
+                                .iter()
+                                .filter_map(|name| {
+                                    accounts::resolve_command(name).map(|path| (name.clone(), path))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let command_timeout = context.limits.command_timeout;
+                let jail = match Connection::open_jail(context, cell, account_name.clone()).await {
+                    Ok(jail) => jail,
+                    Err(err) => {
+                        warn!(err = format!("{err:#}"), "cannot open the home");
+                        return;
+                    }
+                };
+                if let Program::Command(line) = &program {
+                    info!(command = %String::from_utf8_lossy(line), "command");
+                }
+                let exec = ExecContext {
+                    jail,
+                    account: account_name,
+                    external,
+                    command_timeout,
+                    pty,
+                };
+                commands::run(open.channel, handle, exec, program).await;
+            }
+            .instrument(span),
+        );
+    }
+}
+
 impl russh::server::Handler for Connection {
     type Error = anyhow::Error;
 
@@ -345,10 +411,17 @@ impl russh::server::Handler for Connection {
     async fn exec_request(
         &mut self,
         channel: ChannelId,
-        _data: &[u8],
+        data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)?;
+        match self.channels.remove(&channel) {
+            Some(open) => {
+                session.channel_success(channel)?;
+                let program = Program::Command(data.to_vec());
+                self.start_program(open, program, session.handle());
+            }
+            None => session.channel_failure(channel)?,
+        }
         Ok(())
     }
 
@@ -357,7 +430,18 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)?;
+        match self.channels.remove(&channel) {
+            Some(open) => {
+                session.channel_success(channel)?;
+                let program = if open.pty.is_some() {
+                    Program::Shell
+                } else {
+                    Program::RefusedShell
+                };
+                self.start_program(open, program, session.handle());
+            }
+            None => session.channel_failure(channel)?,
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod exec;
 pub mod host_keys;
 pub mod jail;
 pub mod server;

@@ -1,0 +1,66 @@
+//! Exec and shell channels: hands the channel's byte streams to
+//! [`crate::exec`] and reports how the command ended (`exit-status` or
+//! `exit-signal`, always before EOF and close).
+
+use russh::server::{Handle, Msg};
+use russh::{Channel, ChannelId, Sig};
+use tokio::io::AsyncWriteExt;
+
+use crate::exec::{ExecContext, ExitOutcome};
+
+/// What a channel runs.
+pub enum Program {
+    /// `ssh HOST CMD`: one command line.
+    Command(Vec<u8>),
+    /// `ssh -t HOST`: the interactive shell.
+    Shell,
+    /// A shell request without a terminal: refused with a pointer to exec.
+    RefusedShell,
+}
+
+/// The message a shell request without a terminal gets.
+const NO_TERMINAL: &str =
+    "sftpbox: no interactive shell without a terminal; use: ssh USER@HOST COMMAND\n";
+
+/// Runs `program` on `channel` and reports its outcome through `handle`.
+pub async fn run(channel: Channel<Msg>, handle: Handle, context: ExecContext, program: Program) {
+    let id = channel.id();
+    let mut stderr = channel.make_writer_ext(Some(1));
+    let (mut input, mut output) = tokio::io::split(channel.into_stream());
+    let outcome = match program {
+        Program::Command(line) => {
+            crate::exec::run_command(&line, &context, &mut input, &mut output, &mut stderr).await
+        }
+        Program::Shell => crate::exec::run_shell(&context, &mut input, &mut output).await,
+        Program::RefusedShell => {
+            let _ = stderr.write_all(NO_TERMINAL.as_bytes()).await;
+            ExitOutcome::Status(1)
+        }
+    };
+    let _ = output.flush().await;
+    let _ = stderr.flush().await;
+    report(&handle, id, outcome).await;
+    let _ = handle.eof(id).await;
+    let _ = handle.close(id).await;
+}
+
+/// Sends `exit-status` or `exit-signal`.
+async fn report(handle: &Handle, id: ChannelId, outcome: ExitOutcome) {
+    match outcome {
+        ExitOutcome::Status(code) => {
+            let _ = handle.exit_status_request(id, code).await;
+        }
+        ExitOutcome::Signal(name) => {
+            let signal = match name {
+                "KILL" => Sig::KILL,
+                "TERM" => Sig::TERM,
+                "INT" => Sig::INT,
+                "XCPU" | "XFSZ" => Sig::Custom(name.to_owned()),
+                other => Sig::Custom(other.to_owned()),
+            };
+            let _ = handle
+                .exit_signal_request(id, signal, false, String::new(), String::new())
+                .await;
+        }
+    }
+}
