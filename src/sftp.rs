@@ -242,17 +242,17 @@ fn dispatch(session: &Arc<Session>, path_lane: &Lane, packet: Bytes, cost: usize
 fn route(session: &Arc<Session>, path_lane: &Lane, request: Packet, cost: usize) {
     let s = session.clone();
     let on_path = |job: handles::Job| path_lane.push(job, cost);
-    let on_handle =
-        |id: u32, handle: &str, job: Box<dyn FnOnce(&Session, &HandleKind) -> Bytes + Send>| {
-            match session.handles.get(handle.as_bytes()) {
-                Some(open) => {
-                    let s = session.clone();
-                    let kind = open.kind.clone();
-                    open.lane.push(Box::new(move || job(&s, &kind)), cost);
-                }
-                None => session.reply(status::invalid_handle(id), cost),
-            }
-        };
+    let on_handle = |id: u32, handle: &str, job: handles::HandleJob| match session
+        .handles
+        .get(handle.as_bytes())
+    {
+        Some(open) => {
+            let s = session.clone();
+            let kind = open.kind.clone();
+            open.lane.push(Box::new(move || job(&s, &kind)), cost);
+        }
+        None => session.reply(status::invalid_handle(id), cost),
+    };
     match request {
         Packet::Init(_) => {
             let mut version = Version::new();

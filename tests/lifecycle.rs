@@ -1,4 +1,10 @@
 //! The binary: exit codes, `check`, `hash-password`, host keys, SIGTERM and SIGHUP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

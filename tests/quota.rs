@@ -1,9 +1,15 @@
 //! Quota: exact accounting, refusal that keeps earlier bytes, space given back,
 //! sharing between sessions and survival across restarts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, text};
+use common::{AccountSpec, TestServer, assert_ok, pattern};
 
 const QUOTA: u64 = 1024 * 1024;
 

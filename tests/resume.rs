@@ -1,4 +1,10 @@
 //! Resume: `reput`/`reget` (sftp -a) finish interrupted transfers and keep what is there.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

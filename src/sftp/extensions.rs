@@ -200,10 +200,10 @@ fn hard_link(session: &Session, id: u32, from: &str, to: &str) -> Bytes {
 
 /// statvfs@openssh.com: the filesystem as the quota shows it.
 fn statvfs(session: &Session, id: u32, path: Option<&str>) -> Bytes {
-    if let Some(path) = path {
-        if let Err(err) = requests::path(path).and_then(|p| session.jail.stat(&p)) {
-            return status::reply(id, &err);
-        }
+    if let Some(path) = path
+        && let Err(err) = requests::path(path).and_then(|p| session.jail.stat(&p))
+    {
+        return status::reply(id, &err);
     }
     match session.jail.fs_stats() {
         Ok(fs) => {

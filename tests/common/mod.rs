@@ -244,6 +244,32 @@ impl TestServer {
         run_with_stdin(cmd, script.as_bytes())
     }
 
+    /// Runs the OpenSSH `ssh` client as `user` with the client key and no
+    /// terminal (`-T`): `command_args` is the remote command (ssh joins the
+    /// words with spaces; none asks for a shell), `stdin` is piped in.
+    pub fn ssh(&self, user: &str, command_args: &[&str], stdin: &[u8]) -> Output {
+        self.ssh_with(user, &["-T"], command_args, stdin)
+    }
+
+    /// Like [`ssh`] with other client flags instead of `-T` (e.g. `-tt`).
+    pub fn ssh_with(
+        &self,
+        user: &str,
+        flags: &[&str],
+        command_args: &[&str],
+        stdin: &[u8],
+    ) -> Output {
+        let ssh = require_tool("ssh");
+        let mut cmd = Command::new(ssh);
+        cmd.args(self.openssh_options("-p"))
+            .args(["-o", "BatchMode=yes", "-i"])
+            .arg(self.client_key())
+            .args(flags)
+            .arg(format!("{user}@127.0.0.1"))
+            .args(command_args);
+        run_with_stdin(cmd, stdin)
+    }
+
     /// Runs an OpenSSH `sftp -b -` batch as `user` logging in with `password`.
     pub fn sftp_batch_password(&self, user: &str, password: &str, script: &str) -> Output {
         let sftp = require_tool("sftp");
