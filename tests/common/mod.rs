@@ -86,6 +86,7 @@ pub struct TestServer {
     thread: Option<std::thread::JoinHandle<()>>,
     server: Option<Server>,
     pub accounts: Vec<AccountSpec>,
+    limits: Limits,
 }
 
 /// The client key pair every key-enabled test account trusts.
@@ -96,6 +97,17 @@ pub fn client_key_path(dir: &Path) -> PathBuf {
 impl TestServer {
     /// Writes a deployment for `accounts` and starts a server on 127.0.0.1:0.
     pub fn start(accounts: &[AccountSpec]) -> TestServer {
+        TestServer::start_with_limits(
+            accounts,
+            Limits {
+                shutdown_grace: Duration::from_secs(3),
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// Like [`TestServer::start`] with chosen limits.
+    pub fn start_with_limits(accounts: &[AccountSpec], limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let key = client_key_path(dir.path());
         let keygen = require_tool("ssh-keygen");
@@ -118,6 +130,7 @@ impl TestServer {
             thread: None,
             server: None,
             accounts: accounts.to_vec(),
+            limits,
         };
         server.launch();
         server
@@ -127,10 +140,7 @@ impl TestServer {
         let base = self.dir.path().to_owned();
         let accounts = Accounts::load(&base.join("accounts.toml")).unwrap();
         let host_keys = sftpbox::host_keys::load_or_create(&base.join("keys")).unwrap();
-        let limits = Limits {
-            shutdown_grace: Duration::from_secs(3),
-            ..Limits::default()
-        };
+        let limits = self.limits.clone();
         let settings = ServerSettings {
             limits,
             accounts,

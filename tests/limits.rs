@@ -1,0 +1,117 @@
+//! Network-facing limits: login grace, connections per address, sessions per
+//! account, channels per connection.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::{AccountSpec, TestServer};
+use sftpbox::config::Limits;
+
+fn limits() -> Limits {
+    Limits {
+        shutdown_grace: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn a_client_that_never_logs_in_is_dropped_after_the_login_grace_time() {
+    let server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
+            login_grace: Duration::from_secs(2),
+            ..limits()
+        },
+    );
+    let started = Instant::now();
+    let mut socket = std::net::TcpStream::connect(server.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut sink = Vec::new();
+    // The server sends its banner, then closes the connection at the deadline.
+    let _ = socket.read_to_end(&mut sink);
+    let waited = started.elapsed();
+    assert!(
+        sink.starts_with(b"SSH-2.0-sftpbox"),
+        "banner: {:?}",
+        String::from_utf8_lossy(&sink)
+    );
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "closed too early: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(15), "not closed: {waited:?}");
+}
+
+#[test]
+fn connections_past_the_per_address_cap_are_closed_at_once() {
+    let server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
+            max_connections_per_address: 2,
+            ..limits()
+        },
+    );
+    let _a = std::net::TcpStream::connect(server.addr()).unwrap();
+    let _b = std::net::TcpStream::connect(server.addr()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(server.addr()).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let n = third.read_to_end(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the third connection got a banner");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_past_its_session_cap_is_refused() {
+    let server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
+            max_sessions_per_account: 2,
+            ..limits()
+        },
+    );
+    let _one = server.russh_login("alice").await;
+    let _two = server.russh_login("alice").await;
+    let mut third = server.russh_connect().await;
+    let key = russh::keys::load_secret_key(server.client_key(), None).unwrap();
+    let result = third
+        .authenticate_publickey(
+            "alice",
+            russh::keys::PrivateKeyWithHashAlg::new(std::sync::Arc::new(key), None),
+        )
+        .await
+        .unwrap();
+    assert!(!result.success(), "a third session was let in");
+    drop(_one);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _again = server.russh_login("alice").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_past_the_per_connection_cap_are_refused() {
+    let server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
+            max_channels_per_connection: 3,
+            ..limits()
+        },
+    );
+    let handle = server.russh_login("alice").await;
+    let mut opened = Vec::new();
+    for _ in 0..3 {
+        opened.push(handle.channel_open_session().await.unwrap());
+    }
+    assert!(handle.channel_open_session().await.is_err());
+}
