@@ -96,7 +96,9 @@ pub fn main() -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // russh warns about client quirks (e.g. PuTTY's `simple@putty…` request)
+        // that are not ours to act on; RUST_LOG brings them back.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -224,7 +226,10 @@ fn watch_signals(
             tokio::select! {
                 _ = term.recv() => { info!("SIGTERM received, shutting down"); shutdown.cancel(); }
                 _ = int.recv() => { info!("SIGINT received, shutting down"); shutdown.cancel(); }
-                _ = hup.recv() => { server.reload_accounts(); }
+                _ = hup.recv() => {
+                    let server = server.clone();
+                    let _ = tokio::task::spawn_blocking(move || server.reload_accounts()).await;
+                }
             }
         }
     }))

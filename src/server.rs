@@ -68,6 +68,9 @@ struct Inner {
     address_slots: AddressSlots,
     connections: Arc<tokio::sync::Semaphore>,
     startups: Arc<tokio::sync::Semaphore>,
+    /// Set once a listener is on a non-loopback address: reloads must not
+    /// bring back the public example password then.
+    is_public: std::sync::atomic::AtomicBool,
 }
 
 impl Server {
@@ -91,6 +94,7 @@ impl Server {
                 address_slots: AddressSlots::new(limits.max_connections_per_address),
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
                 startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups)),
+                is_public: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -140,21 +144,39 @@ impl Server {
         Ok(())
     }
 
-    /// Loads the accounts file again; on failure the old accounts stay in force.
+    /// Loads the accounts file again; on failure the old accounts stay in
+    /// force. Blocking (it may verify password hashes): call it from a
+    /// blocking context.
     pub fn reload_accounts(&self) {
         let path = &self.inner.accounts_path;
-        match Accounts::load(path) {
-            Ok(accounts) => {
-                let context = &self.inner.context;
-                context.quotas.apply_limits(&accounts);
-                let count = accounts.iter().count();
-                context.accounts.store(Arc::new(accounts));
-                info!(path = %path.display(), accounts = count, "accounts reloaded");
-            }
+        let accounts = match Accounts::load(path) {
+            Ok(accounts) => accounts,
             Err(err) => {
                 error!(path = %path.display(), "accounts not reloaded, the old ones stay in force:\n{err}");
+                return;
+            }
+        };
+        if self
+            .inner
+            .is_public
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let weak = accounts.with_public_example_password();
+            if !weak.is_empty() {
+                let names: Vec<String> = weak.iter().map(|n| n.to_string()).collect();
+                error!(
+                    path = %path.display(),
+                    accounts = %names.join(", "),
+                    "accounts not reloaded: these accounts have the public example password and the server listens beyond loopback"
+                );
+                return;
             }
         }
+        let context = &self.inner.context;
+        context.quotas.apply_limits(&accounts);
+        let count = accounts.iter().count();
+        context.accounts.store(Arc::new(accounts));
+        info!(path = %path.display(), accounts = count, "accounts reloaded");
     }
 
     async fn accept_loop(&self, listener: TcpListener, shutdown: CancellationToken) {
