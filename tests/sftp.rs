@@ -154,3 +154,24 @@ fn unknown_handles_and_missing_files_get_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn cp_copies_inside_the_server_and_respects_the_quota() {
+    let server = TestServer::start(&[AccountSpec::new("alice").quota(3_000_000)]);
+    let local = server.dir.path().join("f");
+    std::fs::write(&local, pattern(1_200_000, 7)).unwrap();
+    assert_ok(&server.sftp_batch("alice", &format!("put {} f\ncp f g\n", local.display())));
+    let home = server.home("alice");
+    assert_eq!(
+        std::fs::read(home.join("g")).unwrap(),
+        pattern(1_200_000, 7)
+    );
+    // A third copy would cross the 3 MB quota.
+    let out = server.sftp_batch("alice", "cp f h\n");
+    assert!(!out.status.success());
+    let stored: u64 = std::fs::read_dir(&home)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(stored <= 3_000_000, "stored {stored}");
+}

@@ -78,6 +78,7 @@ where
         Err(why) => return refuse(&mut stderr, &name, &why).await,
     };
     let home_inside = plan.home_inside.to_string_lossy().into_owned();
+    let steps = plan.describe_steps();
     let mut command = std::process::Command::new(program);
     command
         .arg0(&name)
@@ -99,11 +100,16 @@ where
         Ok(child) => child,
         Err(err) => {
             let _ = rustix::io::ioctl_fionbio(&report_reader, true);
-            let mut step = [0_u8; 1];
+            let mut step = [0_u8; 2];
             return match report_reader.read(&mut step) {
-                Ok(1) => {
-                    let layer = child::STEP_NAMES.get(usize::from(step[0])).unwrap_or(&"setup");
-                    refuse(&mut stderr, &name, &format!("{layer}: {err}")).await
+                Ok(read @ 1..) => {
+                    let [layer, index] = step;
+                    let layer = child::STEP_NAMES.get(usize::from(layer)).unwrap_or(&"setup");
+                    let at = match steps.get(usize::from(index)) {
+                        Some(step) if read > 1 => format!(" ({step})"),
+                        _ => String::new(),
+                    };
+                    refuse(&mut stderr, &name, &format!("{layer}{at}: {err}")).await
                 }
                 _ => exec_failed(&mut stderr, &name, &err).await,
             };

@@ -172,12 +172,11 @@ async fn sink_receives_a_tree_with_r() {
     expect(&mut client, b"\0").await;
     send(&mut client, b"E\n").await;
     expect(&mut client, b"\0").await;
-    assert_eq!(task.await.unwrap(), ExitOutcome::Status(0));
+    assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
     // `new` did not exist, so the top directory was created as `new`.
     assert_eq!(std::fs::read(fixture.home().join("new/sub/f")).unwrap(), b"hi");
     let mode = std::fs::metadata(fixture.home().join("new")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o750);
-    drop(client);
 }
 
 #[tokio::test]

@@ -115,7 +115,7 @@ fn apply(plan: &Plan) -> io::Result<()> {
             report,
             3,
         )?;
-        for step in &plan.steps {
+        for (index, step) in plan.steps.iter().enumerate() {
             let ret = match step {
                 Step::MakeDir(path) => libc::mkdir(path.as_ptr(), 0o755),
                 Step::MakeFile(path) => {
@@ -134,7 +134,13 @@ fn apply(plan: &Plan) -> io::Result<()> {
                     }
                 }
             };
-            check(ret.into(), report, 4)?;
+            if ret < 0 {
+                let err = failed(report, 4);
+                // Which step of the plan, for the refusal message.
+                let byte = [u8::try_from(index).unwrap_or(u8::MAX)];
+                libc::write(report, byte.as_ptr().cast(), 1);
+                return Err(err);
+            }
         }
         let dot = c".".as_ptr();
         check(libc::chdir(plan.stage.as_ptr()).into(), report, 5)?;

@@ -122,6 +122,23 @@ pub(super) struct Plan {
     pub report: PipeWriter,
 }
 
+impl Plan {
+    /// One line per mount step, for refusal messages.
+    pub(super) fn describe_steps(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::MakeDir(path) => format!("mkdir {}", path.to_string_lossy()),
+                Step::MakeFile(path) => format!("create {}", path.to_string_lossy()),
+                Step::Symlink { link, .. } => format!("symlink {}", link.to_string_lossy()),
+                Step::Bind { source, target, .. } => {
+                    format!("bind {} on {}", source.to_string_lossy(), target.to_string_lossy())
+                }
+            })
+            .collect()
+    }
+}
+
 /// Builds the plan for `ctx`; `Err` says which layer cannot be set up.
 pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, String> {
     if !rustix::process::geteuid().is_root() {
