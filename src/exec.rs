@@ -19,7 +19,7 @@
 //! `exit-status` or `exit-signal`.
 
 mod builtins;
-// pub mod sandbox; // external programs: enabled by the lead
+pub mod sandbox;
 mod shell;
 mod words;
 
@@ -94,11 +94,10 @@ where
         return ExitOutcome::Status(0);
     };
     if name.as_slice() == b"scp" {
-        let Some(_args) = text_argv(&argv) else {
+        let Some(args) = text_argv(&argv) else {
             return not_utf8(ctx.pty, &mut stdout, &mut stderr).await;
         };
-        // scp: routed by the lead
-        return not_allowed(name, ctx.pty, &mut stdout, &mut stderr).await;
+        return crate::scp::run(&args, ctx, stdin, stdout, stderr).await;
     }
     if let Some(builtin) = Builtin::from_name(name) {
         let streams = builtins::Streams {
@@ -108,15 +107,15 @@ where
         };
         return builtins::run(builtin, argv, ctx, VirtualPath::root(), streams).await;
     }
-    if let Some((_, _program)) = ctx
+    if let Some((_, program)) = ctx
         .external
         .iter()
         .find(|(allowed, _)| allowed.as_bytes() == name.as_slice())
     {
-        let Some(_args) = text_argv(&argv) else {
+        let Some(args) = text_argv(&argv) else {
             return not_utf8(ctx.pty, &mut stdout, &mut stderr).await;
         };
-        // external: routed by the lead
+        return sandbox::run_external(program, &args, ctx, stdin, stdout, stderr).await;
     }
     not_allowed(name, ctx.pty, &mut stdout, &mut stderr).await
 }

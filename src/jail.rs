@@ -190,6 +190,8 @@ pub struct Jail {
 struct JailInner {
     /// The home, `O_PATH | O_DIRECTORY`; the root of every resolution.
     root: OwnedFd,
+    /// The home's host path, for the exec sandbox.
+    host_path: std::path::PathBuf,
     quota: Arc<Quota>,
     readonly: bool,
 }
@@ -225,10 +227,26 @@ impl Jail {
         Ok(Jail {
             inner: Arc::new(JailInner {
                 root,
+                host_path: home.to_path_buf(),
                 quota,
                 readonly,
             }),
         })
+    }
+
+    /// The home's path on the host: for the exec sandbox
+    /// only, which binds it into the child's mount namespace.
+    pub fn host_path(&self) -> &Path {
+        &self.inner.host_path
+    }
+
+    /// Counts the bytes stored under the home again and makes that the
+    /// quota's usage: after an external program wrote
+    /// behind the jail's back.
+    pub fn recount_usage(&self) -> Result<u64, JailError> {
+        let used = scan::count_usage(self.inner.root.as_fd())?;
+        self.inner.quota.set_used(used);
+        Ok(used)
     }
 
     /// The account's quota, shared with its other sessions.

@@ -13,5 +13,6 @@ pub mod connection;
 pub mod exec;
 pub mod host_keys;
 pub mod jail;
+pub mod scp;
 pub mod server;
 pub mod sftp;

@@ -13,6 +13,7 @@
 mod protocol;
 mod sink;
 mod source;
+mod upload;
 
 use std::io;
 
@@ -61,7 +62,9 @@ where
         Ok(options) => options,
         Err(message) => {
             // Best effort: the client may already be gone.
-            let _ = stderr.write_all(format!("scp: {message}\n").as_bytes()).await;
+            let _ = stderr
+                .write_all(format!("scp: {message}\n").as_bytes())
+                .await;
             let _ = stderr.flush().await;
             return ExitOutcome::Status(1);
         }
@@ -211,7 +214,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Peer<R, W> {
                     .await
                     .map_err(|_| Stop)?;
                 self.errors = self.errors.saturating_add(1);
-                if kind == ACK_ERROR { Ok(Ack::Error) } else { Err(Stop) }
+                if kind == ACK_ERROR {
+                    Ok(Ack::Error)
+                } else {
+                    Err(Stop)
+                }
             }
         }
     }

@@ -120,6 +120,11 @@ impl Quota {
         Ok(())
     }
 
+    /// Replaces the usage by a fresh count.
+    pub(crate) fn set_used(&self, used_bytes: u64) {
+        lock(&self.state).used_bytes = used_bytes;
+    }
+
     /// Gives back `bytes` (a file shrank or disappeared).
     pub(crate) fn release(&self, bytes: u64) {
         let mut state = lock(&self.state);

@@ -132,7 +132,8 @@ fn parse_mode(field: &[u8]) -> Result<(u32, &[u8]), ProtocolError> {
 
 /// A decimal size up to `i64::MAX`, then a space; returns the rest (the name).
 fn parse_size(field: &[u8]) -> Result<(u64, &[u8]), ProtocolError> {
-    let (value, rest) = leading_number(field).ok_or(ProtocolError::Malformed("size not present"))?;
+    let (value, rest) =
+        leading_number(field).ok_or(ProtocolError::Malformed("size not present"))?;
     let rest = match rest.split_first() {
         Some((b' ', rest)) => rest,
         _ => return Err(ProtocolError::Malformed("size not delimited")),
@@ -292,27 +293,60 @@ mod tests {
         let table: &[(&[u8], Record)] = &[
             (
                 b"C0644 5 a b",
-                Record::File { mode: 0o644, size: 5, name: b"a b".to_vec() },
+                Record::File {
+                    mode: 0o644,
+                    size: 5,
+                    name: b"a b".to_vec(),
+                },
             ),
             (
                 b"C7777 0 x",
-                Record::File { mode: 0o7777, size: 0, name: b"x".to_vec() },
+                Record::File {
+                    mode: 0o7777,
+                    size: 0,
+                    name: b"x".to_vec(),
+                },
             ),
             (
                 b"C0600 9223372036854775807 big",
-                Record::File { mode: 0o600, size: i64::MAX as u64, name: b"big".to_vec() },
+                Record::File {
+                    mode: 0o600,
+                    size: i64::MAX as u64,
+                    name: b"big".to_vec(),
+                },
             ),
-            (b"D0755 0 dir", Record::Dir { mode: 0o755, name: b"dir".to_vec() }),
+            (
+                b"D0755 0 dir",
+                Record::Dir {
+                    mode: 0o755,
+                    name: b"dir".to_vec(),
+                },
+            ),
             (b"E", Record::End),
             (b"Eanything", Record::End),
             (
                 b"T1700000000 0 1600000000 999999",
-                Record::Times(Some(Times { mtime: 1_700_000_000, atime: 1_600_000_000 })),
+                Record::Times(Some(Times {
+                    mtime: 1_700_000_000,
+                    atime: 1_600_000_000,
+                })),
             ),
             (b"T9223372036854775808 0 1 0", Record::Times(None)),
             (b"T99999999999999999999999 0 1 0", Record::Times(None)),
-            (b"\x01scp: oops", Record::Error { fatal: false, message: b"scp: oops".to_vec() }),
-            (b"\x02bye", Record::Error { fatal: true, message: b"bye".to_vec() }),
+            (
+                b"\x01scp: oops",
+                Record::Error {
+                    fatal: false,
+                    message: b"scp: oops".to_vec(),
+                },
+            ),
+            (
+                b"\x02bye",
+                Record::Error {
+                    fatal: true,
+                    message: b"bye".to_vec(),
+                },
+            ),
         ];
         for (line, record) in table {
             assert_eq!(parse_record(line).as_ref(), Ok(record), "{line:?}");
@@ -363,7 +397,10 @@ mod tests {
         ];
         for line in lines {
             assert!(
-                matches!(parse_record(line), Err(ProtocolError::UnexpectedFilename(_))),
+                matches!(
+                    parse_record(line),
+                    Err(ProtocolError::UnexpectedFilename(_))
+                ),
                 "{line:?}"
             );
         }
@@ -376,7 +413,13 @@ mod tests {
     fn records_are_formatted_as_openssh_sends_them() {
         assert_eq!(file_record(0o104755, 12, "f"), b"C0755 12 f\n");
         assert_eq!(dir_record(0o41777, "d"), b"D0777 0 d\n");
-        assert_eq!(times_record(Times { mtime: -5, atime: 7 }), b"T0 0 7 0\n");
+        assert_eq!(
+            times_record(Times {
+                mtime: -5,
+                atime: 7
+            }),
+            b"T0 0 7 0\n"
+        );
         assert_eq!(error_line("a\nb: x"), b"\x01scp: a b: x\n");
         assert_eq!(
             quota_message("f", 1, 2),

@@ -22,25 +22,17 @@
 //! stays and its target is replaced. Hard links of a replaced file keep the
 //! old content (a rename, not an in-place write).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
-use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking};
-use crate::jail::{Jail, JailError, JailFile, OpenOptions, SetAttrs, VirtualPath};
+use super::upload::{self, Upload};
+use super::{Ack, Options, Peer, Stop, blocking};
+use crate::jail::{Jail, JailError, SetAttrs, VirtualPath};
 use protocol::ACK_OK;
 
 /// The umask applied to sent modes without `-p` (OpenSSH uses the
 /// process umask; the server's is not the account's business).
 const UMASK: u32 = 0o022;
-
-/// How many temporary names are tried before giving up.
-const TEMP_NAME_ATTEMPTS: usize = 8;
-
-/// Makes temporary names unique within this process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A directory being filled, and what to apply to it after its `E`.
 struct Frame {
@@ -72,7 +64,11 @@ where
     };
     let target = match VirtualPath::resolve(&VirtualPath::root(), target_text.as_bytes()) {
         Ok(target) => target,
-        Err(err) => return peer.fail(&format!("{target_text}: {}", strerror(&err))).await,
+        Err(err) => {
+            return peer
+                .fail(&format!("{target_text}: {}", strerror(&err)))
+                .await;
+        }
     };
     let stat_target = target.clone();
     let target_is_dir = match blocking(jail, move |jail| jail.stat(&stat_target)).await {
@@ -81,7 +77,9 @@ where
             return peer.fail(&format!("{target_text}: Not a directory")).await;
         }
         Err(err) if options.target_is_dir => {
-            return peer.fail(&format!("{target_text}: {}", strerror(&err))).await;
+            return peer
+                .fail(&format!("{target_text}: {}", strerror(&err)))
+                .await;
         }
         _ => false,
     };
@@ -141,15 +139,21 @@ where
             Record::Dir { mode, name } => {
                 let times = times.take();
                 if !options.recursive {
-                    return peer.fail("protocol error: received directory without -r").await;
+                    return peer
+                        .fail("protocol error: received directory without -r")
+                        .await;
                 }
                 if frames.len() >= MAX_DIR_DEPTH {
-                    return peer.fail("protocol error: directories nested too deep").await;
+                    return peer
+                        .fail("protocol error: directories nested too deep")
+                        .await;
                 }
                 let Some((dir, display)) = place(peer, destination, frames, &name).await? else {
                     continue;
                 };
-                if let Some(frame) = enter_dir(peer, jail, options, dir, display, mode, times).await? {
+                if let Some(frame) =
+                    enter_dir(peer, jail, options, dir, display, mode, times).await?
+                {
                     frames.push(frame);
                     // The nested sink's "ready" is the ack of `D`.
                     peer.send(&[ACK_OK]).await?;
@@ -180,7 +184,8 @@ where
 {
     let Ok(name) = std::str::from_utf8(name) else {
         let lossy = String::from_utf8_lossy(name).into_owned();
-        peer.send_error(&format!("{lossy}: Invalid argument")).await?;
+        peer.send_error(&format!("{lossy}: Invalid argument"))
+            .await?;
         return Ok(None);
     };
     let (parent, parent_text) = match frames.last() {
@@ -201,7 +206,8 @@ where
     match parent.join(name) {
         Ok(path) => Ok(Some((path, display))),
         Err(err) => {
-            peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+            peer.send_error(&format!("{display}: {}", strerror(&err)))
+                .await?;
             Ok(None)
         }
     }
@@ -239,7 +245,8 @@ where
     let created = match created {
         Ok(created) => created,
         Err(err) => {
-            peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+            peer.send_error(&format!("{display}: {}", strerror(&err)))
+                .await?;
             return Ok(None);
         }
     };
@@ -249,7 +256,11 @@ where
         atime: times.map(|t| t.atime),
         mtime: times.map(|t| t.mtime),
     };
-    Ok(Some(Frame { dir, display, finish }))
+    Ok(Some(Frame {
+        dir,
+        display,
+        finish,
+    }))
 }
 
 /// Applies a finished directory's mode and times; failures are ignored, as
@@ -259,14 +270,6 @@ async fn finish_dir(jail: &Jail, frame: Frame) {
         let Frame { dir, finish, .. } = frame;
         let _ = blocking(jail, move |jail| jail.set_attrs(&dir, &finish, true)).await;
     }
-}
-
-/// An upload in progress: the temporary file and where it goes.
-struct Upload {
-    file: Arc<JailFile>,
-    temp: TempFile,
-    dest: VirtualPath,
-    old_mode: Option<u32>,
 }
 
 /// Handles one `C` record: quota and open, ack, data, the source's trailing
@@ -286,18 +289,27 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let upload = match blocking(jail, move |jail| prepare(jail, dest, size)).await {
+    let upload = match blocking(jail, move |jail| upload::prepare(jail, dest, size)).await {
         Ok(upload) => upload,
         Err(JailError::QuotaExceeded { used, limit }) => {
             return peer
                 .send_error(&protocol::quota_message(display, used, limit))
                 .await;
         }
-        Err(err) => return peer.send_error(&format!("{display}: {}", strerror(&err))).await,
+        Err(err) => {
+            return peer
+                .send_error(&format!("{display}: {}", strerror(&err)))
+                .await;
+        }
     };
-    let Upload { file, temp, dest, old_mode } = upload;
+    let Upload {
+        file,
+        temp,
+        dest,
+        old_mode,
+    } = upload;
     let copied = match peer.send(&[ACK_OK]).await {
-        Ok(()) => copy_data(peer, &file, size).await,
+        Ok(()) => upload::copy_data(peer, &file, size).await,
         Err(stop) => Err(stop),
     };
     let write_error = match copied {
@@ -321,7 +333,9 @@ where
     }
     if let Some(err) = write_error {
         temp.remove().await;
-        return peer.send_error(&format!("{display}: {}", strerror(&err))).await;
+        return peer
+            .send_error(&format!("{display}: {}", strerror(&err)))
+            .await;
     }
     let mode = match (options.preserve, old_mode) {
         (true, _) => mode & 0o777,
@@ -348,141 +362,8 @@ where
         }
         Err(err) => {
             temp.remove().await;
-            peer.send_error(&format!("{display}: {}", strerror(&err))).await
-        }
-    }
-}
-
-/// Opens a temporary file next to `dest` (a final symlink followed inside
-/// the box) and sizes it to `size`, which reserves the quota.
-fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Upload, JailError> {
-    let dest = jail.canonicalize(&dest)?;
-    let old_mode = match jail.stat(&dest) {
-        Ok(st) if st.is_dir() => return Err(JailError::IsADirectory),
-        Ok(st) if !st.is_file() => return Err(JailError::PermissionDenied),
-        Ok(st) => Some(st.mode),
-        Err(JailError::NotFound) => None,
-        Err(err) => return Err(err),
-    };
-    let parent = dest.parent().ok_or(JailError::IsADirectory)?;
-    let options = OpenOptions {
-        read: false,
-        write: true,
-        append: false,
-        create: true,
-        truncate: false,
-        exclusive: true,
-        mode: 0o600,
-    };
-    let mut last = JailError::AlreadyExists;
-    for _ in 0..TEMP_NAME_ATTEMPTS {
-        let serial = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!(".scp-{:x}-{serial:x}.part", std::process::id());
-        let path = parent.join(&name)?;
-        match jail.open_file(&path, &options) {
-            Ok(file) => {
-                let temp = TempFile::new(jail, path);
-                file.set_len(size)?; // `temp` removes the file on error
-                return Ok(Upload { file: Arc::new(file), temp, dest, old_mode });
-            }
-            Err(JailError::AlreadyExists) => last = JailError::AlreadyExists,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last)
-}
-
-/// Reads exactly `size` data bytes into the file. After a write error the
-/// rest is read and discarded to stay in step; the error is returned.
-async fn copy_data<R, W>(
-    peer: &mut Peer<R, W>,
-    file: &Arc<JailFile>,
-    size: u64,
-) -> Result<Option<JailError>, Stop>
-where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
-{
-    let chunk = usize::try_from(size).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
-    let mut buf = vec![0_u8; chunk];
-    let mut failed = None;
-    let mut offset = 0_u64;
-    while offset < size {
-        let want = usize::try_from(size - offset).unwrap_or(chunk).min(chunk);
-        let part = buf.get_mut(..want).ok_or(Stop)?;
-        peer.reader.read_exact(part).await.map_err(|_| Stop)?;
-        if failed.is_none() {
-            let file = Arc::clone(file);
-            let data = std::mem::take(&mut buf);
-            let joined = tokio::task::spawn_blocking(move || {
-                let written = file.write_at(data.get(..want).unwrap_or_default(), offset);
-                (data, written)
-            })
-            .await;
-            match joined {
-                Ok((data, written)) => {
-                    buf = data;
-                    failed = written.err();
-                }
-                Err(err) => {
-                    buf = vec![0_u8; chunk];
-                    failed = Some(JailError::Io(std::io::Error::other(err)));
-                }
-            }
-        }
-        offset = offset.saturating_add(u64::try_from(want).unwrap_or(u64::MAX));
-    }
-    Ok(failed)
-}
-
-/// A temporary upload file, removed unless kept; also on drop, so a
-/// cancelled session cannot leave one behind.
-struct TempFile {
-    jail: Jail,
-    path: VirtualPath,
-    armed: bool,
-}
-
-impl TempFile {
-    fn new(jail: &Jail, path: VirtualPath) -> Self {
-        TempFile {
-            jail: jail.clone(),
-            path,
-            armed: true,
-        }
-    }
-
-    fn path(&self) -> &VirtualPath {
-        &self.path
-    }
-
-    /// Removes the file now.
-    async fn remove(mut self) {
-        self.armed = false;
-        let path = self.path.clone();
-        let _ = blocking(&self.jail, move |jail| jail.remove_file(&path)).await;
-    }
-
-    /// The file was renamed into place: nothing to remove.
-    fn keep(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let jail = self.jail.clone();
-        let path = self.path.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn_blocking(move || jail.remove_file(&path));
-            }
-            Err(_) => {
-                let _ = jail.remove_file(&path);
-            }
+            peer.send_error(&format!("{display}: {}", strerror(&err)))
+                .await
         }
     }
 }

@@ -68,12 +68,20 @@ where
     let resolved = VirtualPath::resolve(&VirtualPath::root(), display.as_bytes());
     let path = match resolved {
         Ok(path) => path,
-        Err(err) => return peer.send_error(&format!("{display}: {}", strerror(&err))).await,
+        Err(err) => {
+            return peer
+                .send_error(&format!("{display}: {}", strerror(&err)))
+                .await;
+        }
     };
     let probe = path.clone();
     let stat = match blocking(jail, move |jail| jail.stat(&probe)).await {
         Ok(stat) => stat,
-        Err(err) => return peer.send_error(&format!("{display}: {}", strerror(&err))).await,
+        Err(err) => {
+            return peer
+                .send_error(&format!("{display}: {}", strerror(&err)))
+                .await;
+        }
     };
     let name = match path.file_name() {
         Some(name) => name.to_owned(),
@@ -85,7 +93,8 @@ where
     } else if stat.is_dir() && options.recursive {
         send_tree(peer, jail, options, path, display.to_owned(), &name, stat).await
     } else {
-        peer.send_error(&format!("{display}: not a regular file")).await
+        peer.send_error(&format!("{display}: not a regular file"))
+            .await
     }
 }
 
@@ -125,7 +134,8 @@ where
         let path = match parent.join(&entry.name) {
             Ok(path) => path,
             Err(err) => {
-                peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+                peer.send_error(&format!("{display}: {}", strerror(&err)))
+                    .await?;
                 continue;
             }
         };
@@ -134,14 +144,16 @@ where
         let stat = match blocking(jail, move |jail| jail.stat(&probe)).await {
             Ok(stat) => stat,
             Err(err) => {
-                peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+                peer.send_error(&format!("{display}: {}", strerror(&err)))
+                    .await?;
                 continue;
             }
         };
         if stat.is_file() {
             send_file(peer, jail, options, path, &display, &entry.name).await?;
         } else if !stat.is_dir() {
-            peer.send_error(&format!("{display}: not a regular file")).await?;
+            peer.send_error(&format!("{display}: not a regular file"))
+                .await?;
         } else if stack.len() >= MAX_DIR_DEPTH {
             peer.send_error(&format!("{display}: directories nested too deep"))
                 .await?;
@@ -180,7 +192,8 @@ where
     let mut entries = match blocking(jail, move |jail| jail.read_dir(&listed)).await {
         Ok(entries) => entries,
         Err(err) => {
-            peer.send_error(&format!("{display}: {}", strerror(&err))).await?;
+            peer.send_error(&format!("{display}: {}", strerror(&err)))
+                .await?;
             return Ok(None);
         }
     };
@@ -239,7 +252,11 @@ where
     .await;
     let (file, stat) = match opened {
         Ok(opened) => opened,
-        Err(err) => return peer.send_error(&format!("{display}: {}", strerror(&err))).await,
+        Err(err) => {
+            return peer
+                .send_error(&format!("{display}: {}", strerror(&err)))
+                .await;
+        }
     };
     if options.preserve && send_times(peer, &stat).await? == Ack::Error {
         return Ok(());
@@ -268,7 +285,9 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let chunk = usize::try_from(size).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
+    let chunk = usize::try_from(size)
+        .unwrap_or(CHUNK_BYTES)
+        .min(CHUNK_BYTES);
     let mut buf = vec![0_u8; chunk];
     let mut intact = true;
     let mut offset = 0_u64;

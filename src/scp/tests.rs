@@ -26,7 +26,10 @@ fn context(jail: Jail) -> ExecContext {
 /// Starts `scp ARGS` in the box; returns the client's end of the stream.
 fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<ExitOutcome>) {
     let (client, server) = tokio::io::duplex(1 << 16);
-    let argv: Vec<String> = std::iter::once("scp").chain(args.iter().copied()).map(String::from).collect();
+    let argv: Vec<String> = std::iter::once("scp")
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
     let ctx = context(fixture.jail.clone());
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
@@ -38,7 +41,10 @@ fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<ExitOutc
 async fn expect(client: &mut DuplexStream, wanted: &[u8]) {
     let mut got = vec![0_u8; wanted.len()];
     client.read_exact(&mut got).await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(wanted));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(wanted)
+    );
 }
 
 async fn send(client: &mut DuplexStream, bytes: &[u8]) {
@@ -61,8 +67,17 @@ fn names(fixture: &Fixture, dir: &str) -> Vec<String> {
 }
 
 fn put(jail: &Jail, path: &str, data: &[u8]) {
-    let opts = OpenOptions { read: false, write: true, create: true, truncate: true, ..OpenOptions::default() };
-    jail.open_file(&vp(path), &opts).unwrap().write_at(data, 0).unwrap();
+    let opts = OpenOptions {
+        read: false,
+        write: true,
+        create: true,
+        truncate: true,
+        ..OpenOptions::default()
+    };
+    jail.open_file(&vp(path), &opts)
+        .unwrap()
+        .write_at(data, 0)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -79,7 +94,10 @@ async fn sink_stores_a_file_and_acknowledges_every_step() {
     send(&mut client, b"\0").await;
     expect(&mut client, b"\0").await;
     assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
-    assert_eq!(std::fs::read(fixture.home().join("a.txt")).unwrap(), b"hello");
+    assert_eq!(
+        std::fs::read(fixture.home().join("a.txt")).unwrap(),
+        b"hello"
+    );
     let meta = std::fs::metadata(fixture.home().join("empty")).unwrap();
     assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (0, 0o600));
     assert_eq!(names(&fixture, ""), ["a.txt", "empty"]);
@@ -111,17 +129,28 @@ async fn sink_refuses_a_file_over_the_quota_at_its_c_record() {
     let (mut client, task) = start(&fixture, &["-t", "/"]);
     expect(&mut client, b"\0").await;
     send(&mut client, b"C0644 5 big\n").await;
-    expect(&mut client, b"\x01scp: /big: quota exceeded (used 6 of 10 bytes)\n").await;
+    expect(
+        &mut client,
+        b"\x01scp: /big: quota exceeded (used 6 of 10 bytes)\n",
+    )
+    .await;
     // Replacing needs room for the new file while the old one exists.
     send(&mut client, b"C0644 5 old\n").await;
-    expect(&mut client, b"\x01scp: /old: quota exceeded (used 6 of 10 bytes)\n").await;
+    expect(
+        &mut client,
+        b"\x01scp: /old: quota exceeded (used 6 of 10 bytes)\n",
+    )
+    .await;
     send(&mut client, b"C0644 4 fits\n").await;
     expect(&mut client, b"\0").await;
     send(&mut client, b"abcd\0").await;
     expect(&mut client, b"\0").await;
     assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
     assert_eq!(names(&fixture, ""), ["fits", "old"]);
-    assert_eq!(std::fs::read(fixture.home().join("old")).unwrap(), b"123456");
+    assert_eq!(
+        std::fs::read(fixture.home().join("old")).unwrap(),
+        b"123456"
+    );
     assert_eq!(fixture.jail.quota().used_bytes(), 10);
 }
 
@@ -144,7 +173,11 @@ async fn a_dropped_upload_keeps_the_old_file_and_removes_the_temporary_one() {
 async fn a_replaced_file_keeps_its_mode_and_symlinks_are_followed_inside_the_box() {
     let fixture = Fixture::new(None);
     put(&fixture.jail, "/target", b"old");
-    std::fs::set_permissions(fixture.home().join("target"), PermissionsExt::from_mode(0o640)).unwrap();
+    std::fs::set_permissions(
+        fixture.home().join("target"),
+        PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("/target", fixture.home().join("link")).unwrap();
     let (mut client, task) = start(&fixture, &["-t", "link"]);
     expect(&mut client, b"\0").await;
@@ -153,8 +186,15 @@ async fn a_replaced_file_keeps_its_mode_and_symlinks_are_followed_inside_the_box
     assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
     let meta = std::fs::metadata(fixture.home().join("target")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
-    assert_eq!(std::fs::read(fixture.home().join("target")).unwrap(), b"new");
-    assert!(std::fs::symlink_metadata(fixture.home().join("link")).unwrap().is_symlink());
+    assert_eq!(
+        std::fs::read(fixture.home().join("target")).unwrap(),
+        b"new"
+    );
+    assert!(
+        std::fs::symlink_metadata(fixture.home().join("link"))
+            .unwrap()
+            .is_symlink()
+    );
 }
 
 #[tokio::test]
@@ -174,8 +214,14 @@ async fn sink_receives_a_tree_with_r() {
     expect(&mut client, b"\0").await;
     assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
     // `new` did not exist, so the top directory was created as `new`.
-    assert_eq!(std::fs::read(fixture.home().join("new/sub/f")).unwrap(), b"hi");
-    let mode = std::fs::metadata(fixture.home().join("new")).unwrap().permissions().mode();
+    assert_eq!(
+        std::fs::read(fixture.home().join("new/sub/f")).unwrap(),
+        b"hi"
+    );
+    let mode = std::fs::metadata(fixture.home().join("new"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o750);
 }
 
@@ -183,9 +229,18 @@ async fn sink_receives_a_tree_with_r() {
 async fn malformed_records_end_the_session_with_a_protocol_error() {
     let cases: [(&[u8], &[u8]); 5] = [
         (b"C06x4 1 a\n", b"\x01scp: protocol error: bad mode\n"),
-        (b"C0644 1 ..\n", b"\x01scp: error: unexpected filename: ..\n"),
-        (b"C0644 1 a/b\n", b"\x01scp: error: unexpected filename: a/b\n"),
-        (b"D0755 0 d\n", b"\x01scp: protocol error: received directory without -r\n"),
+        (
+            b"C0644 1 ..\n",
+            b"\x01scp: error: unexpected filename: ..\n",
+        ),
+        (
+            b"C0644 1 a/b\n",
+            b"\x01scp: error: unexpected filename: a/b\n",
+        ),
+        (
+            b"D0755 0 d\n",
+            b"\x01scp: protocol error: received directory without -r\n",
+        ),
         (b"\n", b"\x01scp: protocol error: unexpected <newline>\n"),
     ];
     for (record, reply) in cases {
@@ -223,7 +278,11 @@ async fn sink_with_d_refuses_a_target_that_is_not_a_directory_before_ready() {
 #[tokio::test]
 async fn client_options_are_refused() {
     let fixture = Fixture::new(None);
-    for args in [&["-S", "/bin/sh", "-t", "x"][..], &["-o", "ProxyCommand=x", "-f", "y"], &["x"]] {
+    for args in [
+        &["-S", "/bin/sh", "-t", "x"][..],
+        &["-o", "ProxyCommand=x", "-f", "y"],
+        &["x"],
+    ] {
         let (client, task) = start(&fixture, args);
         assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
     }
@@ -233,12 +292,20 @@ async fn client_options_are_refused() {
 async fn source_sends_files_with_times_and_reports_missing_ones() {
     let fixture = Fixture::new(None);
     std::fs::write(fixture.home().join("a.txt"), b"hello").unwrap();
-    std::fs::set_permissions(fixture.home().join("a.txt"), PermissionsExt::from_mode(0o4640)).unwrap();
+    std::fs::set_permissions(
+        fixture.home().join("a.txt"),
+        PermissionsExt::from_mode(0o4640),
+    )
+    .unwrap();
     let meta = std::fs::metadata(fixture.home().join("a.txt")).unwrap();
     let (mut client, task) = start(&fixture, &["-p", "-f", "nope", "/a.txt/"]);
     send(&mut client, b"\0").await;
     expect(&mut client, b"\x01scp: nope: No such file or directory\n").await;
-    expect(&mut client, format!("T{} 0 {} 0\n", meta.mtime(), meta.atime()).as_bytes()).await;
+    expect(
+        &mut client,
+        format!("T{} 0 {} 0\n", meta.mtime(), meta.atime()).as_bytes(),
+    )
+    .await;
     send(&mut client, b"\0").await;
     expect(&mut client, b"C0640 5 a.txt\n").await;
     send(&mut client, b"\0").await;

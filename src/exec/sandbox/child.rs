@@ -12,7 +12,8 @@
 //!    system directories, three device nodes, the home `nosuid,nodev,
 //!    noexec`; `pivot_root`, detach the old root, remount `/` read-only;
 //! 4. `fork`: this process stays outside as the *supervisor* (it closes
-//!    every fd, waits, and relays the exit status or signal); its child is
+//!    every fd but the kill switch, waits, and relays the exit status or
+//!    signal; see [`supervise`]); its child is
 //!    pid 1 of the new pid namespace, so when it ends the kernel kills
 //!    everything left in the namespace, `setsid` escapees included;
 //! 5. in that child: rlimits, `setgroups(0)`/`setresgid`/`setresuid`,
@@ -51,13 +52,12 @@ pub(super) const STEP_NAMES: [&str; 14] = [
 const UNLIMITED: u64 = u64::MAX;
 
 /// Installs `plan` as `command`'s pre-exec hook.
-#[allow(unsafe_code)]
 pub(super) fn install(command: &mut Command, plan: Plan) {
     let hook = move || apply(&plan);
     // SAFETY: `apply` runs in the forked child before exec and only calls
     // async-signal-safe syscalls (setsid, unshare, mount, mkdir, open,
     // close, symlink, chdir, pivot_root, umount2, setrlimit, fork, waitpid,
-    // close_range, _exit, signal, kill, getpid, prctl, setgroups,
+    // close_range, dup2, pidfd_open, poll, _exit, signal, kill, getpid, prctl, setgroups,
     // setresgid, setresuid, landlock_restrict_self, write) on pointers to
     // `CString`s and fds owned by `plan`, which outlives the hook; it never
     // allocates, locks, or unwinds (every path returns or `_exit`s).
@@ -67,7 +67,6 @@ pub(super) fn install(command: &mut Command, plan: Plan) {
 }
 
 /// Records `step` in the report pipe and returns the OS error.
-#[allow(unsafe_code)]
 fn failed(report: RawFd, step: u8) -> io::Error {
     let err = io::Error::last_os_error();
     let byte = [step];
@@ -80,10 +79,14 @@ fn failed(report: RawFd, step: u8) -> io::Error {
 
 /// `Ok` when a libc call returned 0 (or any non-negative value).
 fn check(ret: libc::c_long, report: RawFd, step: u8) -> io::Result<()> {
-    if ret < 0 { Err(failed(report, step)) } else { Ok(()) }
+    if ret < 0 {
+        Err(failed(report, step))
+    } else {
+        Ok(())
+    }
 }
 
-#[allow(unsafe_code, clippy::too_many_lines)]
+#[allow(clippy::too_many_lines)]
 fn apply(plan: &Plan) -> io::Result<()> {
     let report = plan.report.as_raw_fd();
     // SAFETY (whole block): see `install`; every pointer is a `CString`
@@ -99,10 +102,30 @@ fn apply(plan: &Plan) -> io::Result<()> {
         let none = std::ptr::null::<libc::c_char>();
         let root = c"/".as_ptr();
         check(
-            libc::mount(none, root, none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()).into(),
+            libc::mount(
+                none,
+                root,
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+            .into(),
             report,
             2,
         )?;
+        // The home fd from the parent names a mount of the parent's
+        // namespace, which a bind refuses (EINVAL): open it again here, at
+        // the same fd number, before the tmpfs may hide its path.
+        let home = libc::open(
+            plan.home_path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        if home < 0 {
+            return Err(failed(report, 7));
+        }
+        let home_fd = plan.home.as_raw_fd();
+        check(libc::dup3(home, home_fd, libc::O_CLOEXEC).into(), report, 7)?;
+        libc::close(home);
         check(
             libc::mount(
                 c"tmpfs".as_ptr(),
@@ -119,12 +142,26 @@ fn apply(plan: &Plan) -> io::Result<()> {
             let ret = match step {
                 Step::MakeDir(path) => libc::mkdir(path.as_ptr(), 0o755),
                 Step::MakeFile(path) => {
-                    let fd = libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+                    let fd = libc::open(
+                        path.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o644,
+                    );
                     if fd >= 0 { libc::close(fd) } else { fd }
                 }
                 Step::Symlink { target, link } => libc::symlink(target.as_ptr(), link.as_ptr()),
-                Step::Bind { source, target, flags } => {
-                    let bound = libc::mount(source.as_ptr(), target.as_ptr(), none, libc::MS_BIND, std::ptr::null());
+                Step::Bind {
+                    source,
+                    target,
+                    flags,
+                } => {
+                    let bound = libc::mount(
+                        source.as_ptr(),
+                        target.as_ptr(),
+                        none,
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    );
                     if bound < 0 {
                         bound
                     } else {
@@ -147,8 +184,13 @@ fn apply(plan: &Plan) -> io::Result<()> {
         check(libc::syscall(libc::SYS_pivot_root, dot, dot), report, 5)?;
         check(libc::umount2(dot, libc::MNT_DETACH).into(), report, 5)?;
         check(libc::chdir(root).into(), report, 5)?;
-        let read_only = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-        check(libc::mount(none, root, none, read_only, std::ptr::null()).into(), report, 6)?;
+        let read_only =
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+        check(
+            libc::mount(none, root, none, read_only, std::ptr::null()).into(),
+            report,
+            6,
+        )?;
         check(libc::chdir(plan.home_inside.as_ptr()).into(), report, 7)?;
         set_limit(libc::RLIMIT_CORE, 0, report)?;
 
@@ -157,7 +199,7 @@ fn apply(plan: &Plan) -> io::Result<()> {
             return Err(failed(report, 9));
         }
         if pid > 0 {
-            supervise(pid);
+            supervise(pid, plan.kill_switch.as_raw_fd());
         }
 
         // pid 1 of the new pid namespace, soon the program.
@@ -171,39 +213,104 @@ fn apply(plan: &Plan) -> io::Result<()> {
             check(libc::setresgid(gid, gid, gid).into(), report, 10)?;
             check(libc::setresuid(uid, uid, uid).into(), report, 10)?;
         }
-        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0).into(), report, 11)?;
-        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0).into(), report, 12)?;
+        check(
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+            .into(),
+            report,
+            11,
+        )?;
+        check(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0).into(),
+            report,
+            12,
+        )?;
         let ruleset = plan.ruleset.as_raw_fd();
-        check(libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0), report, 13)?;
+        check(
+            libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0),
+            report,
+            13,
+        )?;
     }
     Ok(())
 }
 
 /// `setrlimit(resource, value)`, soft = hard, except CPU whose hard limit
 /// is one second later so that SIGXCPU comes before SIGKILL.
-#[allow(unsafe_code)]
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64, report: RawFd) -> io::Result<()> {
-    let soft = if value == UNLIMITED { libc::RLIM_INFINITY } else { value };
+    let soft = if value == UNLIMITED {
+        libc::RLIM_INFINITY
+    } else {
+        value
+    };
     let hard = if resource == libc::RLIMIT_CPU && value != UNLIMITED {
         value.saturating_add(1)
     } else {
         soft
     };
-    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: a pointer to a local `rlimit`.
-    check(unsafe { libc::setrlimit(resource, &limit) }.into(), report, 8)
+    check(
+        unsafe { libc::setrlimit(resource, &limit) }.into(),
+        report,
+        8,
+    )
 }
 
-/// The supervisor: closes every fd (so that the parent sees EOF on its
-/// pipes and `spawn` returns), waits for pid 1 of the namespace and ends
-/// the same way it did. Never returns.
-#[allow(unsafe_code)]
-fn supervise(child: libc::pid_t) -> ! {
-    // SAFETY: async-signal-safe calls on plain integers and a local status.
+/// The supervisor: keeps only the kill switch (as fd 3), waits for pid 1
+/// of the namespace, and ends the way it ended. When the parent closes its
+/// end of the kill switch (timeout, quota, cancelled session, or the
+/// server died), it kills pid 1 first, so it still reaps it: killing the
+/// supervisor instead would leave pid 1 a zombie of whatever init adopts
+/// it. Closing every other fd lets the parent see EOF on the program's
+/// pipes and lets `spawn` return. Never returns.
+fn supervise(child: libc::pid_t, kill_switch: RawFd) -> ! {
+    const SWITCH_FD: libc::c_int = 3;
+    // SAFETY: async-signal-safe calls on plain integers and locals.
     unsafe {
-        if libc::syscall(libc::SYS_close_range, 0_u32, u32::MAX, 0_u32) < 0 {
-            for fd in 0..1024 {
+        if kill_switch != SWITCH_FD {
+            libc::dup2(kill_switch, SWITCH_FD);
+        }
+        for fd in 0..SWITCH_FD {
+            libc::close(fd);
+        }
+        if libc::syscall(libc::SYS_close_range, 4_u32, u32::MAX, 0_u32) < 0 {
+            for fd in 4..1024 {
                 libc::close(fd);
+            }
+        }
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, child, 0_u32);
+        if let Ok(pidfd) = libc::c_int::try_from(pidfd) {
+            let mut fds = [
+                libc::pollfd {
+                    fd: pidfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: SWITCH_FD,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            loop {
+                let ready = libc::poll(fds.as_mut_ptr(), 2, -1);
+                if ready < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                let [exited, switch] = fds;
+                if ready > 0 && exited.revents == 0 && switch.revents != 0 {
+                    libc::kill(child, libc::SIGKILL);
+                }
+                break;
             }
         }
         let mut status: libc::c_int = 0;

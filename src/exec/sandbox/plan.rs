@@ -10,7 +10,7 @@
 //! to the sandbox. Rules bind inodes, so they hold after the bind mounts.
 
 use std::ffi::CString;
-use std::io::PipeWriter;
+use std::io::{PipeReader, PipeWriter};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -34,13 +34,21 @@ const TMPFS_DATA: &str = "size=64k,nr_inodes=64,mode=0755";
 /// System directories bound read-only (and given read+execute) when they
 /// are real directories; when they are symlinks (merged /usr), the same
 /// symlink is made in the new root.
-const SYSTEM_DIRS: [&str; 7] = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+const SYSTEM_DIRS: [&str; 7] = [
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
 
 /// Files and directories of `/etc` a dynamically linked program needs.
 const ETC_PATHS: [&str; 2] = ["/etc/ld.so.cache", "/etc/alternatives"];
 
 /// Device nodes offered, read-write.
-const DEVICES: [&str; 5] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+const DEVICES: [&str; 5] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
 
 /// The unprivileged uid and gid a root server drops to (`nobody`).
 pub(super) const SANDBOX_ID: u32 = 65534;
@@ -102,10 +110,12 @@ pub(super) enum Step {
 pub(super) struct Plan {
     /// The Landlock ruleset to restrict the program with.
     pub ruleset: OwnedFd,
-    /// The home, open, so it can be bound through `/proc/self/fd/N` even
-    /// when the stage hides its host path. Only held: kept open until exec.
-    #[expect(dead_code, reason = "held open for /proc/self/fd/N in `steps`")]
+    /// The home, open: its fd number N is reserved for the child, which
+    /// reopens the home there inside its own mount namespace and binds it
+    /// through `/proc/self/fd/N` even when the stage hides its host path.
     pub home: OwnedFd,
+    /// The home's host path, for that reopening.
+    pub home_path: CString,
     /// Where the tmpfs root is mounted before `pivot_root`.
     pub stage: CString,
     /// tmpfs mount options.
@@ -120,6 +130,9 @@ pub(super) struct Plan {
     pub ids: Option<(u32, u32)>,
     /// A failing step writes its number here.
     pub report: PipeWriter,
+    /// Read end of the kill switch: when the parent closes the write end,
+    /// the supervisor kills the program (see `child::supervise`).
+    pub kill_switch: PipeReader,
 }
 
 impl Plan {
@@ -132,7 +145,11 @@ impl Plan {
                 Step::MakeFile(path) => format!("create {}", path.to_string_lossy()),
                 Step::Symlink { link, .. } => format!("symlink {}", link.to_string_lossy()),
                 Step::Bind { source, target, .. } => {
-                    format!("bind {} on {}", source.to_string_lossy(), target.to_string_lossy())
+                    format!(
+                        "bind {} on {}",
+                        source.to_string_lossy(),
+                        target.to_string_lossy()
+                    )
                 }
             })
             .collect()
@@ -140,16 +157,26 @@ impl Plan {
 }
 
 /// Builds the plan for `ctx`; `Err` says which layer cannot be set up.
-pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, String> {
+pub(super) fn build(
+    ctx: &ExecContext,
+    report: PipeWriter,
+    kill_switch: PipeReader,
+) -> Result<Plan, String> {
     if !rustix::process::geteuid().is_root() {
-        return Err("the namespace sandbox needs root (user namespaces are not implemented)".into());
+        return Err(
+            "the namespace sandbox needs root (user namespaces are not implemented)".into(),
+        );
     }
     let host_home = ctx.jail.host_path();
     let readonly = ctx.jail.is_readonly();
     let home = std::fs::File::open(host_home)
         .map(OwnedFd::from)
         .map_err(|err| format!("home: {err}"))?;
-    let home_name = if is_plain_name(&ctx.account) { ctx.account.as_str() } else { "user" };
+    let home_name = if is_plain_name(&ctx.account) {
+        ctx.account.as_str()
+    } else {
+        "user"
+    };
     let home_inside = format!("/home/{home_name}");
 
     let mut system = Vec::new();
@@ -160,11 +187,18 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
         match std::fs::symlink_metadata(dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let target = std::fs::read_link(dir).map_err(|err| format!("{dir}: {err}"))?;
-                steps.push(Step::Symlink { target: path_cstring(&target)?, link: staged(dir)? });
+                steps.push(Step::Symlink {
+                    target: path_cstring(&target)?,
+                    link: staged(dir)?,
+                });
             }
             Ok(meta) if meta.is_dir() => {
                 steps.push(Step::MakeDir(staged(dir)?));
-                steps.push(Step::Bind { source: cstring(dir)?, target: staged(dir)?, flags: ro });
+                steps.push(Step::Bind {
+                    source: cstring(dir)?,
+                    target: staged(dir)?,
+                    flags: ro,
+                });
                 system.push(PathBuf::from(dir));
             }
             _ => {}
@@ -177,15 +211,26 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
             Ok(_) => steps.push(Step::MakeFile(staged(path)?)),
             Err(_) => continue,
         }
-        steps.push(Step::Bind { source: cstring(path)?, target: staged(path)?, flags: ro });
+        steps.push(Step::Bind {
+            source: cstring(path)?,
+            target: staged(path)?,
+            flags: ro,
+        });
         system.push(PathBuf::from(path));
     }
     steps.push(Step::MakeDir(staged("/dev")?));
     let mut devices = Vec::new();
-    for device in DEVICES.into_iter().filter(|device| Path::new(device).exists()) {
+    for device in DEVICES
+        .into_iter()
+        .filter(|device| Path::new(device).exists())
+    {
         steps.push(Step::MakeFile(staged(device)?));
         let flags = libc::MS_NOSUID | libc::MS_NOEXEC;
-        steps.push(Step::Bind { source: cstring(device)?, target: staged(device)?, flags });
+        steps.push(Step::Bind {
+            source: cstring(device)?,
+            target: staged(device)?,
+            flags,
+        });
         devices.push(PathBuf::from(device));
     }
     steps.push(Step::MakeDir(staged("/home")?));
@@ -195,7 +240,11 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
         home_flags |= libc::MS_RDONLY;
     }
     let home_source = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&home));
-    steps.push(Step::Bind { source: cstring(&home_source)?, target: staged(&home_inside)?, flags: home_flags });
+    steps.push(Step::Bind {
+        source: cstring(&home_source)?,
+        target: staged(&home_inside)?,
+        flags: home_flags,
+    });
 
     let ruleset = landlock_ruleset(&system, &devices, host_home, readonly)
         .map_err(|err| format!("landlock: {err}"))?;
@@ -206,6 +255,7 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
     Ok(Plan {
         ruleset,
         home,
+        home_path: path_cstring(host_home)?,
         stage: cstring(STAGE_DIR)?,
         tmpfs_data: cstring(TMPFS_DATA)?,
         steps,
@@ -213,6 +263,7 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
         limits: Limits::with_file_size(remaining),
         ids: Some(run_as(host_home)),
         report,
+        kill_switch,
     })
 }
 
@@ -220,7 +271,14 @@ pub(super) fn build(ctx: &ExecContext, report: PipeWriter) -> Result<Plan, Strin
 fn run_as(host_home: &Path) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(host_home) {
-        Ok(meta) if meta.uid() != 0 => (meta.uid(), if meta.gid() != 0 { meta.gid() } else { SANDBOX_ID }),
+        Ok(meta) if meta.uid() != 0 => (
+            meta.uid(),
+            if meta.gid() != 0 {
+                meta.gid()
+            } else {
+                SANDBOX_ID
+            },
+        ),
         _ => (SANDBOX_ID, SANDBOX_ID),
     }
 }
@@ -247,13 +305,19 @@ fn landlock_ruleset(
     let text = |err: landlock::RulesetError| err.to_string();
     let created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(AccessFs::from_all(ABI::V6)).map_err(text)?
-        .handle_access(AccessNet::from_all(ABI::V6)).map_err(text)?
-        .scope(Scope::from_all(ABI::V6)).map_err(text)?
+        .handle_access(AccessFs::from_all(ABI::V6))
+        .map_err(text)?
+        .handle_access(AccessNet::from_all(ABI::V6))
+        .map_err(text)?
+        .scope(Scope::from_all(ABI::V6))
+        .map_err(text)?
         .set_compatibility(CompatLevel::BestEffort)
-        .handle_access(AccessFs::from_all(ABI::V10)).map_err(text)?
-        .handle_access(AccessNet::from_all(ABI::V10)).map_err(text)?
-        .create().map_err(text)?
+        .handle_access(AccessFs::from_all(ABI::V10))
+        .map_err(text)?
+        .handle_access(AccessNet::from_all(ABI::V10))
+        .map_err(text)?
+        .create()
+        .map_err(text)?
         .add_rules(path_beneath_rules(system, AccessFs::from_read(ABI::V6)))
         .map_err(text)?
         .add_rules(path_beneath_rules(
@@ -272,7 +336,9 @@ fn is_plain_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 fn cstring(text: &str) -> Result<CString, String> {
@@ -280,5 +346,6 @@ fn cstring(text: &str) -> Result<CString, String> {
 }
 
 fn path_cstring(path: &Path) -> Result<CString, String> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("{}: NUL in path", path.display()))
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("{}: NUL in path", path.display()))
 }

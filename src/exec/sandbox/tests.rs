@@ -32,13 +32,26 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
 }
 
 async fn run_in(ctx: &ExecContext, program: &str, args: &[&str], stdin: &[u8]) -> Run {
-    let argv: Vec<String> = std::iter::once(Path::new(program).file_name().unwrap().to_str().unwrap())
-        .chain(args.iter().copied())
-        .map(String::from)
-        .collect();
+    let argv: Vec<String> =
+        std::iter::once(Path::new(program).file_name().unwrap().to_str().unwrap())
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let outcome = run_external(Path::new(program), &argv, ctx, stdin, &mut stdout, &mut stderr).await;
-    Run { outcome, stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() }
+    let outcome = run_external(
+        Path::new(program),
+        &argv,
+        ctx,
+        stdin,
+        &mut stdout,
+        &mut stderr,
+    )
+    .await;
+    Run {
+        outcome,
+        stdout,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
 }
 
 async fn run(program: &str, args: &[&str]) -> (Fixture, Run) {
@@ -48,14 +61,20 @@ async fn run(program: &str, args: &[&str]) -> (Fixture, Run) {
     (fixture, run)
 }
 
-/// Processes of the sandbox uid still alive.
-fn sandbox_processes() -> usize {
+/// Processes of the sandbox uid still alive (`/proc/PID/stat` lines).
+fn sandbox_processes() -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.uid() == SANDBOX_ID))
-        .count()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .collect()
 }
 
 #[tokio::test]
@@ -63,9 +82,16 @@ async fn the_environment_holds_only_path_home_and_lang() {
     let _serial = SERIAL.lock().await;
     let (_fixture, run) = run("/usr/bin/env", &[]).await;
     assert_eq!(run.outcome, ExitOutcome::Status(0), "{}", run.stderr);
-    let mut lines: Vec<_> = String::from_utf8(run.stdout).unwrap().lines().map(String::from).collect();
+    let mut lines: Vec<_> = String::from_utf8(run.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     lines.sort();
-    assert_eq!(lines, ["HOME=/home/alice", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]);
+    assert_eq!(
+        lines,
+        ["HOME=/home/alice", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]
+    );
 }
 
 #[tokio::test]
@@ -78,7 +104,10 @@ async fn files_outside_the_home_cannot_be_read_or_listed() {
     assert_eq!(run2.outcome, ExitOutcome::Status(2), "{}", run2.stderr);
     assert!(run2.stderr.contains("Permission denied"), "{}", run2.stderr);
     let (_fixture, run3) = run("/usr/bin/id", &[]).await;
-    assert_eq!(String::from_utf8_lossy(&run3.stdout).split(' ').next(), Some("uid=65534"));
+    assert_eq!(
+        String::from_utf8_lossy(&run3.stdout).split(' ').next(),
+        Some("uid=65534")
+    );
 }
 
 #[tokio::test]
@@ -99,12 +128,28 @@ async fn uploaded_programs_cannot_run_even_through_the_loader() {
     std::fs::copy("/usr/bin/true", &evil).unwrap();
     std::fs::set_permissions(&evil, PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::write(fixture.home().join("evil.sh"), "#!/bin/sh\necho RAN\n").unwrap();
-    std::fs::set_permissions(fixture.home().join("evil.sh"), PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        fixture.home().join("evil.sh"),
+        PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let ctx = context(&fixture, Duration::from_secs(20));
     let direct = run_in(&ctx, "/usr/bin/sh", &["-c", "./evil; ./evil.sh"], b"").await;
-    assert_eq!(direct.outcome, ExitOutcome::Status(126), "{}", direct.stderr);
+    assert_eq!(
+        direct.outcome,
+        ExitOutcome::Status(126),
+        "{}",
+        direct.stderr
+    );
     let loader = run_in(&ctx, "/lib64/ld-linux-x86-64.so.2", &["./evil"], b"").await;
     assert_ne!(loader.outcome, ExitOutcome::Status(0), "{}", loader.stderr);
+    // Landlock does not stop ld.so from mapping a readable file; the
+    // `noexec` home mount does.
+    assert!(
+        loader.stderr.contains("failed to map segment"),
+        "{}",
+        loader.stderr
+    );
 }
 
 #[tokio::test]
@@ -126,12 +171,18 @@ async fn a_timeout_kills_the_whole_tree() {
     let fixture = Fixture::new(None);
     let ctx = context(&fixture, Duration::from_secs(1));
     let started = Instant::now();
-    let run = run_in(&ctx, "/usr/bin/sh", &["-c", "setsid sleep 100 & sleep 100"], b"").await;
+    let run = run_in(
+        &ctx,
+        "/usr/bin/sh",
+        &["-c", "setsid sleep 100 & sleep 100"],
+        b"",
+    )
+    .await;
     assert_eq!(run.outcome, ExitOutcome::Signal("KILL"));
     assert!(run.stderr.contains("timed out after 1s"), "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(sandbox_processes(), 0);
+    assert_eq!(sandbox_processes(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -141,10 +192,11 @@ async fn a_fork_bomb_is_bounded() {
     let ctx = context(&fixture, Duration::from_secs(5));
     let script = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; wait";
     let run = run_in(&ctx, "/usr/bin/sh", &["-c", script], b"").await;
-    assert!(run.stderr.contains("fork") || run.stderr.contains("Resource"), "{}", run.stderr);
-    assert_eq!(run.outcome, ExitOutcome::Signal("KILL"));
+    // dash gives up at the first failed fork (exit 2); either way it ends.
+    assert!(run.stderr.contains("fork"), "{}", run.stderr);
+    assert_ne!(run.outcome, ExitOutcome::Status(0));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(sandbox_processes(), 0);
+    assert_eq!(sandbox_processes(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -155,9 +207,18 @@ async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
     let run = run_in(&ctx, "/usr/bin/head", &["-c", "3000000", "/dev/zero"], b"").await;
     assert_eq!(run.outcome, ExitOutcome::Status(0));
     assert_eq!(run.stdout.len(), 3_000_000, "large output streams back");
-    let big = run_in(&ctx, "/usr/bin/sh", &["-c", "head -c 3000000 /dev/zero > big"], b"").await;
+    let big = run_in(
+        &ctx,
+        "/usr/bin/sh",
+        &["-c", "head -c 3000000 /dev/zero > big"],
+        b"",
+    )
+    .await;
     assert_ne!(big.outcome, ExitOutcome::Status(0));
-    assert_eq!(std::fs::metadata(fixture.home().join("big")).unwrap().len(), 1 << 20);
+    assert_eq!(
+        std::fs::metadata(fixture.home().join("big")).unwrap().len(),
+        1 << 20
+    );
     assert_eq!(fixture.jail.quota().used_bytes(), 1 << 20);
 }
 
@@ -187,5 +248,44 @@ async fn start_cost() {
         assert_eq!(run.outcome, ExitOutcome::Status(0), "{}", run.stderr);
     }
     samples.sort();
-    println!("sandboxed /usr/bin/true: median {:?}, min {:?}, max {:?}", samples[25], samples[0], samples[49]);
+    println!(
+        "sandboxed /usr/bin/true: median {:?}, min {:?}, max {:?}",
+        samples[25], samples[0], samples[49]
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_run_leaves_nothing_running() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(60));
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(500),
+        run_in(
+            &ctx,
+            "/usr/bin/sh",
+            &["-c", "setsid sleep 100 & sleep 100"],
+            b"",
+        ),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sandbox_processes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_layer_that_cannot_be_set_up_refuses_the_command() {
+    let _serial = SERIAL.lock().await;
+    let fixture = Fixture::new(None);
+    let ctx = context(&fixture, Duration::from_secs(20));
+    std::fs::remove_dir(fixture.home()).unwrap();
+    let run = run_in(&ctx, "/usr/bin/true", &[], b"").await;
+    assert_eq!(run.outcome, ExitOutcome::Status(126));
+    assert!(
+        run.stderr
+            .starts_with("sftpbox: true: cannot start in a sandbox: "),
+        "{}",
+        run.stderr
+    );
 }
