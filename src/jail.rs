@@ -194,7 +194,15 @@ struct JailInner {
     host_path: std::path::PathBuf,
     quota: Arc<Quota>,
     readonly: bool,
+    /// Who new files, directories and links are given to: the home's owner,
+    /// when the server runs as root and the home is not root's. Sandboxed
+    /// external programs run as that owner, so they can use what SFTP made.
+    owner: Option<(u32, u32)>,
 }
+
+/// Owner given to homes a root server creates: `nobody`, the unprivileged
+/// id sandboxed external programs run as.
+pub const NEW_HOME_OWNER_ID: u32 = 65534;
 
 impl Jail {
     /// Opens the box at `home`, creating it (and missing parents) with mode
@@ -203,10 +211,17 @@ impl Jail {
     pub fn open(home: &Path, quota: Arc<Quota>, readonly: bool) -> Result<Jail, JailError> {
         // The only ambient path calls in the jail: everything else is
         // relative to `root`.
+        let is_new = !home.exists();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(home)?;
+        let running_as_root = rustix::process::geteuid().is_root();
+        if is_new && running_as_root {
+            let id = Some(rustix::process::Uid::from_raw(NEW_HOME_OWNER_ID));
+            let gid = Some(rustix::process::Gid::from_raw(NEW_HOME_OWNER_ID));
+            rustix::fs::chown(home, id, gid)?;
+        }
         let root = rustix::fs::open(
             home,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -224,12 +239,16 @@ impl Jail {
             return Err(err);
         }
         quota.count_once(|| scan::count_usage(root.as_fd()))?;
+        let home_stat = rustix::fs::fstat(&root)?;
+        let owner = (running_as_root && home_stat.st_uid != 0)
+            .then_some((home_stat.st_uid, home_stat.st_gid));
         Ok(Jail {
             inner: Arc::new(JailInner {
                 root,
                 host_path: home.to_path_buf(),
                 quota,
                 readonly,
+                owner,
             }),
         })
     }
@@ -325,6 +344,37 @@ impl Jail {
             stats.blocks_avail = left_blocks.min(vfs.f_bavail);
         }
         Ok(stats)
+    }
+
+    /// Gives `name` in `parent` (just created) to the home's owner, without
+    /// following a final symlink. Nothing to do when the server is not root
+    /// or the home is root's.
+    fn give_to_owner(&self, parent: &OwnedFd, name: &str) -> Result<(), JailError> {
+        if let Some((uid, gid)) = self.inner.owner {
+            rustix::fs::chownat(
+                parent,
+                name,
+                Some(rustix::process::Uid::from_raw(uid)),
+                Some(rustix::process::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Gives an open file to the home's owner if it is not already theirs.
+    fn give_fd_to_owner(&self, fd: &OwnedFd) -> Result<(), JailError> {
+        if let Some((uid, gid)) = self.inner.owner {
+            let st = rustix::fs::fstat(fd)?;
+            if st.st_uid != uid || st.st_gid != gid {
+                rustix::fs::fchown(
+                    fd,
+                    Some(rustix::process::Uid::from_raw(uid)),
+                    Some(rustix::process::Gid::from_raw(gid)),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Fails with `ReadOnly` when the account may not change anything.

@@ -32,7 +32,7 @@ impl Jail {
         self.check_writable()?;
         let (parent, name) = self.open_parent(path)?.ok_or(JailError::AlreadyExists)?;
         rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(mode & CLIENT_MODE_MASK))?;
-        Ok(())
+        self.give_to_owner(&parent, name)
     }
 
     /// Removes the empty directory `path` (not a symlink to one).
@@ -146,7 +146,7 @@ impl Jail {
         }
         let (parent, name) = self.open_parent(link)?.ok_or(JailError::AlreadyExists)?;
         rustix::fs::symlinkat(target, &parent, name)?;
-        Ok(())
+        self.give_to_owner(&parent, name)
     }
 
     /// The target of symlink `path`, as stored (bytes that are not UTF-8

@@ -79,6 +79,9 @@ impl Jail {
         // No O_TRUNC here: truncation happens below, under the inode lock,
         // once the file is known to be regular, so the quota gets it back.
         let fd = self.open_in_root(path, flags, mode)?;
+        if opts.create {
+            self.give_fd_to_owner(&fd)?;
+        }
         let file = JailFile::from_fd(fd, self, writable, opts.append)?;
         if opts.truncate && writable {
             file.set_len(0)?;
