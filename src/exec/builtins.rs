@@ -291,27 +291,7 @@ impl Io {
 /// The text GNU tools print for an error (`strerror` wording), e.g. `No
 /// such file or directory`; the quota keeps its own explicit message.
 pub(crate) fn reason(err: &JailError) -> String {
-    match err {
-        JailError::NotFound => "No such file or directory".into(),
-        JailError::AlreadyExists => "File exists".into(),
-        JailError::NotADirectory => "Not a directory".into(),
-        JailError::IsADirectory => "Is a directory".into(),
-        JailError::DirectoryNotEmpty => "Directory not empty".into(),
-        JailError::PermissionDenied => "Permission denied".into(),
-        JailError::ReadOnly => "Read-only file system".into(),
-        JailError::InvalidName => "Invalid argument".into(),
-        JailError::NameTooLong => "File name too long".into(),
-        JailError::Unsupported => "Operation not supported".into(),
-        quota @ JailError::QuotaExceeded { .. } => quota.to_string(),
-        JailError::Io(io) => {
-            let text = io.to_string();
-            // Rust appends " (os error N)"; GNU prints strerror alone.
-            match text.find(" (os error") {
-                Some(cut) => text.get(..cut).unwrap_or(&text).to_owned(),
-                None => text,
-            }
-        }
-    }
+    err.strerror()
 }
 
 /// Shows a client argument in a message.

@@ -128,6 +128,34 @@ impl PartialEq for JailError {
     }
 }
 
+impl JailError {
+    /// The `strerror(3)` wording GNU tools and OpenSSH print for this error
+    /// (`No such file or directory`); the quota keeps its own message.
+    pub fn strerror(&self) -> String {
+        match self {
+            JailError::NotFound => "No such file or directory".into(),
+            JailError::AlreadyExists => "File exists".into(),
+            JailError::NotADirectory => "Not a directory".into(),
+            JailError::IsADirectory => "Is a directory".into(),
+            JailError::DirectoryNotEmpty => "Directory not empty".into(),
+            JailError::PermissionDenied => "Permission denied".into(),
+            JailError::ReadOnly => "Read-only file system".into(),
+            JailError::InvalidName => "Invalid argument".into(),
+            JailError::NameTooLong => "File name too long".into(),
+            JailError::Unsupported => "Operation not supported".into(),
+            JailError::QuotaExceeded { .. } => self.to_string(),
+            JailError::Io(io) => {
+                // `io::Error`'s Display adds " (os error N)"; strerror has none.
+                let text = io.to_string();
+                match text.find(" (os error") {
+                    Some(cut) => text.get(..cut).unwrap_or(&text).to_owned(),
+                    None => text,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,

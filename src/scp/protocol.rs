@@ -249,29 +249,7 @@ pub fn quota_message(display: &str, used: u64, limit: u64) -> String {
 
 /// `strerror(3)` wording of a jail error, as OpenSSH prints errno values.
 pub fn strerror(err: &JailError) -> String {
-    match err {
-        JailError::NotFound => "No such file or directory".into(),
-        JailError::AlreadyExists => "File exists".into(),
-        JailError::NotADirectory => "Not a directory".into(),
-        JailError::IsADirectory => "Is a directory".into(),
-        JailError::DirectoryNotEmpty => "Directory not empty".into(),
-        JailError::PermissionDenied => "Permission denied".into(),
-        JailError::ReadOnly => "Read-only file system".into(),
-        JailError::InvalidName => "Invalid argument".into(),
-        JailError::NameTooLong => "File name too long".into(),
-        JailError::QuotaExceeded { used, limit } => {
-            format!("quota exceeded (used {used} of {limit} bytes)")
-        }
-        JailError::Unsupported => "Operation not supported".into(),
-        JailError::Io(io) => {
-            // `io::Error`'s Display adds " (os error N)"; strip it.
-            let text = io.to_string();
-            match text.find(" (os error") {
-                Some(cut) => text.get(..cut).unwrap_or(&text).to_owned(),
-                None => text,
-            }
-        }
-    }
+    err.strerror()
 }
 
 #[cfg(test)]
