@@ -175,10 +175,8 @@ impl Connection {
         let account_name = login.account_name.clone();
         let state = self.state.clone();
         let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
-        let busy = state.start_service();
         self.context.tracker.spawn(
             async move {
-                let _busy = busy;
                 let jail = match Connection::open_jail(context, cell, account_name.clone()).await {
                     Ok(jail) => jail,
                     Err(err) => {
@@ -186,7 +184,13 @@ impl Connection {
                         return;
                     }
                 };
-                let totals = crate::sftp::serve(channel.into_stream(), jail, &account_name).await;
+                let totals = crate::sftp::serve(
+                    channel.into_stream(),
+                    jail,
+                    &account_name,
+                    state.open_handles(),
+                )
+                .await;
                 state.add_totals(&totals);
             }
             .instrument(span),

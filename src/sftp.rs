@@ -96,7 +96,14 @@ fn now_seconds() -> i64 {
 }
 
 /// Serves SFTP on `stream` until the client closes it; returns what moved.
-pub async fn serve<S>(stream: S, jail: Jail, owner: &str) -> SessionTotals
+/// `open_handles` follows how many files and directories the client holds
+/// open, so a shutdown can tell a transfer from an idle session.
+pub async fn serve<S>(
+    stream: S,
+    jail: Jail,
+    owner: &str,
+    open_handles: Arc<AtomicUsize>,
+) -> SessionTotals
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -107,7 +114,7 @@ where
     let session = Arc::new(Session {
         jail,
         owner: owner.to_owned(),
-        handles: HandleTable::default(),
+        handles: HandleTable::new(open_handles),
         replies: replies.clone(),
         totals: Arc::default(),
     });

@@ -274,3 +274,26 @@ fn sighup_reloads_accounts_and_a_bad_file_keeps_the_old_ones() {
     signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_idle_sftp_sessions() {
+    let accounts = [common::AccountSpec::new("alice")];
+    let mut server = common::TestServer::start_with_limits(
+        &accounts,
+        sftpbox::config::Limits {
+            shutdown_grace: Duration::from_secs(20),
+            ..sftpbox::config::Limits::default()
+        },
+    );
+    let sftp = server.russh_sftp("alice").await;
+    common::put(&sftp, "a", b"x").await.unwrap();
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "an idle session held the shutdown for {:?}",
+        started.elapsed()
+    );
+}

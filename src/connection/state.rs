@@ -11,6 +11,12 @@ use tracing::{Span, info};
 
 use crate::sftp::SessionTotals;
 
+/// How often a shutting-down connection looks again for open SFTP handles.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How long a connection must stay idle before a shutdown closes it.
+const IDLE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Shared state of one connection.
 pub struct ConnectionState {
     span: Span,
@@ -18,6 +24,8 @@ pub struct ConnectionState {
     authenticated: AtomicBool,
     account: OnceLock<String>,
     running_services: AtomicUsize,
+    /// Files and directories SFTP clients of this connection hold open.
+    open_handles: Arc<AtomicUsize>,
     idle: Notify,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
@@ -38,6 +46,7 @@ impl ConnectionState {
             authenticated: AtomicBool::new(false),
             account: OnceLock::new(),
             running_services: AtomicUsize::new(0),
+            open_handles: Arc::default(),
             idle: Notify::new(),
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
@@ -64,14 +73,32 @@ impl ConnectionState {
         }
     }
 
-    /// Waits until no service is running.
+    /// The counter SFTP sessions keep of their open handles.
+    pub fn open_handles(&self) -> Arc<AtomicUsize> {
+        self.open_handles.clone()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.running_services.load(Ordering::SeqCst) == 0
+            && self.open_handles.load(Ordering::SeqCst) == 0
+    }
+
+    /// Waits until no command or shell runs and no SFTP handle is open: an
+    /// SFTP session sitting at its prompt is idle, a transfer is not. The
+    /// connection must stay idle for [`IDLE_LINGER`], so that a batch client
+    /// whose last transfer just ended can close by itself and exit 0.
     pub async fn wait_until_idle(&self) {
         loop {
             let notified = self.idle.notified();
-            if self.running_services.load(Ordering::SeqCst) == 0 {
-                return;
+            if self.is_idle() {
+                tokio::time::sleep(IDLE_LINGER).await;
+                if self.is_idle() {
+                    return;
+                }
+                continue;
             }
-            notified.await;
+            // Handles close without a notification: look again shortly.
+            let _ = tokio::time::timeout(IDLE_POLL, notified).await;
         }
     }
 

@@ -8,7 +8,7 @@
 //! replies by id.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -157,6 +157,9 @@ pub struct OpenHandle {
 #[derive(Clone, Default)]
 pub struct HandleTable {
     inner: Arc<Mutex<TableInner>>,
+    /// How many handles are open, shared with whoever watches for an idle
+    /// session (graceful shutdown lets open transfers finish).
+    open_count: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -166,6 +169,14 @@ struct TableInner {
 }
 
 impl HandleTable {
+    /// An empty table that keeps `open_count` equal to its size.
+    pub fn new(open_count: Arc<AtomicUsize>) -> HandleTable {
+        HandleTable {
+            inner: Arc::default(),
+            open_count,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, TableInner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -180,6 +191,7 @@ impl HandleTable {
         inner.next_id += 1;
         let id = inner.next_id.to_string();
         inner.open.insert(Bytes::from(id.clone()), handle);
+        self.open_count.fetch_add(1, Ordering::SeqCst);
         Some(id)
     }
 
@@ -190,11 +202,17 @@ impl HandleTable {
 
     /// Removes and returns the handle named `id` (CLOSE).
     pub fn remove(&self, id: &[u8]) -> Option<OpenHandle> {
-        self.lock().open.remove(id)
+        let removed = self.lock().open.remove(id);
+        if removed.is_some() {
+            self.open_count.fetch_sub(1, Ordering::SeqCst);
+        }
+        removed
     }
 
     /// Removes every handle (end of session).
     pub fn drain(&self) -> Vec<OpenHandle> {
-        self.lock().open.drain().map(|(_, h)| h).collect()
+        let drained: Vec<OpenHandle> = self.lock().open.drain().map(|(_, h)| h).collect();
+        self.open_count.fetch_sub(drained.len(), Ordering::SeqCst);
+        drained
     }
 }
