@@ -167,8 +167,10 @@ impl Connection {
         Ok(jail.clone())
     }
 
-    /// Starts the SFTP service on `channel` in its own task.
-    fn start_sftp(&mut self, channel: Channel<Msg>) {
+    /// Starts the SFTP service on `channel` in its own task; when the client
+    /// ends it, exit status 0 goes out before EOF and close, as sshd does
+    /// (`scp` in SFTP mode reports failure without it).
+    fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
         let Some(login) = &self.login else { return };
         let context = self.context.clone();
         let cell = self.jail.clone();
@@ -184,7 +186,8 @@ impl Connection {
                         return;
                     }
                 };
-                let totals = crate::sftp::serve(
+                let id = channel.id();
+                let (totals, stream) = crate::sftp::serve(
                     channel.into_stream(),
                     jail,
                     &account_name,
@@ -192,6 +195,10 @@ impl Connection {
                 )
                 .await;
                 state.add_totals(&totals);
+                let _ = handle.exit_status_request(id, 0).await;
+                let _ = handle.eof(id).await;
+                let _ = handle.close(id).await;
+                drop(stream);
             }
             .instrument(span),
         );
@@ -405,7 +412,7 @@ impl russh::server::Handler for Connection {
         match self.channels.remove(&channel) {
             Some(open) => {
                 session.channel_success(channel)?;
-                self.start_sftp(open.channel);
+                self.start_sftp(open.channel, session.handle());
             }
             None => session.channel_failure(channel)?,
         }

@@ -95,7 +95,9 @@ fn now_seconds() -> i64 {
         .unwrap_or(0)
 }
 
-/// Serves SFTP on `stream` until the client closes it; returns what moved.
+/// Serves SFTP on `stream` until the client closes it; returns what moved,
+/// and the stream itself (so the caller can report an exit status before it
+/// closes the channel), unless writing replies failed.
 /// `open_handles` follows how many files and directories the client holds
 /// open, so a shutdown can tell a transfer from an idle session.
 pub async fn serve<S>(
@@ -103,9 +105,9 @@ pub async fn serve<S>(
     jail: Jail,
     owner: &str,
     open_handles: Arc<AtomicUsize>,
-) -> SessionTotals
+) -> (SessionTotals, Option<S>)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, writer) = tokio::io::split(stream);
     let (replies, reply_queue) = mpsc::unbounded_channel();
@@ -159,8 +161,8 @@ where
     drop(path_lane);
     let totals = session.totals.clone();
     drop(session);
-    let _ = writer_task.await;
-    totals.snapshot()
+    let stream = writer_task.await.ok().map(|writer| reader.unsplit(writer));
+    (totals.snapshot(), stream)
 }
 
 /// The backlog a request holds: its own bytes plus, for READ, the reply it asks for.
@@ -173,12 +175,13 @@ fn request_cost(packet: &Bytes) -> usize {
     packet.len() + read_len
 }
 
-/// Sends replies as lanes produce them, flushing once the queue is empty.
+/// Sends replies as lanes produce them, flushing once the queue is empty;
+/// gives the writer back when every reply sender is gone.
 async fn write_replies<W: AsyncWrite + Unpin>(
     mut writer: W,
     mut queue: mpsc::UnboundedReceiver<Reply>,
     backlog: Arc<AtomicUsize>,
-) {
+) -> W {
     let mut healthy = true;
     while let Some(first) = queue.recv().await {
         let mut next = Some(first);
@@ -193,7 +196,7 @@ async fn write_replies<W: AsyncWrite + Unpin>(
             healthy = writer.flush().await.is_ok();
         }
     }
-    let _ = writer.shutdown().await;
+    writer
 }
 
 /// Decodes one packet and queues it on the lane that orders it.

@@ -280,6 +280,24 @@ impl TestServer {
         run_with_stdin(cmd, stdin)
     }
 
+    /// The OpenSSH `scp` client with this server's options, `BatchMode` and
+    /// the client key; `args` follow (add `-O` for the legacy protocol;
+    /// remote paths as `alice@127.0.0.1:path`).
+    pub fn scp_command(&self, args: &[&str]) -> Command {
+        let scp = require_tool("scp");
+        let mut cmd = Command::new(scp);
+        cmd.args(self.openssh_options("-P"))
+            .args(["-o", "BatchMode=yes", "-i"])
+            .arg(self.client_key())
+            .args(args);
+        cmd
+    }
+
+    /// Runs [`scp_command`](Self::scp_command) to the end, stdin empty.
+    pub fn scp(&self, args: &[&str]) -> Output {
+        run_with_stdin(self.scp_command(args), b"")
+    }
+
     /// Runs an OpenSSH `sftp -b -` batch as `user` logging in with `password`.
     pub fn sftp_batch_password(&self, user: &str, password: &str, script: &str) -> Output {
         let sftp = require_tool("sftp");
