@@ -1,0 +1,732 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: sftpbox against OpenSSH sshd with internal-sftp.
+#
+#   sudo benches/compare.sh                     # everything, 1 GiB, 3 runs
+#   SIZE_MB=64 RUNS=3 ROWS=put,get benches/compare.sh
+#
+# Needs root (a private sshd, a throwaway user, network namespaces), OpenSSH's
+# sftp/ssh-keygen and /usr/sbin/sshd (apt-get install -y openssh-server; the
+# system service is never started). Every transfer is checked with sha256.
+# Runs alternate the servers (odd runs sftpbox first, even runs OpenSSH first)
+# and each figure is the median of RUNS runs. Everything it makes (servers,
+# user, namespaces, temp folder) is removed on exit.
+#
+# Settings (environment):
+#   ROWS        comma list of: put,get,small,ls,concurrent,connect,memory,rtt,hold
+#               (default all; put/get also give the CPU-per-GiB rows)
+#   SIZE_MB     size of the big put/get file (1024)
+#   RUNS        runs per row and server (3)
+#   CIPHERS     ciphers for put/get (aes128-gcm@openssh.com,chacha20-poly1305@openssh.com)
+#   SMALL_FILES / SMALL_KB   small-file tree (2000 files of 4 KiB)
+#   LS_ENTRIES  entries in the listed folder (10000)
+#   CONC / CONC_MB  concurrent sessions and MiB each (8, 128)
+#   CONNECTS    logins in a row for connections per second (50)
+#   IDLE_SESSIONS  idle sessions for the memory row (200)
+#   RTT_MB      size moved through the 100 ms link (SIZE_MB); RTT_MODE auto|netem|proxy
+#   HOLD_SESSIONS  sessions for the hold row (10000)
+#   MAX_LOAD    wait until the 1-minute load is below this before starting (1.0)
+#   LOAD_WAIT   seconds to wait for that at most (600), then run anyway and say so
+#   SFTP_EXTRA  extra options for every sftp run, e.g. "-R 256 -B 262144" (none)
+#   BENCH_PARENT  where the temp folder goes (/var/lib; not tmpfs, not world-writable)
+#   KEEP=1      keep the temp folder (for debugging)
+set -euo pipefail
+
+SIZE_MB=${SIZE_MB:-1024}
+RUNS=${RUNS:-3}
+ROWS=${ROWS:-put,get,small,ls,concurrent,connect,memory,rtt,hold}
+CIPHERS=${CIPHERS:-aes128-gcm@openssh.com,chacha20-poly1305@openssh.com}
+SMALL_FILES=${SMALL_FILES:-2000}
+SMALL_KB=${SMALL_KB:-4}
+LS_ENTRIES=${LS_ENTRIES:-10000}
+CONC=${CONC:-8}
+CONC_MB=${CONC_MB:-128}
+CONNECTS=${CONNECTS:-50}
+IDLE_SESSIONS=${IDLE_SESSIONS:-200}
+RTT_MB=${RTT_MB:-$SIZE_MB}
+RTT_MODE=${RTT_MODE:-auto}
+HOLD_SESSIONS=${HOLD_SESSIONS:-10000}
+MAX_LOAD=${MAX_LOAD:-1.0}
+LOAD_WAIT=${LOAD_WAIT:-600}
+BENCH_PARENT=${BENCH_PARENT:-/var/lib}
+KEEP=${KEEP:-0}
+SFTP_EXTRA=${SFTP_EXTRA:-}
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BOX_BIN=$REPO/target/release/sftpbox
+HOLD_BIN=$REPO/target/release/examples/hold_sessions
+PROXY_BIN=$REPO/target/release/examples/delay_proxy
+SSHD=/usr/sbin/sshd
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+
+[[ $(id -u) == 0 ]] || die "run as root (private sshd, throwaway user, netns)"
+for tool in sftp ssh-keygen sha256sum ss ip; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+# ---------------------------------------------------------------- clean-up
+PIDS=()
+USER_MADE=""
+RUN_SSHD_MADE=0
+NETNS_MADE=()
+CGROUPS_MADE=()
+W=""
+cleanup() {
+    local rc=$?
+    set +e
+    local all=() pid
+    for pid in "${PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null && all+=($(tree_pids "$pid"))
+    done
+    for pid in "${all[@]}"; do
+        kill "$pid" 2>/dev/null
+    done
+    for pid in "${all[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    for cg in "${CGROUPS_MADE[@]}"; do rmdir "$cg" 2>/dev/null || { sleep 1; rmdir "$cg" 2>/dev/null; }; done
+    if [[ -n $USER_MADE ]]; then
+        userdel "$USER_MADE" 2>/dev/null || { sleep 2; userdel "$USER_MADE"; }
+    fi
+    [[ $RUN_SSHD_MADE == 1 ]] && rmdir /run/sshd 2>/dev/null
+    if [[ -n $W && -d $W ]]; then
+        if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- load
+load1() { cut -d' ' -f1 /proc/loadavg; }
+wait_for_quiet() {
+    local waited=0
+    while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; do
+        if ((waited >= LOAD_WAIT)); then
+            log "load $(load1) still >= $MAX_LOAD after ${waited}s; running anyway"
+            LOAD_NOTE="started at load $(load1) (>= $MAX_LOAD)"
+            return
+        fi
+        log "load $(load1) >= $MAX_LOAD (others are busy); waiting"
+        sleep 20
+        waited=$((waited + 20))
+    done
+    LOAD_NOTE="started at load $(load1)"
+}
+
+# ---------------------------------------------------------------- process stats
+# Every pid of the tree under $1, itself first.
+tree_pids() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { kids[$2] = kids[$2] " " $1 }
+        END {
+            n = 1; q[1] = root; i = 1
+            while (i <= n) { p = q[i++]; print p; m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
+        }'
+}
+# CPU seconds of the tree under $1: utime+stime+cutime+cstime of every live
+# process (a reaped child's time is in its parent's c-times, so none counts twice).
+tree_cpu() {
+    local total=0 p stat rest
+    for p in $(tree_pids "$1"); do
+        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12] + f[13] + f[14]))
+    done
+    calc "$total / $CLK_TCK" 3
+}
+# Server CPU: each server runs in its own cpuacct cgroup (v1) when one can be
+# made, which counts exited children too (sshd's per-session processes);
+# otherwise the process tree's /proc/PID/stat times (which can miss children
+# that exit without being waited for).
+CG_ROOT=/sys/fs/cgroup/cpuacct
+declare -A CG=()
+make_cgroup() { # name
+    local d=$CG_ROOT/sftpbox-bench-$$-$1
+    if [[ -w $CG_ROOT ]] && mkdir "$d" 2>/dev/null; then
+        CGROUPS_MADE+=("$d")
+        CG[$1]=$d
+    fi
+}
+make_cgroup box
+make_cgroup ssh
+if [[ -n ${CG[box]:-} && -n ${CG[ssh]:-} ]]; then
+    CPU_HOW="cpuacct cgroup per server (every process it started, exited ones too)"
+else
+    CPU_HOW="utime+stime+cutime+cstime of the live server process tree (no cpuacct cgroup: may miss exited children)"
+fi
+join_cgroup() { [[ -n ${CG[$1]:-} ]] && echo "$BASHPID" >"${CG[$1]}/cgroup.procs"; return 0; }
+server_cpu() { # server pid
+    if [[ -n ${CG[$1]:-} ]]; then
+        awk '{ printf "%.3f", $1 / 1e9 }' "${CG[$1]}/cpuacct.usage"
+    else
+        tree_cpu "$2"
+    fi
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+pss_kib() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# Sum over the tree under $1 without $1 itself: kind rss|pss.
+children_sum() {
+    local kind=$1 root=$2 total=0 p
+    for p in $(tree_pids "$root" | tail -n +2); do
+        if [[ $kind == rss ]]; then total=$((total + $(rss_kib "$p"))); else total=$((total + $(pss_kib "$p"))); fi
+    done
+    echo "$total"
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        [[ $p == 22 || $p == 2024 ]] && continue
+        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+wait_port() { # host port [netns]
+    local i
+    for i in $(seq 1 100); do
+        if ${3:+ip netns exec "$3"} bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- set up
+log "building sftpbox (cargo build --release --examples)"
+(cd "$REPO" && cargo build --release --quiet --bin sftpbox --example hold_sessions --example delay_proxy)
+
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+log "open files limit: $(ulimit -n)"
+
+W=$(mktemp -d "$BENCH_PARENT/sftpbox-bench.XXXXXX")
+chmod 755 "$W"
+[[ $(stat -f -c %T "$W") != tmpfs ]] || die "$W is on tmpfs; set BENCH_PARENT"
+mkdir -p "$W/client" "$W/box/keys" "$W/box/homes/bench/up" "$W/ssh/authorized" "$W/chroot/up"
+KEY=$W/client/id_ed25519
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$KEY"
+PUB=$(cat "$KEY.pub")
+SFTP_OPTS=(-F /dev/null -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+    -o IdentitiesOnly=yes -o "IdentityFile=$KEY" -o LogLevel=ERROR)
+read -r -a extra <<<"$SFTP_EXTRA"
+SFTP_OPTS+=("${extra[@]}")
+
+# sftpbox deployment
+BOX_PORT=$(free_port)
+cat >"$W/box/accounts.toml" <<EOF
+[users.bench]
+keys = ["$PUB"]
+EOF
+cat >"$W/box/sftpbox.toml" <<EOF
+listen = "127.0.0.1:$BOX_PORT"
+[limits]
+max_connections = 30000
+max_connections_per_address = 30000
+max_sessions_per_account = 30000
+max_startups = 1000
+login_grace_seconds = 600
+idle_timeout_seconds = 3600
+EOF
+BOX_PID=""
+# Starters set STARTED (never call them in $(...): the child would hold the pipe).
+start_box() { # [netns listen-addr]
+    local ns=${1:-} listen=${2:-}
+    (join_cgroup box && cd "$W/box" && exec ${ns:+ip netns exec "$ns"} "$BOX_BIN" serve --config "$W/box/sftpbox.toml" ${listen:+--listen "$listen"}) \
+        </dev/null >>"$W/box/serve.log" 2>&1 &
+    STARTED=$!
+    PIDS+=("$STARTED")
+}
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+restart_box() {
+    [[ -n $BOX_PID ]] && stop_pid "$BOX_PID"
+    start_box
+    BOX_PID=$STARTED
+    wait_port 127.0.0.1 "$BOX_PORT" || { tail "$W/box/serve.log" >&2; die "sftpbox did not start"; }
+}
+restart_box
+BOX_HOME=$W/box/homes/bench
+log "sftpbox pid $BOX_PID on 127.0.0.1:$BOX_PORT"
+
+# OpenSSH sshd with a chrooted internal-sftp account
+HAVE_SSH=1
+SSH_WHY=""
+SSH_PID=""
+if [[ ! -x $SSHD ]]; then
+    HAVE_SSH=0
+    SSH_WHY="no /usr/sbin/sshd (apt-get install -y openssh-server)"
+else
+    SSH_USER=sbb$$
+    useradd -r -M -d /up -s /usr/sbin/nologin "$SSH_USER"
+    USER_MADE=$SSH_USER
+    usermod -p '*' "$SSH_USER" # not locked ("!"), no password either: key only
+    chown root:root "$W/chroot"
+    chmod 755 "$W/chroot"
+    chown "$SSH_USER:" "$W/chroot/up"
+    cp "$KEY.pub" "$W/ssh/authorized/$SSH_USER"
+    chmod 644 "$W/ssh/authorized/$SSH_USER"
+    ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/host_ed25519"
+    [[ -d /run/sshd ]] || { mkdir -p /run/sshd && chmod 755 /run/sshd && RUN_SSHD_MADE=1; }
+    SSH_PORT=$(free_port)
+    cat >"$W/ssh/sshd_config" <<EOF
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $W/ssh/authorized/%u
+AllowUsers $SSH_USER
+MaxStartups 1000
+MaxSessions 10
+LogLevel INFO
+Subsystem sftp internal-sftp
+Match User $SSH_USER
+    ChrootDirectory $W/chroot
+    ForceCommand internal-sftp
+    AllowTcpForwarding no
+    X11Forwarding no
+EOF
+    start_sshd() { # port listen-addr [netns]
+        local ns=${3:-}
+        (join_cgroup ssh && exec ${ns:+ip netns exec "$ns"} "$SSHD" -D -f "$W/ssh/sshd_config" -p "$1" \
+            -h "$W/ssh/host_ed25519" -o PidFile=none -o "ListenAddress=$2" -E "$W/ssh/sshd.log") \
+            </dev/null >>"$W/ssh/sshd.log" 2>&1 &
+        STARTED=$!
+        PIDS+=("$STARTED")
+    }
+    "$SSHD" -t -f "$W/ssh/sshd_config" -h "$W/ssh/host_ed25519" -o PidFile=none || die "sshd -t failed"
+    start_sshd "$SSH_PORT" 127.0.0.1
+    SSH_PID=$STARTED
+    wait_port 127.0.0.1 "$SSH_PORT" || { tail "$W/ssh/sshd.log" >&2; die "sshd did not start"; }
+    log "sshd pid $SSH_PID on 127.0.0.1:$SSH_PORT, user $SSH_USER chrooted in $W/chroot ($($SSHD -V 2>&1 | head -1 || true))"
+fi
+SSH_HOME=$W/chroot
+SERVERS=(box)
+((HAVE_SSH)) && SERVERS+=(ssh)
+
+# sftp against server $1 (box|ssh) with batch commands on stdin; extra sftp options after.
+# CLIENT_NS / ADDR_* / PORT_* are switched by the rtt row.
+CLIENT_NS=""
+declare -A ADDR=([box]=127.0.0.1 [ssh]=127.0.0.1)
+declare -A PORT=([box]=$BOX_PORT [ssh]=${SSH_PORT:-0})
+declare -A USERNAME=([box]=bench [ssh]=${SSH_USER:-none})
+declare -A HOME_DIR=([box]=$BOX_HOME [ssh]=$SSH_HOME)
+declare -A PID_OF=([box]=$BOX_PID [ssh]=$SSH_PID)
+sftp_to() {
+    local s=$1
+    shift
+    ${CLIENT_NS:+ip netns exec "$CLIENT_NS"} sftp "${SFTP_OPTS[@]}" -P "${PORT[$s]}" "$@" -b - "${USERNAME[$s]}@${ADDR[$s]}"
+}
+# Order of the servers for run $1: alternate who goes first.
+order() { if (($1 % 2)); then echo "${SERVERS[@]}"; else printf '%s\n' "${SERVERS[@]}" | tac | tr '\n' ' '; fi; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+tree_sha() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
+fix_owner() { [[ $1 == ssh ]] && chown -R "$SSH_USER:" "$2"; return 0; }
+
+# ---------------------------------------------------------------- results
+declare -A FIG    # FIG[row:server] = figure
+declare -A RUNS_OF # RUNS_OF[row:server] = "v1 v2 v3"
+ROW_ORDER=()
+declare -A ROW_LABEL ROW_UNIT ROW_BETTER ROW_TARGET ROW_NOTE
+def_row() { # key label unit better(higher|lower) target-ratio note
+    ROW_ORDER+=("$1")
+    ROW_LABEL[$1]=$2
+    ROW_UNIT[$1]=$3
+    ROW_BETTER[$1]=$4
+    ROW_TARGET[$1]=$5
+    ROW_NOTE[$1]=${6:-}
+}
+record() { RUNS_OF[$1:$2]="${RUNS_OF[$1:$2]:-} $3"; }
+finish_row() { # key: medians of the runs
+    local s
+    for s in "${SERVERS[@]}"; do
+        [[ -n ${RUNS_OF[$1:$s]:-} ]] && FIG[$1:$s]=$(echo "${RUNS_OF[$1:$s]}" | median)
+    done
+    log "${ROW_LABEL[$1]}: sftpbox [${RUNS_OF[$1:box]:-}] OpenSSH [${RUNS_OF[$1:ssh]:-}]"
+}
+
+LOAD_NOTE=""
+wait_for_quiet
+log "load: $LOAD_NOTE"
+
+mib_s() { calc "$1 / $2" 1; } # MiB, seconds
+
+# ---------------------------------------------------------------- put / get / cpu
+if has_row put || has_row get; then
+    log "making ${SIZE_MB} MiB of random data"
+    head -c "$((SIZE_MB << 20))" /dev/urandom >"$W/client/big.bin"
+    BIG_SHA=$(sha "$W/client/big.bin")
+    sync
+    IFS=, read -r -a cipher_list <<<"$CIPHERS"
+    for c in "${cipher_list[@]}"; do
+        short=${c%%@*}
+        short=${short%%-poly1305}
+        has_row put && def_row "put:$short" "put ${SIZE_MB} MiB, $short" MiB/s higher \
+            "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
+        has_row get && def_row "get:$short" "get ${SIZE_MB} MiB, $short" MiB/s higher \
+            "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
+        def_row "cpu:$short" "server CPU per GiB moved, $short" s/GiB lower 1 "put+get; $CPU_HOW"
+        for run in $(seq 1 "$RUNS"); do
+            for s in $(order "$run"); do
+                cpu_s=0
+                gib=0
+                if has_row put; then
+                    c0=$(server_cpu "$s" "${PID_OF[$s]}")
+                    t0=$(now)
+                    echo "put $W/client/big.bin /up/big.bin" | sftp_to "$s" -c "$c" >/dev/null
+                    t1=$(now)
+                    sleep 0.3
+                    c1=$(server_cpu "$s" "${PID_OF[$s]}")
+                    [[ $(sha "${HOME_DIR[$s]}/up/big.bin") == "$BIG_SHA" ]] || die "$s put $c: sha256 mismatch"
+                    sync # write-back of this run off the next one
+                    record "put:$short" "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                    cpu_s=$(calc "$cpu_s + $c1 - $c0" 3)
+                    gib=$(calc "$gib + $SIZE_MB / 1024" 4)
+                else
+                    cp "$W/client/big.bin" "${HOME_DIR[$s]}/up/big.bin"
+                    fix_owner "$s" "${HOME_DIR[$s]}/up/big.bin"
+                fi
+                if has_row get; then
+                    rm -f "$W/client/got.bin"
+                    c0=$(server_cpu "$s" "${PID_OF[$s]}")
+                    t0=$(now)
+                    echo "get /up/big.bin $W/client/got.bin" | sftp_to "$s" -c "$c" >/dev/null
+                    t1=$(now)
+                    sleep 0.3
+                    c1=$(server_cpu "$s" "${PID_OF[$s]}")
+                    [[ $(sha "$W/client/got.bin") == "$BIG_SHA" ]] || die "$s get $c: sha256 mismatch"
+                    record "get:$short" "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                    cpu_s=$(calc "$cpu_s + $c1 - $c0" 3)
+                    gib=$(calc "$gib + $SIZE_MB / 1024" 4)
+                    rm -f "$W/client/got.bin"
+                fi
+                rm -f "${HOME_DIR[$s]}/up/big.bin"
+                sync
+                record "cpu:$short" "$s" "$(calc "$cpu_s / $gib" 2)"
+            done
+        done
+        has_row put && finish_row "put:$short"
+        has_row get && finish_row "get:$short"
+        finish_row "cpu:$short"
+    done
+    rm -f "$W/client/big.bin"
+fi
+
+# ---------------------------------------------------------------- small files
+if has_row small; then
+    def_row small:put "put -r ${SMALL_FILES} files of ${SMALL_KB} KiB" files/s higher 1.5 "default cipher"
+    def_row small:get "get -r ${SMALL_FILES} files of ${SMALL_KB} KiB" files/s higher 1.5 "default cipher"
+    mkdir -p "$W/client/small"
+    for i in $(seq 1 "$SMALL_FILES"); do head -c "$((SMALL_KB << 10))" /dev/urandom >"$W/client/small/f$i"; done
+    SMALL_SHA=$(tree_sha "$W/client/small")
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            rm -rf "${HOME_DIR[$s]}/up/small" "$W/client/got_small"
+            t0=$(now)
+            echo "put -r $W/client/small /up/small" | sftp_to "$s" >/dev/null
+            t1=$(now)
+            [[ $(tree_sha "${HOME_DIR[$s]}/up/small") == "$SMALL_SHA" ]] || die "$s put -r: sha256 mismatch"
+            record small:put "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+            t0=$(now)
+            echo "get -r /up/small $W/client/got_small" | sftp_to "$s" >/dev/null
+            t1=$(now)
+            [[ $(tree_sha "$W/client/got_small") == "$SMALL_SHA" ]] || die "$s get -r: sha256 mismatch"
+            record small:get "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+            rm -rf "${HOME_DIR[$s]}/up/small" "$W/client/got_small"
+        done
+    done
+    finish_row small:put
+    finish_row small:get
+fi
+
+# ---------------------------------------------------------------- ls -l
+if has_row ls; then
+    def_row ls "ls -l of ${LS_ENTRIES} entries (login included)" s lower 1 "seconds for the whole sftp run"
+    for s in "${SERVERS[@]}"; do
+        mkdir -p "${HOME_DIR[$s]}/up/many"
+        (cd "${HOME_DIR[$s]}/up/many" && seq -f 'entry%05g' 1 "$LS_ENTRIES" | xargs touch)
+        fix_owner "$s" "${HOME_DIR[$s]}/up/many"
+    done
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            t0=$(now)
+            echo "ls -l /up/many" | sftp_to "$s" >"$W/client/ls.txt"
+            t1=$(now)
+            n=$(grep -c '[ /]entry[0-9]*$' "$W/client/ls.txt" || true)
+            [[ $n == "$LS_ENTRIES" ]] || die "$s ls -l listed $n entries, not $LS_ENTRIES"
+            record ls "$s" "$(elapsed "$t0" "$t1")"
+        done
+    done
+    finish_row ls
+    for s in "${SERVERS[@]}"; do rm -rf "${HOME_DIR[$s]}/up/many"; done
+fi
+
+# ---------------------------------------------------------------- concurrent
+if has_row concurrent; then
+    def_row concurrent "${CONC} sessions each putting ${CONC_MB} MiB" "MiB/s total" higher 1.2 "default cipher"
+    head -c "$((CONC_MB << 20))" /dev/urandom >"$W/client/conc.bin"
+    CONC_SHA=$(sha "$W/client/conc.bin")
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            pids=()
+            t0=$(now)
+            for i in $(seq 1 "$CONC"); do
+                echo "put $W/client/conc.bin /up/conc$i.bin" | sftp_to "$s" >/dev/null &
+                pids+=($!)
+            done
+            for p in "${pids[@]}"; do wait "$p" || die "$s concurrent put failed"; done
+            t1=$(now)
+            for i in $(seq 1 "$CONC"); do
+                [[ $(sha "${HOME_DIR[$s]}/up/conc$i.bin") == "$CONC_SHA" ]] || die "$s concurrent put $i: sha256 mismatch"
+                rm -f "${HOME_DIR[$s]}/up/conc$i.bin"
+            done
+            record concurrent "$s" "$(mib_s "$((CONC * CONC_MB))" "$(elapsed "$t0" "$t1")")"
+        done
+    done
+    finish_row concurrent
+    rm -f "$W/client/conc.bin"
+fi
+
+# ---------------------------------------------------------------- connect
+if has_row connect; then
+    def_row connect "connect + key auth + stat, ${CONNECTS} in a row" conn/s higher 2 "one sftp process per login"
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            t0=$(now)
+            for i in $(seq 1 "$CONNECTS"); do
+                echo "cd /up" | sftp_to "$s" >/dev/null
+            done
+            t1=$(now)
+            record connect "$s" "$(calc "$CONNECTS / $(elapsed "$t0" "$t1")" 1)"
+        done
+    done
+    finish_row connect
+fi
+
+# ---------------------------------------------------------------- memory
+# Sessions from the hold_sessions example: key login, sftp subsystem, INIT/VERSION, idle.
+hold() { # server count -> sets HELD; leaves HOLD_PID running
+    local s=$1 n=$2 out=$W/client/hold.out
+    : >"$out"
+    "$HOLD_BIN" "${PORT[$s]}" "$n" "${USERNAME[$s]}" "$KEY" "${ADDR[$s]}" 16 >"$out" 2>"$W/client/hold.err" &
+    HOLD_PID=$!
+    PIDS+=("$HOLD_PID")
+    local i
+    for i in $(seq 1 1200); do
+        grep -q '^held' "$out" && break
+        kill -0 "$HOLD_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    grep -q '^held' "$out" || { cat "$W/client/hold.err" >&2; die "hold_sessions did not finish"; }
+    log "$s: $(cat "$out") $(cat "$W/client/hold.err")"
+    HELD=$(awk '{ print $2 }' "$out")
+}
+if has_row memory; then
+    def_row mem:rss "RSS per idle SFTP session (${IDLE_SESSIONS} open)" KiB lower 0.0667 \
+        "OpenSSH: sum of its per-session processes; sftpbox: growth of its process"
+    def_row mem:pss "PSS per idle SFTP session (${IDLE_SESSIONS} open)" KiB lower 0.0667 "shared pages split between processes"
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            if [[ $s == box ]]; then
+                restart_box
+                PID_OF[box]=$BOX_PID
+                # one session first so one-off start-up allocations are in the baseline
+                hold box 1
+                stop_pid "$HOLD_PID"
+                sleep 0.5
+                r0=$(rss_kib "$BOX_PID")
+                p0=$(pss_kib "$BOX_PID")
+            else
+                r0=$(children_sum rss "$SSH_PID")
+                p0=$(children_sum pss "$SSH_PID")
+            fi
+            hold "$s" "$IDLE_SESSIONS"
+            n=$HELD
+            sleep 1
+            if [[ $s == box ]]; then
+                r1=$(rss_kib "$BOX_PID")
+                p1=$(pss_kib "$BOX_PID")
+            else
+                r1=$(children_sum rss "$SSH_PID")
+                p1=$(children_sum pss "$SSH_PID")
+                log "ssh: $(tree_pids "$SSH_PID" | tail -n +2 | wc -l) per-session processes for $n sessions"
+            fi
+            stop_pid "$HOLD_PID"
+            ((n > 0)) || die "$s: no session held"
+            record mem:rss "$s" "$(calc "($r1 - $r0) / $n" 0)"
+            record mem:pss "$s" "$(calc "($p1 - $p0) / $n" 0)"
+            sleep 1
+        done
+    done
+    finish_row mem:rss
+    finish_row mem:pss
+fi
+
+# ---------------------------------------------------------------- 100 ms RTT
+if has_row rtt; then
+    RTT_HOW=""
+    mode=$RTT_MODE
+    if [[ $mode == auto || $mode == netem ]]; then
+        NS_S=sbsrv$$
+        NS_C=sbcli$$
+        if ip netns add "$NS_S" 2>/dev/null; then
+            NETNS_MADE+=("$NS_S")
+            ip netns add "$NS_C"
+            NETNS_MADE+=("$NS_C")
+            ip link add "sbs$$" type veth peer name "sbc$$"
+            ip link set "sbs$$" netns "$NS_S"
+            ip link set "sbc$$" netns "$NS_C"
+            ip -n "$NS_S" addr add 10.231.7.1/24 dev "sbs$$"
+            ip -n "$NS_C" addr add 10.231.7.2/24 dev "sbc$$"
+            for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+            ip -n "$NS_S" link set "sbs$$" up
+            ip -n "$NS_C" link set "sbc$$" up
+            if ip netns exec "$NS_S" tc qdisc add dev "sbs$$" root netem delay 50ms limit 1000000 2>/dev/null &&
+                ip netns exec "$NS_C" tc qdisc add dev "sbc$$" root netem delay 50ms limit 1000000 2>/dev/null; then
+                mode=netem
+                RTT_HOW="two netns joined by a veth pair, tc netem delay 50ms on each side"
+            else
+                [[ $mode == netem ]] && die "tc netem is not available in this kernel"
+                mode=proxy
+            fi
+        else
+            [[ $mode == netem ]] && die "cannot make network namespaces"
+            mode=proxy
+        fi
+    fi
+    declare -A RTT_PID=()
+    if [[ $mode == netem ]]; then
+        # fresh server instances inside the server namespace, same deployment and chroot
+        start_box "$NS_S" "10.231.7.1:$BOX_PORT"
+        RTT_PID[box]=$STARTED
+        if ((HAVE_SSH)); then
+            start_sshd "$SSH_PORT" 10.231.7.1 "$NS_S"
+            RTT_PID[ssh]=$STARTED
+        fi
+        for s in "${SERVERS[@]}"; do
+            ADDR[$s]=10.231.7.1
+            wait_port 10.231.7.1 "${PORT[$s]}" "$NS_S" || die "$s did not start in $NS_S"
+        done
+        CLIENT_NS=$NS_C
+        ip netns exec "$NS_C" ping -c 3 -q 10.231.7.1 | tail -1 >&2 || true
+    else
+        RTT_HOW="no netem in this kernel: a userspace delay line (examples/delay_proxy.rs) adds 50 ms each way on loopback; the SSH windows still decide the rate"
+        for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+        NETNS_MADE=()
+        for s in "${SERVERS[@]}"; do
+            pp=$(free_port)
+            "$PROXY_BIN" "$pp" "${PORT[$s]}" 50 &
+            RTT_PID[$s]=$!
+            PIDS+=("${RTT_PID[$s]}")
+            wait_port 127.0.0.1 "$pp" || die "delay_proxy did not start"
+            PORT[$s]=$pp
+        done
+    fi
+    log "100 ms RTT via: $RTT_HOW"
+    def_row rtt:put "put ${RTT_MB} MiB at 100 ms RTT, aes128-gcm" MiB/s higher 5 "$RTT_HOW"
+    def_row rtt:get "get ${RTT_MB} MiB at 100 ms RTT, aes128-gcm" MiB/s higher 0 "download rate is set by the client's window"
+    head -c "$((RTT_MB << 20))" /dev/urandom >"$W/client/rtt.bin"
+    RTT_SHA=$(sha "$W/client/rtt.bin")
+    for run in $(seq 1 "$RUNS"); do
+        for s in $(order "$run"); do
+            t0=$(now)
+            echo "put $W/client/rtt.bin /up/rtt.bin" | sftp_to "$s" -c aes128-gcm@openssh.com >/dev/null
+            t1=$(now)
+            [[ $(sha "${HOME_DIR[$s]}/up/rtt.bin") == "$RTT_SHA" ]] || die "$s rtt put: sha256 mismatch"
+            record rtt:put "$s" "$(mib_s "$RTT_MB" "$(elapsed "$t0" "$t1")")"
+            rm -f "$W/client/rtt_got.bin"
+            t0=$(now)
+            echo "get /up/rtt.bin $W/client/rtt_got.bin" | sftp_to "$s" -c aes128-gcm@openssh.com >/dev/null
+            t1=$(now)
+            [[ $(sha "$W/client/rtt_got.bin") == "$RTT_SHA" ]] || die "$s rtt get: sha256 mismatch"
+            record rtt:get "$s" "$(mib_s "$RTT_MB" "$(elapsed "$t0" "$t1")")"
+            rm -f "$W/client/rtt_got.bin" "${HOME_DIR[$s]}/up/rtt.bin"
+        done
+    done
+    finish_row rtt:put
+    finish_row rtt:get
+    for s in "${SERVERS[@]}"; do stop_pid "${RTT_PID[$s]}"; done
+    CLIENT_NS=""
+    ADDR=([box]=127.0.0.1 [ssh]=127.0.0.1)
+    PORT=([box]=$BOX_PORT [ssh]=${SSH_PORT:-0})
+    for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    NETNS_MADE=()
+    rm -f "$W/client/rtt.bin"
+fi
+
+# ---------------------------------------------------------------- hold
+if has_row hold; then
+    def_row hold "idle SFTP sessions held by one server (asked ${HOLD_SESSIONS})" sessions higher 0 \
+        "sftpbox only (OpenSSH runs 3 processes per session, see the memory row); open files limit $(ulimit -n)"
+    def_row hold:rss "RSS growth holding them" MiB lower 0 "sftpbox process"
+    restart_box
+    PID_OF[box]=$BOX_PID
+    r0=$(rss_kib "$BOX_PID")
+    hold box "$HOLD_SESSIONS"
+    n=$HELD
+    sleep 2
+    r1=$(rss_kib "$BOX_PID")
+    FIG[hold:box]=$n
+    FIG[hold:rss:box]=$(calc "($r1 - $r0) / 1024" 0)
+    log "sftpbox held $n sessions, RSS $r0 -> $r1 KiB, $(ls "/proc/$BOX_PID/fd" | wc -l) fds"
+    stop_pid "$HOLD_PID"
+    FIG[hold:ssh]="not run"
+    FIG[hold:rss:ssh]="not run"
+fi
+
+# ---------------------------------------------------------------- table
+echo
+echo "sftpbox vs OpenSSH ($($SSHD -V 2>&1 | head -1 || true)), $(date -u '+%Y-%m-%d %H:%M UTC'), RUNS=$RUNS SIZE_MB=$SIZE_MB, $(nproc) CPUs, $LOAD_NOTE, ended at load $(load1)"
+echo
+printf '| %s | %s | %s | %s | %s | %s |\n' row sftpbox OpenSSH "sftpbox / OpenSSH" target met
+printf '|---|---:|---:|---:|---|---|\n'
+for k in "${ROW_ORDER[@]}"; do
+    b=${FIG[$k:box]:-NA}
+    if ((HAVE_SSH)); then o=${FIG[$k:ssh]:-NA}; else o="not run: $SSH_WHY"; fi
+    ratio="—"
+    met="—"
+    if [[ $b =~ ^[0-9.]+$ && $o =~ ^[0-9.]+$ ]] && awk -v o="$o" 'BEGIN { exit !(o > 0) }'; then
+        ratio=$(calc "$b / $o" 2)
+        t=${ROW_TARGET[$k]}
+        if awk -v t="$t" 'BEGIN { exit !(t > 0) }'; then
+            if [[ ${ROW_BETTER[$k]} == higher ]]; then
+                awk -v r="$ratio" -v t="$t" 'BEGIN { exit !(r >= t) }' && met=yes || met=no
+                t="≥ $t"
+            else
+                awk -v r="$b" -v o="$o" -v t="$t" 'BEGIN { exit !(r <= o * t + 1e-9) }' && met=yes || met=no
+                [[ $t == 0.0667 ]] && t="≤ 1/15" || t="≤ $t"
+            fi
+        else
+            t="—"
+        fi
+    else
+        t="—"
+        if [[ $k == hold ]]; then
+            t="≥ $HOLD_SESSIONS"
+            [[ $b =~ ^[0-9]+$ ]] && ((b >= HOLD_SESSIONS)) && met=yes || met=no
+        fi
+    fi
+    printf '| %s (%s, %s is better) | %s | %s | %s | %s | %s |\n' "${ROW_LABEL[$k]}" "${ROW_UNIT[$k]}" \
+        "${ROW_BETTER[$k]}" "$b" "$o" "$ratio" "$t" "$met"
+done
+echo
+for k in "${ROW_ORDER[@]}"; do
+    [[ -n ${ROW_NOTE[$k]} ]] && echo "- ${ROW_LABEL[$k]}: ${ROW_NOTE[$k]}"
+done
+echo "- runs (sftpbox | OpenSSH):"
+for k in "${ROW_ORDER[@]}"; do
+    [[ -n ${RUNS_OF[$k:box]:-} ]] && echo "  - ${ROW_LABEL[$k]}:${RUNS_OF[$k:box]} |${RUNS_OF[$k:ssh]:-}"
+done
+exit 0
