@@ -23,7 +23,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
-use tokio::sync::{OnceCell, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, info, info_span, warn};
@@ -81,8 +81,6 @@ pub struct Connection {
     login: Option<Login>,
     channels: HashMap<ChannelId, OpenChannel>,
     channels_opened: usize,
-    /// Opened on the first channel that needs the filesystem, then shared.
-    jail: Arc<OnceCell<Jail>>,
 }
 
 /// The methods a client may go on trying after a failure; russh's plain
@@ -113,7 +111,6 @@ impl Connection {
             login: None,
             channels: HashMap::new(),
             channels_opened: 0,
-            jail: Arc::new(OnceCell::new()),
         }
     }
 
@@ -144,27 +141,21 @@ impl Connection {
         }
     }
 
-    /// The jail of the logged-in account, opened on first use (it may scan the home).
+    /// The jail of the logged-in account, shared by all its sessions.
     async fn open_jail(
         context: Arc<ConnectionContext>,
-        cell: Arc<OnceCell<Jail>>,
         account_name: String,
     ) -> anyhow::Result<Jail> {
-        let jail = cell
-            .get_or_try_init(|| async move {
-                let accounts = context.accounts.load_full();
-                let account = accounts
-                    .get(&account_name)
-                    .ok_or_else(|| anyhow::anyhow!("account {account_name} no longer exists"))?;
-                let home = context.homes.join(&account.home);
-                let quota = context.quotas.quota_for(account);
-                let readonly = account.readonly;
-                let jail = tokio::task::spawn_blocking(move || Jail::open(&home, quota, readonly))
-                    .await??;
-                Ok::<Jail, anyhow::Error>(jail)
-            })
-            .await?;
-        Ok(jail.clone())
+        let jail = tokio::task::spawn_blocking(move || {
+            let accounts = context.accounts.load_full();
+            let account = accounts
+                .get(&account_name)
+                .ok_or_else(|| anyhow::anyhow!("account {account_name} no longer exists"))?;
+            let home = context.homes.join(&account.home);
+            Ok::<Jail, anyhow::Error>(context.quotas.jail_for(account, &home)?)
+        })
+        .await??;
+        Ok(jail)
     }
 
     /// Starts the SFTP service on `channel` in its own task; when the client
@@ -173,13 +164,12 @@ impl Connection {
     fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
         let Some(login) = &self.login else { return };
         let context = self.context.clone();
-        let cell = self.jail.clone();
         let account_name = login.account_name.clone();
         let state = self.state.clone();
         let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
         self.context.tracker.spawn(
             async move {
-                let jail = match Connection::open_jail(context, cell, account_name.clone()).await {
+                let jail = match Connection::open_jail(context, account_name.clone()).await {
                     Ok(jail) => jail,
                     Err(err) => {
                         warn!(err = format!("{err:#}"), "cannot open the home");
@@ -216,7 +206,6 @@ impl Connection {
     ) {
         let Some(login) = &self.login else { return };
         let context = self.context.clone();
-        let cell = self.jail.clone();
         let account_name = login.account_name.clone();
         let kind = match program {
             Program::Command(_) => "exec",
@@ -244,7 +233,7 @@ impl Connection {
                         .unwrap_or_default()
                 };
                 let command_timeout = context.limits.command_timeout;
-                let jail = match Connection::open_jail(context, cell, account_name.clone()).await {
+                let jail = match Connection::open_jail(context, account_name.clone()).await {
                     Ok(jail) => jail,
                     Err(err) => {
                         warn!(err = format!("{err:#}"), "cannot open the home");

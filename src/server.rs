@@ -31,9 +31,8 @@ pub use limits::{AddressSlot, AddressSlots};
 /// The identification string we send: it names the product, not the SSH library.
 const SERVER_ID: &str = concat!("SSH-2.0-sftpbox_", env!("CARGO_PKG_VERSION"));
 
-/// Receive window per channel. Uploads run at most window / RTT, so 16 MiB
-/// keeps a 100 ms link at 160 MiB/s.
-const WINDOW_BYTES: u32 = 16 << 20;
+/// Largest receive window a configuration may ask for.
+const MAX_WINDOW_MIB: usize = 1024;
 
 /// Largest SSH packet we accept from clients; russh logs an error above 65535.
 const MAX_PACKET_BYTES: u32 = 65535;
@@ -324,7 +323,7 @@ fn ssh_config(limits: &Limits, host_keys: Vec<PrivateKey>) -> SshConfig {
         // OpenSSH opens with a "none" probe; making it wait would slow every login.
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: host_keys,
-        window_size: WINDOW_BYTES,
+        window_size: (limits.receive_window_mib.min(MAX_WINDOW_MIB) << 20) as u32,
         maximum_packet_size: MAX_PACKET_BYTES,
         event_buffer_size: 100,
         preferred,

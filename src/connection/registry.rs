@@ -1,11 +1,14 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
-//! session of the account charges, and how many sessions it has open.
+//! session of the account charges, the open [`Jail`] (one home descriptor
+//! for all of them) and how many sessions it has open.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::accounts::{Account, Accounts};
-use crate::jail::Quota;
+use std::path::{Path, PathBuf};
+
+use crate::jail::{Jail, JailError, Quota};
 
 /// Per-account quota and session counts.
 #[derive(Default)]
@@ -17,6 +20,9 @@ pub struct AccountRegistry {
 struct Entry {
     quota: Option<Arc<Quota>>,
     sessions: usize,
+    /// The open box while the account has sessions, with the home and the
+    /// read-only flag it was opened for (a reload may change either).
+    jail: Option<(PathBuf, bool, Jail)>,
 }
 
 /// One open session of an account; dropping it frees the slot.
@@ -34,6 +40,43 @@ impl AccountRegistry {
             .quota
             .get_or_insert_with(|| Arc::new(Quota::new(account.quota_bytes)))
             .clone()
+    }
+
+    /// The open box of `account` at `home`, shared by its sessions; opened
+    /// (and its usage counted) on first use. Blocking.
+    pub fn jail_for(&self, account: &Account, home: &Path) -> Result<Jail, JailError> {
+        let name = account.name.to_string();
+        let readonly = account.readonly;
+        if let Some(jail) = self.cached_jail(&name, home, readonly) {
+            return Ok(jail);
+        }
+        // Opened without the lock: counting a large home takes a while.
+        let jail = Jail::open(home, self.quota_for(account), readonly)?;
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(name).or_default();
+        match &entry.jail {
+            Some((cached_home, cached_readonly, cached))
+                if cached_home == home && *cached_readonly == readonly =>
+            {
+                Ok(cached.clone())
+            }
+            _ => {
+                entry.jail = Some((home.to_owned(), readonly, jail.clone()));
+                Ok(jail)
+            }
+        }
+    }
+
+    fn cached_jail(&self, name: &str, home: &Path, readonly: bool) -> Option<Jail> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        match &entries.get(name)?.jail {
+            Some((cached_home, cached_readonly, jail))
+                if cached_home == home && *cached_readonly == readonly =>
+            {
+                Some(jail.clone())
+            }
+            _ => None,
+        }
     }
 
     /// Applies reloaded quota limits to the accounts that have live state.
@@ -66,6 +109,10 @@ impl Drop for AccountSessionSlot {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get_mut(&self.account) {
             entry.sessions = entry.sessions.saturating_sub(1);
+            if entry.sessions == 0 {
+                // Close the home descriptor with the account's last session.
+                entry.jail = None;
+            }
         }
     }
 }
