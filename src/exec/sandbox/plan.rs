@@ -246,8 +246,14 @@ pub(super) fn build(
         flags: home_flags,
     });
 
-    let ruleset = landlock_ruleset(&system, &devices, host_home, readonly)
-        .map_err(|err| format!("landlock: {err}"))?;
+    let ruleset = landlock_ruleset(
+        &system,
+        &devices,
+        host_home,
+        readonly,
+        REQUIRED_LANDLOCK_ABI,
+    )
+    .map_err(|err| format!("landlock: {err}"))?;
     let remaining = match ctx.jail.quota().limit_bytes() {
         Some(limit) => limit.saturating_sub(ctx.jail.quota().used_bytes()),
         None => u64::MAX,
@@ -283,13 +289,19 @@ fn run_as(host_home: &Path) -> (u32, u32) {
     }
 }
 
-/// The ruleset: ABI 6 required, newer rights (UDP, pathname unix sockets)
-/// added where the kernel has them.
+/// The Landlock ABI a kernel must offer in full: 6 brings network and
+/// signal/abstract-socket scoping. On an older kernel (or one without
+/// Landlock) the ruleset cannot be built and commands are refused.
+const REQUIRED_LANDLOCK_ABI: ABI = ABI::V6;
+
+/// The ruleset: `required` in full, newer rights (UDP, pathname unix
+/// sockets) added where the kernel has them.
 fn landlock_ruleset(
     system: &[PathBuf],
     devices: &[PathBuf],
     home: &Path,
     readonly: bool,
+    required: ABI,
 ) -> Result<OwnedFd, String> {
     let home_access: BitFlags<AccessFs> = if readonly {
         AccessFs::ReadFile | AccessFs::ReadDir
@@ -305,11 +317,11 @@ fn landlock_ruleset(
     let text = |err: landlock::RulesetError| err.to_string();
     let created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
-        .handle_access(AccessFs::from_all(ABI::V6))
+        .handle_access(AccessFs::from_all(required))
         .map_err(text)?
-        .handle_access(AccessNet::from_all(ABI::V6))
+        .handle_access(AccessNet::from_all(required))
         .map_err(text)?
-        .scope(Scope::from_all(ABI::V6))
+        .scope(Scope::from_all(required))
         .map_err(text)?
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(ABI::V10))
@@ -348,4 +360,47 @@ fn cstring(text: &str) -> Result<CString, String> {
 fn path_cstring(path: &Path) -> Result<CString, String> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| format!("{}: NUL in path", path.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// The Landlock ABI this kernel offers (0 without Landlock).
+    #[allow(unsafe_code)]
+    fn kernel_landlock_abi() -> i64 {
+        const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+        // SAFETY: with a null attribute pointer, size 0 and the VERSION flag
+        // the syscall only returns a number; no memory is read or written.
+        let version = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<libc::c_void>(),
+                0usize,
+                LANDLOCK_CREATE_RULESET_VERSION,
+            )
+        };
+        version.max(0)
+    }
+
+    #[test]
+    fn a_kernel_short_of_the_required_abi_gets_no_ruleset() {
+        let home = tempfile::tempdir().unwrap();
+        // Ask for the newest ABI the crate knows: a kernel that lacks it
+        // must make the build fail, never quietly hand back less.
+        let built = landlock_ruleset(&[], &[], home.path(), false, ABI::V10);
+        if kernel_landlock_abi() < 10 {
+            let err = built.expect_err("a ruleset beyond the kernel's ABI was built");
+            assert!(!err.is_empty());
+        } else {
+            assert!(built.is_ok());
+        }
+        // What the server requires is available on the machines we test on.
+        assert!(
+            kernel_landlock_abi() >= 6,
+            "this kernel lacks Landlock ABI 6"
+        );
+        assert!(landlock_ruleset(&[], &[], home.path(), false, REQUIRED_LANDLOCK_ABI).is_ok());
+    }
 }
