@@ -204,36 +204,24 @@ fn dispatch(session: &Arc<Session>, path_lane: &Lane, packet: Bytes, cost: usize
     let Some(&kind) = packet.first() else { return };
     let body = packet.slice(1..);
     match kind {
-        wire::TYPE_READ => {
-            let Some(request) = wire::decode_read(body) else {
-                return session.reply(status::bad_message(0), cost);
-            };
-            let id = request.id;
-            match session.handles.get(&request.handle) {
-                Some(open) => match open.kind {
-                    HandleKind::File(file) => open
-                        .lane
-                        .push(Box::new(move || requests::read(id, &file, &request)), cost),
-                    HandleKind::Dir(_) => session.reply(status::invalid_handle(id), cost),
-                },
-                None => session.reply(status::invalid_handle(id), cost),
+        wire::TYPE_READ => match wire::decode_read(body) {
+            Some(request) => {
+                let (id, handle) = (request.id, request.handle.clone());
+                on_file(session, &handle, id, cost, move |file| {
+                    requests::read(id, file, &request)
+                });
             }
-        }
-        wire::TYPE_WRITE => {
-            let Some(request) = wire::decode_write(body) else {
-                return session.reply(status::bad_message(0), cost);
-            };
-            let id = request.id;
-            match session.handles.get(&request.handle) {
-                Some(open) => match open.kind {
-                    HandleKind::File(file) => open
-                        .lane
-                        .push(Box::new(move || requests::write(&file, &request)), cost),
-                    HandleKind::Dir(_) => session.reply(status::invalid_handle(id), cost),
-                },
-                None => session.reply(status::invalid_handle(id), cost),
+            None => session.reply(status::bad_message(0), cost),
+        },
+        wire::TYPE_WRITE => match wire::decode_write(body) {
+            Some(request) => {
+                let (id, handle) = (request.id, request.handle.clone());
+                on_file(session, &handle, id, cost, move |file| {
+                    requests::write(file, &request)
+                });
             }
-        }
+            None => session.reply(status::bad_message(0), cost),
+        },
         _ => {
             let id = wire::peek_id(&body);
             let mut whole = packet;
@@ -245,6 +233,24 @@ fn dispatch(session: &Arc<Session>, path_lane: &Lane, packet: Bytes, cost: usize
                 }
             }
         }
+    }
+}
+
+/// Queues `job` on the lane of file handle `handle`, or answers that the
+/// handle is unknown (or a directory).
+fn on_file(
+    session: &Arc<Session>,
+    handle: &[u8],
+    id: u32,
+    cost: usize,
+    job: impl FnOnce(&handles::FileHandle) -> Bytes + Send + 'static,
+) {
+    match session.handles.get(handle) {
+        Some(handles::OpenHandle {
+            kind: HandleKind::File(file),
+            lane,
+        }) => lane.push(Box::new(move || job(&file)), cost),
+        _ => session.reply(status::invalid_handle(id), cost),
     }
 }
 
