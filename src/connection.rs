@@ -14,6 +14,7 @@ mod auth;
 mod commands;
 mod registry;
 mod state;
+mod window;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -73,6 +74,8 @@ struct OpenChannel {
 /// One SSH connection's handler.
 pub struct Connection {
     context: Arc<ConnectionContext>,
+    /// Grows the receive window when the client waits for it (long links).
+    window: window::WindowTuner,
     peer: SocketAddr,
     span: Span,
     state: Arc<ConnectionState>,
@@ -103,6 +106,7 @@ impl Connection {
         span: Span,
     ) -> Connection {
         Connection {
+            window: window::WindowTuner::default(),
             state: Arc::new(ConnectionState::new(span.clone())),
             context,
             peer,
@@ -456,6 +460,21 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         session.channel_failure(channel)?;
         Ok(())
+    }
+
+    async fn data(
+        &mut self,
+        _channel: ChannelId,
+        _data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // The bytes themselves reach the services through their channel streams.
+        self.window.data_arrived(std::time::Instant::now());
+        Ok(())
+    }
+
+    fn adjust_window(&mut self, _channel: ChannelId, current: u32) -> u32 {
+        self.window.next_window(current, std::time::Instant::now())
     }
 
     async fn channel_close(
