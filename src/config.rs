@@ -77,10 +77,11 @@ pub struct Limits {
     /// Connections that have not logged in yet, at once (`max_startups`,
     /// default 100): caps what an unauthenticated flood can hold.
     pub max_startups: usize,
-    /// Each channel's receive window in MiB (`receive_window_mib`, default
-    /// 4). Uploads run at most window / round-trip time: 4 MiB allows
-    /// 40 MiB/s at 100 ms. Raise it for long fast links; larger windows cost
-    /// memory and, measured on loopback, slow many concurrent uploads.
+    /// The receive window a connection starts with, in MiB
+    /// (`receive_window_mib`, default 4). Uploads run at most window /
+    /// round-trip time; the window doubles (up to 64 MiB) when a client is
+    /// seen waiting for it, so this is the floor. Larger windows cost memory
+    /// and, measured on loopback, slow many concurrent uploads.
     pub receive_window_mib: usize,
 }
 
