@@ -83,7 +83,6 @@ pub struct Connection {
     startup_permit: Option<OwnedSemaphorePermit>,
     login: Option<Login>,
     channels: HashMap<ChannelId, OpenChannel>,
-    channels_opened: usize,
 }
 
 /// The methods a client may go on trying after a failure; russh's plain
@@ -114,7 +113,6 @@ impl Connection {
             startup_permit: Some(startup_permit),
             login: None,
             channels: HashMap::new(),
-            channels_opened: 0,
         }
     }
 
@@ -193,6 +191,7 @@ impl Connection {
                 let _ = handle.eof(id).await;
                 let _ = handle.close(id).await;
                 drop(stream);
+                state.channel_closed(id);
             }
             .instrument(span),
         );
@@ -217,6 +216,7 @@ impl Connection {
         };
         let span = info_span!(parent: &self.span, "channel", id = %open.channel.id(), kind);
         let busy = self.state.start_service();
+        let state = self.state.clone();
         let pty = open.pty.is_some();
         self.context.tracker.spawn(
             async move {
@@ -254,7 +254,9 @@ impl Connection {
                     command_timeout,
                     pty,
                 };
+                let id = open.channel.id();
                 commands::run(open.channel, handle, exec, program).await;
+                state.channel_closed(id);
             }
             .instrument(span),
         );
@@ -346,12 +348,14 @@ impl russh::server::Handler for Connection {
                 .await;
             return Ok(());
         }
-        if self.channels_opened >= self.context.limits.max_channels_per_connection {
+        // Only channels open at once are capped: a connection may open many
+        // over its life (rclone runs a command per checksum).
+        let max = self.context.limits.max_channels_per_connection;
+        if !self.state.try_open_channel(channel.id(), max) {
             warn!("channel refused: too many channels on this connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        self.channels_opened += 1;
         self.channels
             .insert(channel.id(), OpenChannel { channel, pty: None });
         reply.accept().await;
@@ -482,8 +486,10 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // A channel closed before any request: forget it.
+        // The channel no longer counts against the cap; one closed before
+        // any request is forgotten too.
         self.channels.remove(&channel);
+        self.state.channel_closed(channel);
         Ok(())
     }
 }

@@ -115,3 +115,31 @@ async fn channels_past_the_per_connection_cap_are_refused() {
     }
     assert!(handle.channel_open_session().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_channel_cap_counts_open_channels_not_every_channel_ever_opened() {
+    let server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
+            max_channels_per_connection: 2,
+            ..limits()
+        },
+    );
+    let handle = server.russh_login("alice").await;
+    // One command after another, as rclone runs a checksum per file.
+    for round in 0..6 {
+        let mut channel = handle.channel_open_session().await.unwrap();
+        channel.exec(true, "pwd").await.unwrap();
+        let mut output = Vec::new();
+        let mut status = None;
+        while let Some(message) = channel.wait().await {
+            match message {
+                russh::ChannelMsg::Data { data } => output.extend_from_slice(&data),
+                russh::ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                _ => {}
+            }
+        }
+        assert_eq!(status, Some(0), "round {round}");
+        assert_eq!(output, b"/\n", "round {round}");
+    }
+}

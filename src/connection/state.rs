@@ -30,6 +30,9 @@ pub struct ConnectionState {
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
     files_closed: AtomicU64,
+    /// Channels open now. The handler adds them; whoever closes one (the
+    /// client, or a service task when it ends) removes it.
+    open_channels: std::sync::Mutex<std::collections::HashSet<russh::ChannelId>>,
 }
 
 /// Marks a running service; dropping it may make the connection idle.
@@ -51,7 +54,29 @@ impl ConnectionState {
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             files_closed: AtomicU64::new(0),
+            open_channels: std::sync::Mutex::default(),
         }
+    }
+
+    /// Counts channel `id` as open unless `max` are open already.
+    pub fn try_open_channel(&self, id: russh::ChannelId, max: usize) -> bool {
+        let mut open = self
+            .open_channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.len() >= max {
+            return false;
+        }
+        open.insert(id);
+        true
+    }
+
+    /// Channel `id` is closed: it no longer counts against the cap.
+    pub fn channel_closed(&self, id: russh::ChannelId) {
+        self.open_channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
     }
 
     /// Records a successful login.
