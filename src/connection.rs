@@ -38,14 +38,11 @@ use commands::Program;
 pub use registry::{AccountRegistry, AccountSessionSlot};
 pub use state::ConnectionState;
 
-/// The registry of live per-account state, under its historical name.
-pub type QuotaRegistry = AccountRegistry;
-
 /// What every connection shares with the server.
 pub struct ConnectionContext {
     /// The accounts in force; swapped whole on reload.
     pub accounts: Arc<ArcSwap<Accounts>>,
-    /// Per-account quota and session counts, shared by all connections.
+    /// Per-account quota, open home and session count, shared by all connections.
     pub quotas: AccountRegistry,
     /// Folder holding one home per account.
     pub homes: PathBuf,

@@ -24,7 +24,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::Limits;
-use crate::connection::{Connection, ConnectionContext, QuotaRegistry};
+use crate::connection::{AccountRegistry, Connection, ConnectionContext};
 
 pub use limits::{AddressSlot, AddressSlots};
 
@@ -79,7 +79,7 @@ impl Server {
         let ssh_config = Arc::new(ssh_config(&limits, settings.host_keys));
         let context = Arc::new(ConnectionContext {
             accounts: Arc::new(ArcSwap::from_pointee(settings.accounts)),
-            quotas: QuotaRegistry::default(),
+            quotas: AccountRegistry::default(),
             homes: settings.homes,
             limits: limits.clone(),
             shutdown: CancellationToken::new(),
