@@ -16,7 +16,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, require_tool, sha256_hex, text};
+use common::{
+    AccountSpec, TestServer, assert_ok, describe, host_passwd_lines, pattern, require_tool,
+    sha256_hex, text,
+};
 
 /// The files every comparison starts from, written into `dir`.
 fn populate(dir: &Path) {
@@ -56,15 +59,6 @@ fn gnu(dir: &Path, command: &str) -> Output {
         .unwrap()
 }
 
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
-
 /// Runs `command` through ssh as alice and with GNU in `host`; stdout,
 /// stderr and exit status must be the same.
 fn assert_like_gnu(server: &TestServer, host: &Path, command: &str) -> Output {
@@ -102,29 +96,6 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
-}
-
-/// The non-empty lines of the host's /etc/passwd, which must never show up.
-fn host_passwd_lines() -> Vec<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let lines: Vec<String> = passwd
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert!(!lines.is_empty());
-    lines
-}
-
-fn assert_no_host_passwd(output: &Output, what: &str) {
-    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    for line in host_passwd_lines() {
-        assert!(
-            !all.contains(&line),
-            "`{what}` showed the host's /etc/passwd line {line:?}\n{}",
-            describe(output)
-        );
-    }
 }
 
 #[test]
@@ -649,4 +620,8 @@ fn large_output_arrives_complete() {
     let out = server.ssh("alice", &["tail -c 100 big"], b"");
     assert_ok(&out);
     assert!(out.stdout == data[data.len() - 100..]);
+}
+
+fn assert_no_host_passwd(output: &Output, what: &str) {
+    common::assert_no_host_passwd_in(&describe(output), &format!("`{what}`"));
 }

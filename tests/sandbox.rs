@@ -22,7 +22,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, require_tool, text};
+use common::{AccountSpec, TestServer, assert_ok, describe, pattern, require_tool, text};
 use sftpbox::config::Limits;
 
 /// The uid a root server runs sandboxed programs as (`nobody`).
@@ -70,15 +70,6 @@ fn run(server: &TestServer, line: &str) -> Output {
     server.ssh("alice", &[line], b"")
 }
 
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
-
 fn assert_status(output: &Output, code: i32, what: &str) {
     assert_eq!(
         output.status.code(),
@@ -106,29 +97,6 @@ fn upload(server: &TestServer, name: &str, data: &[u8], mode: Option<&str>) {
         script.push_str(&format!("chmod {mode} {name}\n"));
     }
     assert_ok(&server.sftp_batch("alice", &script));
-}
-
-/// The non-empty lines of the host's /etc/passwd.
-fn host_passwd_lines() -> Vec<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let lines: Vec<String> = passwd
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert!(!lines.is_empty());
-    lines
-}
-
-fn assert_no_host_passwd(output: &Output, what: &str) {
-    let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    for line in host_passwd_lines() {
-        assert!(
-            !all.contains(&line),
-            "{what} shows the host's /etc/passwd line {line:?}\n{}",
-            describe(output)
-        );
-    }
 }
 
 /// Bytes of every regular file under `dir`, symlinks not followed.
@@ -805,4 +773,8 @@ fn sftp_files_and_program_files_are_shared() {
     );
     assert_eq!(std::fs::read(local.path().join("c.txt")).unwrap(), b"in\n");
     assert!(!home.join("a.txt").exists());
+}
+
+fn assert_no_host_passwd(output: &Output, what: &str) {
+    common::assert_no_host_passwd_in(&describe(output), &format!("`{what}`"));
 }

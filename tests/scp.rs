@@ -20,20 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, text};
+use common::{AccountSpec, TestServer, assert_ok, describe, pattern, text};
 
 /// `alice@127.0.0.1:PATH`, the remote operand of scp.
 fn remote(path: &str) -> String {
     format!("alice@127.0.0.1:{path}")
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
 }
 
 fn assert_failed(output: &Output, what: &str) {
@@ -118,29 +109,6 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
             name.starts_with(".scp-") || name.ends_with(".part")
         })
         .collect()
-}
-
-/// The non-empty lines of the host's /etc/passwd.
-fn host_passwd_lines() -> Vec<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let lines: Vec<String> = passwd
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert!(!lines.is_empty());
-    lines
-}
-
-/// Asserts that no host passwd line occurs in `data`.
-fn assert_no_host_passwd(data: &[u8], what: &str) {
-    let data = text(data);
-    for line in host_passwd_lines() {
-        assert!(
-            !data.contains(&line),
-            "{what} shows the host's /etc/passwd line {line:?}:\n{data}"
-        );
-    }
 }
 
 /// A server with alice, logged in once so that her home exists.
@@ -815,4 +783,9 @@ fn default_sftp_mode_scp_recursive_with_preserve() {
         .collect();
     assert_tree_preserved(&home.join("tree"), &files, "SFTP-mode upload");
     assert_ok(&out);
+}
+
+/// Asserts that no host passwd line occurs in `data`.
+fn assert_no_host_passwd(data: &[u8], what: &str) {
+    common::assert_no_host_passwd_in(&text(data), what);
 }

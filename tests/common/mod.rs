@@ -484,3 +484,35 @@ pub async fn put(
     file.shutdown().await.map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// Status, stdout and stderr of a command, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+/// The non-empty lines of the host's /etc/passwd, which no client may see.
+pub fn host_passwd_lines() -> Vec<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let lines: Vec<String> = passwd
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert!(!lines.is_empty());
+    lines
+}
+
+/// Asserts that no line of the host's /etc/passwd occurs in `seen`.
+pub fn assert_no_host_passwd_in(seen: &str, what: &str) {
+    for line in host_passwd_lines() {
+        assert!(
+            !seen.contains(&line),
+            "{what} shows the host's /etc/passwd line {line:?}:\n{seen}"
+        );
+    }
+}
