@@ -350,3 +350,116 @@ fn route(session: &Arc<Session>, path_lane: &Lane, request: Packet, cost: usize)
         }
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+    use russh_sftp::protocol::{FileAttributes, Open, OpenFlags};
+    use tokio::io::{AsyncWriteExt, DuplexStream};
+
+    use super::*;
+    use crate::jail::tests::Fixture;
+
+    /// Sends one framed packet.
+    async fn send(client: &mut DuplexStream, packet: Packet) {
+        client.write_all(&wire::encode(packet)).await.unwrap();
+    }
+
+    /// Sends a hand-made body (type byte first), framed.
+    async fn send_raw(client: &mut DuplexStream, body: &[u8]) {
+        client.write_u32(body.len() as u32).await.unwrap();
+        client.write_all(body).await.unwrap();
+    }
+
+    async fn receive(client: &mut DuplexStream) -> Packet {
+        let mut body = wire::read_packet(client).await.unwrap();
+        Packet::try_from(&mut body).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_offsets_get_a_status_and_the_session_goes_on() {
+        let fixture = Fixture::new(None);
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let session = tokio::spawn(serve(server, fixture.jail.clone(), "alice", Arc::default()));
+
+        send(
+            &mut client,
+            Packet::Init(russh_sftp::protocol::Init {
+                version: 3,
+                extensions: Default::default(),
+            }),
+        )
+        .await;
+        assert!(matches!(receive(&mut client).await, Packet::Version(_)));
+        send(
+            &mut client,
+            Packet::Open(Open {
+                id: 1,
+                filename: "f".into(),
+                pflags: OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE,
+                attrs: FileAttributes::default(),
+            }),
+        )
+        .await;
+        let Packet::Handle(handle) = receive(&mut client).await else {
+            panic!("no handle")
+        };
+        let handle = handle.handle.into_bytes();
+
+        // READ and WRITE near the end of the u64 range: each gets a status.
+        for (kind, id) in [(wire::TYPE_READ, 2u32), (wire::TYPE_WRITE, 3u32)] {
+            let mut body = BytesMut::new();
+            body.put_u8(kind);
+            body.put_u32(id);
+            body.put_u32(handle.len() as u32);
+            body.put_slice(&handle);
+            body.put_u64(u64::MAX - 10);
+            if kind == wire::TYPE_READ {
+                body.put_u32(100);
+            } else {
+                body.put_u32(100);
+                body.put_slice(&[7u8; 100]);
+            }
+            send_raw(&mut client, &body).await;
+            match receive(&mut client).await {
+                Packet::Status(status) => {
+                    assert_eq!(status.id, id);
+                    assert_ne!(status.status_code, StatusCode::Ok);
+                }
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+        // A truncated WRITE is a bad message, not the end of the session.
+        send_raw(&mut client, &[wire::TYPE_WRITE, 0, 0, 0, 9, 0xff]).await;
+        assert!(
+            matches!(receive(&mut client).await, Packet::Status(s) if s.status_code == StatusCode::BadMessage)
+        );
+
+        // The session still works, and nothing was written.
+        send(
+            &mut client,
+            Packet::Stat(russh_sftp::protocol::Stat {
+                id: 4,
+                path: "f".into(),
+            }),
+        )
+        .await;
+        let Packet::Attrs(attrs) = receive(&mut client).await else {
+            panic!("no attrs")
+        };
+        assert_eq!(attrs.attrs.size, Some(0));
+        drop(client);
+        let (totals, _) = session.await.unwrap();
+        assert_eq!(totals.files_closed, 1);
+        assert_eq!(
+            std::fs::metadata(fixture.home().join("f")).unwrap().len(),
+            0
+        );
+    }
+}

@@ -257,7 +257,7 @@ fn copy_data(session: &Arc<Session>, mut c: Cursor, id: u32, cost: usize) {
                 let Some(chunk) = buf.get_mut(..want) else {
                     return wire::ok(id);
                 };
-                let n = match source.file.read_at(chunk, from_offset + done) {
+                let n = match source.file.read_at(chunk, from_offset.saturating_add(done)) {
                     Ok(0) => return wire::ok(id),
                     Ok(n) => n,
                     Err(err) => return status::reply(id, &err),
@@ -265,7 +265,10 @@ fn copy_data(session: &Arc<Session>, mut c: Cursor, id: u32, cost: usize) {
                 let Some(data) = buf.get(..n) else {
                     return wire::ok(id);
                 };
-                if let Err(err) = target_file.file.write_at(data, to_offset + done) {
+                if let Err(err) = target_file
+                    .file
+                    .write_at(data, to_offset.saturating_add(done))
+                {
                     return status::reply(id, &err);
                 }
                 source.count_read(n);
@@ -333,7 +336,7 @@ fn check_file(id: u32, file: &JailFile, request: &CheckRequest) -> Bytes {
     wire::put_string(&mut out, algorithm.as_bytes());
     let mut offset = start;
     loop {
-        let block_end = (offset + block).min(end);
+        let block_end = offset.saturating_add(block).min(end);
         let digest = match algorithm {
             "md5" => hash_range::<md5::Md5>(file, offset, block_end),
             "sha1" => hash_range::<sha1::Sha1>(file, offset, block_end),

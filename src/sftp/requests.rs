@@ -130,7 +130,10 @@ pub fn read(id: u32, file: &FileHandle, request: &ReadRequest) -> Bytes {
         let Some(buf) = reply.payload_mut().get_mut(filled..) else {
             break;
         };
-        match file.file.read_at(buf, request.offset + filled as u64) {
+        match file
+            .file
+            .read_at(buf, request.offset.saturating_add(filled as u64))
+        {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) => {
