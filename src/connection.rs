@@ -242,7 +242,7 @@ impl Connection {
                     }
                 };
                 if let Program::Command(line) = &program {
-                    info!(command = %String::from_utf8_lossy(line), "command");
+                    info!(command = %crate::jail::escaped(line), "command");
                 }
                 let exec = ExecContext {
                     jail,

@@ -94,10 +94,7 @@ where
         return ExitOutcome::Status(0);
     };
     if name.as_slice() == b"scp" {
-        let Some(args) = text_argv(&argv) else {
-            return not_utf8(ctx.pty, &mut stdout, &mut stderr).await;
-        };
-        return crate::scp::run(&args, ctx, stdin, stdout, stderr).await;
+        return crate::scp::run(&argv, ctx, stdin, stdout, stderr).await;
     }
     if let Some(builtin) = Builtin::from_name(name) {
         let streams = builtins::Streams {
@@ -112,10 +109,7 @@ where
         .iter()
         .find(|(allowed, _)| allowed.as_bytes() == name.as_slice())
     {
-        let Some(args) = text_argv(&argv) else {
-            return not_utf8(ctx.pty, &mut stdout, &mut stderr).await;
-        };
-        return sandbox::run_external(program, &args, ctx, stdin, stdout, stderr).await;
+        return sandbox::run_external(program, &argv, ctx, stdin, stdout, stderr).await;
     }
     not_allowed(name, ctx.pty, &mut stdout, &mut stderr).await
 }
@@ -149,24 +143,6 @@ async fn parse(line: &[u8], ctx: &ExecContext, cwd: &VirtualPath) -> Result<Vec<
         .map_err(|err| format!("sftpbox: {err}\n"))
 }
 
-/// The words as strings, what scp and external programs take; `None` if
-/// one is not UTF-8 (no path in the box can hold such a name anyway).
-fn text_argv(argv: &[Vec<u8>]) -> Option<Vec<String>> {
-    argv.iter()
-        .map(|word| String::from_utf8(word.clone()).ok())
-        .collect()
-}
-
-/// Refuses arguments that are not UTF-8 (exit 2).
-async fn not_utf8(
-    pty: bool,
-    stdout: &mut (dyn AsyncWrite + Unpin + Send),
-    stderr: &mut (dyn AsyncWrite + Unpin + Send),
-) -> ExitOutcome {
-    report("sftpbox: arguments must be UTF-8\n", pty, stdout, stderr).await;
-    ExitOutcome::Status(EXIT_SYNTAX)
-}
-
 /// Reports a command that may not run: exit 127 and a message naming
 /// argv[0] only.
 async fn not_allowed(
@@ -177,7 +153,7 @@ async fn not_allowed(
 ) -> ExitOutcome {
     let message = format!(
         "sftpbox: {}: command not allowed\n",
-        String::from_utf8_lossy(name)
+        crate::jail::escaped(name)
     );
     report(&message, pty, stdout, stderr).await;
     ExitOutcome::Status(EXIT_NOT_ALLOWED)

@@ -54,7 +54,7 @@ pub use canonical::MAX_SYMLINK_FOLLOWS;
 pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
-pub use path::{MAX_NAME_BYTES, MAX_PATH_BYTES, VirtualPath};
+pub use path::{MAX_NAME_BYTES, MAX_PATH_BYTES, VirtualPath, escaped};
 pub use quota::Quota;
 pub use scan::MAX_SCAN_DEPTH;
 
@@ -173,8 +173,8 @@ pub struct FsStats {
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
-    /// The entry's name (bytes that are not UTF-8 replaced by U+FFFD).
-    pub name: String,
+    /// The entry's name, byte for byte as stored.
+    pub name: Vec<u8>,
     /// The entry's own metadata (`lstat`: a symlink is reported as one).
     pub stat: Stat,
 }
@@ -231,7 +231,7 @@ impl Jail {
         // rather than fall back to something weaker.
         if let Err(err) = openat2(
             root.as_fd(),
-            ".",
+            b".",
             OFlags::PATH | OFlags::DIRECTORY,
             Mode::empty(),
         ) {
@@ -306,7 +306,7 @@ impl Jail {
             }
             match rustix::fs::statat(&dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => entries.push(DirEntry {
-                    name: name.to_string_lossy().into_owned(),
+                    name: name.to_bytes().to_vec(),
                     stat: st.into(),
                 }),
                 Err(Errno::NOENT) => continue,
@@ -349,7 +349,7 @@ impl Jail {
     /// Gives `name` in `parent` (just created) to the home's owner, without
     /// following a final symlink. Nothing to do when the server is not root
     /// or the home is root's.
-    fn give_to_owner(&self, parent: &OwnedFd, name: &str) -> Result<(), JailError> {
+    fn give_to_owner(&self, parent: &OwnedFd, name: &[u8]) -> Result<(), JailError> {
         if let Some((uid, gid)) = self.inner.owner {
             rustix::fs::chownat(
                 parent,
@@ -403,7 +403,7 @@ impl Jail {
     fn open_parent<'p>(
         &self,
         path: &'p VirtualPath,
-    ) -> Result<Option<(OwnedFd, &'p str)>, JailError> {
+    ) -> Result<Option<(OwnedFd, &'p [u8])>, JailError> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Ok(None);
         };
@@ -418,7 +418,7 @@ impl Jail {
 /// RESOLVE_NO_MAGICLINKS)`, retried on `EAGAIN`/`EINTR`.
 fn openat2(
     dir: BorrowedFd<'_>,
-    path: &str,
+    path: &[u8],
     flags: OFlags,
     mode: Mode,
 ) -> Result<OwnedFd, JailError> {
@@ -514,8 +514,8 @@ pub(crate) mod tests {
         std::os::unix::fs::symlink("/etc/passwd", fixture.home().join("link")).unwrap();
         let mut entries = fixture.jail.read_dir(&VirtualPath::root()).unwrap();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
-        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["dir", "file", "link"]);
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, [&b"dir"[..], b"file", b"link"]);
         assert!(entries[0].stat.is_dir());
         assert_eq!(entries[1].stat.size, 3);
         assert!(entries[2].stat.is_symlink());
@@ -523,6 +523,43 @@ pub(crate) mod tests {
             fixture.jail.read_dir(&vp("/file")),
             Err(JailError::NotADirectory)
         );
+    }
+
+    #[test]
+    fn names_that_differ_in_one_byte_that_is_not_utf8_are_two_files() {
+        let fixture = Fixture::new(None);
+        let options = OpenOptions {
+            write: true,
+            create: true,
+            exclusive: true,
+            ..OpenOptions::default()
+        };
+        for (name, content) in [(&b"a\xfe"[..], b"fe"), (b"a\xff", b"ff")] {
+            let path = VirtualPath::root().join(name).unwrap();
+            let file = fixture.jail.open_file(&path, &options).unwrap();
+            file.write_at(content, 0).unwrap();
+        }
+        let mut names: Vec<_> = fixture
+            .jail
+            .read_dir(&VirtualPath::root())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, [b"a\xfe".to_vec(), b"a\xff".to_vec()]);
+        use std::os::unix::ffi::OsStrExt;
+        let on_disk = |name: &[u8]| {
+            std::fs::read(fixture.home().join(std::ffi::OsStr::from_bytes(name))).unwrap()
+        };
+        assert_eq!(on_disk(b"a\xfe"), b"fe");
+        assert_eq!(on_disk(b"a\xff"), b"ff");
+        fixture.jail.remove_file(&vp_bytes(b"/a\xfe")).unwrap();
+        assert_eq!(on_disk(b"a\xff"), b"ff");
+    }
+
+    pub(crate) fn vp_bytes(path: &[u8]) -> VirtualPath {
+        VirtualPath::resolve(&VirtualPath::root(), path).unwrap()
     }
 
     #[test]
@@ -537,7 +574,7 @@ pub(crate) mod tests {
             .into_iter()
             .map(|e| e.name)
             .collect();
-        assert_eq!(names, ["mine"]);
+        assert_eq!(names, [b"mine".to_vec()]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod exec;
 pub mod host_keys;
 pub mod jail;
+mod listing;
 pub mod scp;
 pub mod server;
 pub mod sftp;

@@ -39,15 +39,16 @@ struct Options {
     preserve: bool,
     /// `-d`: the target must be a directory.
     target_is_dir: bool,
-    /// The paths, as typed (after the caller's tokenizing and globbing).
-    operands: Vec<String>,
+    /// The paths, as typed (after the caller's tokenizing and globbing),
+    /// byte for byte.
+    operands: Vec<Vec<u8>>,
 }
 
 /// Runs `scp` with `argv` (`argv[0]` is `scp`) over `stdin`/`stdout`;
 /// usage errors go to `stderr`. Returns status 0 when no error was sent or
 /// received, else 1.
 pub async fn run<R, W, E>(
-    argv: &[String],
+    argv: &[Vec<u8>],
     ctx: &ExecContext,
     stdin: R,
     stdout: W,
@@ -83,26 +84,31 @@ where
 }
 
 /// getopt-style parsing of `-t`/`-f` and their flags.
-fn parse_options(args: &[String]) -> Result<Options, String> {
+fn parse_options(args: &[Vec<u8>]) -> Result<Options, String> {
     let mut options = Options::default();
     let mut rest = args.iter();
     for arg in rest.by_ref() {
-        if arg == "--" {
+        if arg == b"--" {
             break;
         }
-        let Some(flags) = arg.strip_prefix('-').filter(|flags| !flags.is_empty()) else {
+        let Some(flags) = arg.strip_prefix(b"-").filter(|flags| !flags.is_empty()) else {
             options.operands.push(arg.clone());
             break;
         };
-        for flag in flags.chars() {
+        for &flag in flags {
             match flag {
-                't' => options.sink = true,
-                'f' => options.source = true,
-                'r' => options.recursive = true,
-                'p' => options.preserve = true,
-                'd' => options.target_is_dir = true,
-                'v' | 'q' => {}
-                other => return Err(format!("unsupported option -- {other}")),
+                b't' => options.sink = true,
+                b'f' => options.source = true,
+                b'r' => options.recursive = true,
+                b'p' => options.preserve = true,
+                b'd' => options.target_is_dir = true,
+                b'v' | b'q' => {}
+                other => {
+                    return Err(format!(
+                        "unsupported option -- {}",
+                        crate::jail::escaped(&[other])
+                    ));
+                }
             }
         }
     }

@@ -87,14 +87,6 @@ impl Session {
     }
 }
 
-/// Seconds since the epoch, for long-name dates.
-fn now_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Serves SFTP on `stream` until the client closes it; returns what moved,
 /// and the stream itself (so the caller can report an exit status before it
 /// closes the channel), unless writing replies failed.

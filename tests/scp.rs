@@ -739,6 +739,41 @@ fn planted_symlinks_do_not_lead_out_of_the_home() {
 }
 
 #[test]
+fn a_name_that_is_not_utf8_is_copied_byte_for_byte_both_ways() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let server = alice();
+    let odd = OsStr::from_bytes(b"caf\xe9-\xff.txt");
+    let planted = server.home("alice").join("down");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join(odd), b"latin-1 name").unwrap();
+    std::fs::write(planted.join("plain.txt"), b"plain").unwrap();
+
+    let local = tempfile::tempdir().unwrap();
+    let out = server.scp(&["-O", "-r", &remote("down"), path_str(local.path())]);
+    assert_ok(&out);
+    assert_eq!(
+        std::fs::read(local.path().join("down").join(odd)).unwrap(),
+        b"latin-1 name"
+    );
+
+    let up = local.path().join("up");
+    std::fs::create_dir(&up).unwrap();
+    let other = OsStr::from_bytes(b"a\xfe");
+    std::fs::write(up.join(other), b"fe").unwrap();
+    std::fs::write(up.join(OsStr::from_bytes(b"a\xff")), b"ff").unwrap();
+    let out = server.scp(&["-O", "-r", path_str(&up), &remote("up")]);
+    assert_ok(&out);
+    let stored = server.home("alice").join("up");
+    assert_eq!(std::fs::read(stored.join(other)).unwrap(), b"fe");
+    assert_eq!(
+        std::fs::read(stored.join(OsStr::from_bytes(b"a\xff"))).unwrap(),
+        b"ff"
+    );
+    assert_eq!(std::fs::read_dir(&stored).unwrap().count(), 2);
+}
+
+#[test]
 fn default_sftp_mode_scp_puts_and_gets() {
     let server = alice();
     let home = server.home("alice");

@@ -16,7 +16,6 @@
 
 mod args;
 mod attributes;
-mod calendar;
 mod change;
 mod copy;
 mod count;
@@ -294,9 +293,10 @@ pub(crate) fn reason(err: &JailError) -> String {
     err.strerror()
 }
 
-/// Shows a client argument in a message.
+/// Shows a client argument or a stored name in a message: as it is when it
+/// is printable UTF-8, quoted as GNU `ls` would otherwise.
 pub(crate) fn shown(arg: &[u8]) -> String {
-    String::from_utf8_lossy(arg).into_owned()
+    crate::listing::quoted_name(arg).into_owned()
 }
 
 /// Runs `builtin` with `argv` (argv[0] included) and `cwd` as current

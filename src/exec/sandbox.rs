@@ -56,11 +56,11 @@ enum Killed {
     Quota { used: u64, limit: u64 },
 }
 
-/// Runs `program` (absolute) with `argv[1..]` in the sandbox; `argv[0]` is
-/// the name the program sees and messages use.
+/// Runs `program` (absolute) with `argv[1..]` in the sandbox, each word
+/// byte for byte; `argv[0]` is the name the program sees and messages use.
 pub async fn run_external<R, W, E>(
     program: &Path,
-    argv: &[String],
+    argv: &[Vec<u8>],
     ctx: &ExecContext,
     mut stdin: R,
     mut stdout: W,
@@ -71,9 +71,13 @@ where
     W: AsyncWrite + Unpin + Send,
     E: AsyncWrite + Unpin + Send,
 {
-    let name = argv
+    let name = argv.first().map_or_else(
+        || program.display().to_string(),
+        |word| crate::jail::escaped(word).into_owned(),
+    );
+    let arg0 = argv
         .first()
-        .map_or_else(|| program.display().to_string(), Clone::clone);
+        .map_or_else(|| program.as_os_str().to_owned(), |word| os_word(word));
     let (mut report_reader, report_writer) = match std::io::pipe() {
         Ok(pipe) => pipe,
         Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
@@ -90,8 +94,13 @@ where
     let steps = plan.describe_steps();
     let mut command = std::process::Command::new(program);
     command
-        .arg0(&name)
-        .args(argv.get(1..).unwrap_or_default())
+        .arg0(&arg0)
+        .args(
+            argv.get(1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|word| os_word(word)),
+        )
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", &home_inside)
@@ -352,6 +361,11 @@ async fn exec_failed<E: AsyncWrite + Unpin>(
     } else {
         ExitOutcome::Status(126)
     }
+}
+
+/// A word of the command line as the program gets it: the same bytes.
+fn os_word(word: &[u8]) -> std::ffi::OsString {
+    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(word).to_owned()
 }
 
 #[cfg(test)]

@@ -181,7 +181,10 @@ where
                 true
             }
             None => {
-                let message = format!("{}: command not found\r\n", String::from_utf8_lossy(name));
+                let message = format!(
+                    "{}: command not found\r\n",
+                    crate::listing::quoted_name(name)
+                );
                 say(output, message.as_bytes()).await.is_ok()
             }
         },
@@ -200,7 +203,7 @@ async fn change_directory(
         [_, dir] => dir.clone(),
         _ => return Some(String::from("cd: too many arguments\n")),
     };
-    let shown = String::from_utf8_lossy(&target).into_owned();
+    let shown = crate::listing::quoted_name(&target).into_owned();
     let path = match VirtualPath::resolve(cwd, &target) {
         Ok(path) => path,
         Err(err) => return Some(format!("cd: {shown}: {}\n", reason(&err))),

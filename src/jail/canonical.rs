@@ -25,14 +25,14 @@ impl Jail {
     /// directory before it → `NotFound`. More than [`MAX_SYMLINK_FOLLOWS`]
     /// links → `Io(ELOOP)`.
     pub fn canonicalize(&self, path: &VirtualPath) -> Result<VirtualPath, JailError> {
-        let mut pending: VecDeque<String> = path.components().map(str::to_owned).collect();
-        let mut resolved: Vec<String> = Vec::new();
+        let mut pending: VecDeque<Vec<u8>> = path.components().map(<[u8]>::to_vec).collect();
+        let mut resolved: Vec<Vec<u8>> = Vec::new();
         let mut dir = self.open_dir_of(&resolved)?;
         let mut links_followed = 0_usize;
         while let Some(component) = pending.pop_front() {
-            match component.as_str() {
-                "" | "." => continue,
-                ".." => {
+            match component.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
                     // Clamped at the box's root, like RESOLVE_IN_ROOT.
                     resolved.pop();
                     dir = self.open_dir_of(&resolved)?;
@@ -40,34 +40,34 @@ impl Jail {
                 }
                 _ => {}
             }
-            let more_follow = pending.iter().any(|c| !c.is_empty() && c != ".");
-            let stat = match rustix::fs::statat(&dir, component.as_str(), AtFlags::SYMLINK_NOFOLLOW)
-            {
-                Ok(st) => Stat::from(st),
-                Err(Errno::NOENT) if !more_follow => {
-                    resolved.push(component);
-                    break;
-                }
-                Err(errno) => return Err(errno.into()),
-            };
+            let more_follow = pending.iter().any(|c| !c.is_empty() && c != b".");
+            let stat =
+                match rustix::fs::statat(&dir, component.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => Stat::from(st),
+                    Err(Errno::NOENT) if !more_follow => {
+                        resolved.push(component);
+                        break;
+                    }
+                    Err(errno) => return Err(errno.into()),
+                };
             if stat.is_symlink() {
                 links_followed += 1;
                 if links_followed > MAX_SYMLINK_FOLLOWS {
                     return Err(Errno::LOOP.into());
                 }
-                let target = rustix::fs::readlinkat(&dir, component.as_str(), Vec::new())?;
-                let target = target.to_str().map_err(|_| JailError::InvalidName)?;
-                if target.starts_with('/') {
+                let target = rustix::fs::readlinkat(&dir, component.as_slice(), Vec::new())?;
+                let target = target.as_bytes();
+                if target.first() == Some(&b'/') {
                     resolved.clear();
                     dir = self.open_dir_of(&resolved)?;
                 }
-                for part in target.split('/').rev() {
-                    pending.push_front(part.to_owned());
+                for part in target.split(|&byte| byte == b'/').rev() {
+                    pending.push_front(part.to_vec());
                 }
             } else if stat.is_dir() {
                 dir = rustix::fs::openat(
                     &dir,
-                    component.as_str(),
+                    component.as_slice(),
                     OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )?;
@@ -83,7 +83,7 @@ impl Jail {
 
     /// Opens the directory named by `names` (already free of symlinks) from
     /// the root fd, inside the box.
-    fn open_dir_of(&self, names: &[String]) -> Result<OwnedFd, JailError> {
+    fn open_dir_of(&self, names: &[Vec<u8>]) -> Result<OwnedFd, JailError> {
         let path = VirtualPath::from_names(names)?;
         self.open_in_root(&path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
     }
@@ -106,7 +106,7 @@ mod tests {
         fixture
             .jail
             .canonicalize(&vp(path))
-            .map(|p| p.as_str().to_owned())
+            .map(|p| String::from_utf8(p.as_bytes().to_vec()).unwrap())
     }
 
     #[test]

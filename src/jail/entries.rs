@@ -136,9 +136,9 @@ impl Jail {
 
     /// Creates symlink `link` whose target is `target`, stored as given. The
     /// target is read inside the box whenever the link is followed.
-    pub fn symlink(&self, target: &str, link: &VirtualPath) -> Result<(), JailError> {
+    pub fn symlink(&self, target: &[u8], link: &VirtualPath) -> Result<(), JailError> {
         self.check_writable()?;
-        if target.is_empty() || target.contains('\0') {
+        if target.is_empty() || target.contains(&0) {
             return Err(JailError::InvalidName);
         }
         if target.len() > MAX_PATH_BYTES {
@@ -149,14 +149,14 @@ impl Jail {
         self.give_to_owner(&parent, name)
     }
 
-    /// The target of symlink `path`, as stored (bytes that are not UTF-8
-    /// replaced by U+FFFD). Not a symlink → `Io(EINVAL)`, as `readlink(2)`.
-    pub fn read_link(&self, path: &VirtualPath) -> Result<String, JailError> {
+    /// The target of symlink `path`, byte for byte as stored. Not a symlink
+    /// → `Io(EINVAL)`, as `readlink(2)`.
+    pub fn read_link(&self, path: &VirtualPath) -> Result<Vec<u8>, JailError> {
         let Some((parent, name)) = self.open_parent(path)? else {
             return Err(Errno::INVAL.into());
         };
         let target = rustix::fs::readlinkat(&parent, name, Vec::new())?;
-        Ok(target.to_string_lossy().into_owned())
+        Ok(target.into_bytes())
     }
 
     /// Gives back the bytes of a regular file whose last link is going away.
@@ -172,7 +172,7 @@ impl Jail {
     /// swapped an inode meanwhile, the locks are retaken on the new ones.
     pub(crate) fn with_entries_locked<R>(
         &self,
-        entries: &[(BorrowedFd<'_>, &str)],
+        entries: &[(BorrowedFd<'_>, &[u8])],
         change: impl FnOnce(&[Option<Stat>]) -> Result<R, JailError>,
     ) -> Result<R, JailError> {
         let mut change = Some(change);
@@ -200,7 +200,7 @@ impl Jail {
 }
 
 /// `lstat` of each entry; `None` for a name that does not exist.
-fn lstat_entries(entries: &[(BorrowedFd<'_>, &str)]) -> Result<Vec<Option<Stat>>, JailError> {
+fn lstat_entries(entries: &[(BorrowedFd<'_>, &[u8])]) -> Result<Vec<Option<Stat>>, JailError> {
     entries
         .iter()
         .map(
@@ -222,9 +222,9 @@ fn keys_of(stats: &[Option<Stat>]) -> Vec<Option<InodeKey>> {
 /// (a plain rename is atomic, only the no-replace check is not).
 fn rename_noreplace(
     from_parent: &OwnedFd,
-    from_name: &str,
+    from_name: &[u8],
     to_parent: &OwnedFd,
-    to_name: &str,
+    to_name: &[u8],
     target_exists: bool,
 ) -> Result<(), JailError> {
     match rustix::fs::renameat_with(
@@ -321,14 +321,14 @@ mod tests {
     fn remove_file_removes_a_symlink_not_its_target() {
         let fixture = Fixture::new(None);
         write_file(&fixture.jail, "/target", 5);
-        fixture.jail.symlink("/target", &vp("/link")).unwrap();
+        fixture.jail.symlink(b"/target", &vp("/link")).unwrap();
         fixture.jail.remove_file(&vp("/link")).unwrap();
         assert!(fixture.home().join("target").exists());
         assert_eq!(fixture.jail.quota().used_bytes(), 5);
         assert_eq!(
             fixture
                 .jail
-                .remove_file(&VirtualPath::root().join("x").unwrap()),
+                .remove_file(&VirtualPath::root().join(b"x").unwrap()),
             Err(JailError::NotFound)
         );
     }
@@ -423,22 +423,22 @@ mod tests {
         let fixture = Fixture::new(None);
         fixture
             .jail
-            .symlink("../../../etc/passwd", &vp("/l"))
+            .symlink(b"../../../etc/passwd", &vp("/l"))
             .unwrap();
         assert_eq!(
             fixture.jail.read_link(&vp("/l")).unwrap(),
-            "../../../etc/passwd"
+            b"../../../etc/passwd"
         );
         assert_eq!(
-            fixture.jail.symlink("", &vp("/m")),
+            fixture.jail.symlink(b"", &vp("/m")),
             Err(JailError::InvalidName)
         );
         assert_eq!(
-            fixture.jail.symlink("a\0b", &vp("/m")),
+            fixture.jail.symlink(b"a\0b", &vp("/m")),
             Err(JailError::InvalidName)
         );
         assert_eq!(
-            fixture.jail.symlink("x", &vp("/l")),
+            fixture.jail.symlink(b"x", &vp("/l")),
             Err(JailError::AlreadyExists)
         );
         assert!(matches!(

@@ -315,7 +315,7 @@ mod tests {
             jail.hard_link(&vp("/f"), &vp("/g")),
             Err(JailError::ReadOnly)
         );
-        assert_eq!(jail.symlink("f", &vp("/g")), Err(JailError::ReadOnly));
+        assert_eq!(jail.symlink(b"f", &vp("/g")), Err(JailError::ReadOnly));
         let attrs = SetAttrs {
             mode: Some(0o600),
             ..SetAttrs::default()

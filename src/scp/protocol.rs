@@ -207,20 +207,27 @@ pub fn check_name(name: &[u8]) -> Result<(), ProtocolError> {
         || name.len() > MAX_RECORD_NAME_BYTES;
     if bad {
         return Err(ProtocolError::UnexpectedFilename(
-            String::from_utf8_lossy(name).into_owned(),
+            crate::jail::escaped(name).into_owned(),
         ));
     }
     Ok(())
 }
 
-/// `C%04o SIZE NAME\n` (setuid, setgid and sticky never sent).
-pub fn file_record(mode: u32, size: u64, name: &str) -> Vec<u8> {
-    format!("C{:04o} {size} {name}\n", mode & 0o777).into_bytes()
+/// `C%04o SIZE NAME\n` (setuid, setgid and sticky never sent); the name
+/// goes out byte for byte.
+pub fn file_record(mode: u32, size: u64, name: &[u8]) -> Vec<u8> {
+    let mut record = format!("C{:04o} {size} ", mode & 0o777).into_bytes();
+    record.extend_from_slice(name);
+    record.push(b'\n');
+    record
 }
 
-/// `D%04o 0 NAME\n`.
-pub fn dir_record(mode: u32, name: &str) -> Vec<u8> {
-    format!("D{:04o} 0 {name}\n", mode & 0o777).into_bytes()
+/// `D%04o 0 NAME\n`, the name byte for byte.
+pub fn dir_record(mode: u32, name: &[u8]) -> Vec<u8> {
+    let mut record = format!("D{:04o} 0 ", mode & 0o777).into_bytes();
+    record.extend_from_slice(name);
+    record.push(b'\n');
+    record
 }
 
 /// `T%llu 0 %llu 0\n`, negative times sent as 0 (OpenSSH `do_times`).
@@ -389,8 +396,8 @@ mod tests {
 
     #[test]
     fn records_are_formatted_as_openssh_sends_them() {
-        assert_eq!(file_record(0o104755, 12, "f"), b"C0755 12 f\n");
-        assert_eq!(dir_record(0o41777, "d"), b"D0777 0 d\n");
+        assert_eq!(file_record(0o104755, 12, b"f"), b"C0755 12 f\n");
+        assert_eq!(dir_record(0o41777, b"d"), b"D0777 0 d\n");
         assert_eq!(
             times_record(Times {
                 mtime: -5,

@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
 use super::upload::{self, Upload};
 use super::{Ack, Options, Peer, Stop, blocking};
-use crate::jail::{Jail, JailError, SetAttrs, VirtualPath};
+use crate::jail::{Jail, JailError, SetAttrs, VirtualPath, escaped};
 use protocol::ACK_OK;
 
 /// The umask applied to sent modes without `-p` (OpenSSH uses the
@@ -59,10 +59,11 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let [target_text] = options.operands.as_slice() else {
+    let [target_bytes] = options.operands.as_slice() else {
         return peer.fail("ambiguous target").await;
     };
-    let target = match VirtualPath::resolve(&VirtualPath::root(), target_text.as_bytes()) {
+    let target_text = &*escaped(target_bytes);
+    let target = match VirtualPath::resolve(&VirtualPath::root(), target_bytes) {
         Ok(target) => target,
         Err(err) => {
             return peer
@@ -170,8 +171,9 @@ where
     }
 }
 
-/// The path and display name of record `name`; `None` after reporting a
-/// name the box cannot hold (not UTF-8).
+/// The path and display name of record `name` (kept byte for byte; the
+/// display escapes what is not text); `None` after reporting a name the box
+/// cannot hold.
 async fn place<R, W>(
     peer: &mut Peer<R, W>,
     destination: &Destination<'_>,
@@ -182,12 +184,6 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let Ok(name) = std::str::from_utf8(name) else {
-        let lossy = String::from_utf8_lossy(name).into_owned();
-        peer.send_error(&format!("{lossy}: Invalid argument"))
-            .await?;
-        return Ok(None);
-    };
     let (parent, parent_text) = match frames.last() {
         Some(frame) => (&frame.dir, frame.display.as_str()),
         None if destination.target_is_dir => (destination.target, destination.target_text),
@@ -198,10 +194,11 @@ where
             )));
         }
     };
+    let shown = escaped(name);
     let display = if parent_text == "/" {
-        format!("/{name}")
+        format!("/{shown}")
     } else {
-        format!("{parent_text}/{name}")
+        format!("{parent_text}/{shown}")
     };
     match parent.join(name) {
         Ok(path) => Ok(Some((path, display))),

@@ -17,10 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Times, strerror};
 use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking};
-use crate::jail::{DirEntry, Jail, JailFile, OpenOptions, Stat, VirtualPath};
+use crate::jail::{DirEntry, Jail, JailFile, OpenOptions, Stat, VirtualPath, escaped};
 
 /// Name sent for the box's root when the account name cannot be one.
-const ROOT_FALLBACK_NAME: &str = "home";
+const ROOT_FALLBACK_NAME: &[u8] = b"home";
 
 /// A directory being sent: the entries not yet sent.
 struct DirFrame {
@@ -53,19 +53,24 @@ async fn send_operand<R, W>(
     jail: &Jail,
     options: &Options,
     account: &str,
-    operand: &str,
+    operand: &[u8],
 ) -> Result<(), Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let trimmed = operand.trim_end_matches('/');
-    let display = if trimmed.is_empty() && !operand.is_empty() {
-        "/"
+    let mut trimmed = operand;
+    while let Some(rest) = trimmed.strip_suffix(b"/") {
+        trimmed = rest;
+    }
+    let typed: &[u8] = if trimmed.is_empty() && !operand.is_empty() {
+        b"/"
     } else {
         trimmed
     };
-    let resolved = VirtualPath::resolve(&VirtualPath::root(), display.as_bytes());
+    // Messages name the path as typed, escaped where it is not text.
+    let display = &*escaped(typed);
+    let resolved = VirtualPath::resolve(&VirtualPath::root(), typed);
     let path = match resolved {
         Ok(path) => path,
         Err(err) => {
@@ -84,9 +89,9 @@ where
         }
     };
     let name = match path.file_name() {
-        Some(name) => name.to_owned(),
-        None if VirtualPath::root().join(account).is_ok() => account.to_owned(),
-        None => ROOT_FALLBACK_NAME.to_owned(),
+        Some(name) => name.to_vec(),
+        None if VirtualPath::root().join(account.as_bytes()).is_ok() => account.as_bytes().to_vec(),
+        None => ROOT_FALLBACK_NAME.to_vec(),
     };
     if stat.is_file() {
         send_file(peer, jail, options, path, display, &name).await
@@ -105,7 +110,7 @@ async fn send_tree<R, W>(
     options: &Options,
     path: VirtualPath,
     display: String,
-    name: &str,
+    name: &[u8],
     stat: Stat,
 ) -> Result<(), Stop>
 where
@@ -130,7 +135,7 @@ where
             peer.read_ack().await?;
             continue;
         };
-        let display = format!("{parent_display}/{}", entry.name);
+        let display = format!("{parent_display}/{}", escaped(&entry.name));
         let path = match parent.join(&entry.name) {
             Ok(path) => path,
             Err(err) => {
@@ -176,14 +181,14 @@ async fn enter_dir<R, W>(
     options: &Options,
     path: VirtualPath,
     display: String,
-    name: &str,
+    name: &[u8],
     stat: Stat,
 ) -> Result<Option<DirFrame>, Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    if name.contains('\n') {
+    if name.contains(&b'\n') {
         peer.send_error(&format!("{display}: name contains a newline, skipped"))
             .await?;
         return Ok(None);
@@ -233,13 +238,13 @@ async fn send_file<R, W>(
     options: &Options,
     path: VirtualPath,
     display: &str,
-    name: &str,
+    name: &[u8],
 ) -> Result<(), Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    if name.contains('\n') {
+    if name.contains(&b'\n') {
         return peer
             .send_error(&format!("{display}: name contains a newline, skipped"))
             .await;

@@ -26,9 +26,9 @@ fn context(jail: Jail) -> ExecContext {
 /// Starts `scp ARGS` in the box; returns the client's end of the stream.
 fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<ExitOutcome>) {
     let (client, server) = tokio::io::duplex(1 << 16);
-    let argv: Vec<String> = std::iter::once("scp")
+    let argv: Vec<Vec<u8>> = std::iter::once("scp")
         .chain(args.iter().copied())
-        .map(String::from)
+        .map(|word| word.as_bytes().to_vec())
         .collect();
     let ctx = context(fixture.jail.clone());
     let task = tokio::spawn(async move {
@@ -368,7 +368,7 @@ async fn a_readonly_account_cannot_upload() {
     let (client, server) = tokio::io::duplex(4096);
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
-        let argv = ["scp", "-t", "/"].map(String::from);
+        let argv = ["scp", "-t", "/"].map(|word| word.as_bytes().to_vec());
         run(&argv, &context(jail), read, write, tokio::io::sink()).await
     });
     let mut client = client;

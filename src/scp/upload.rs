@@ -54,7 +54,7 @@ pub(super) fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Uploa
     for _ in 0..TEMP_NAME_ATTEMPTS {
         let serial = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(".scp-{:x}-{serial:x}.part", std::process::id());
-        let path = parent.join(&name)?;
+        let path = parent.join(name.as_bytes())?;
         match jail.open_file(&path, &options) {
             Ok(file) => {
                 let temp = TempFile::new(jail, path);

@@ -105,7 +105,7 @@ pub fn open_dir(session: &Arc<Session>, id: u32, raw: &str, lane: Lane) -> Bytes
 
 /// READDIR: the next entries, or EOF.
 pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
-    let now = super::now_seconds();
+    let now = crate::listing::calendar::now();
     let mut remaining = dir
         .remaining
         .lock()
@@ -180,7 +180,7 @@ pub fn log_close(session: &Session, file: &FileHandle) {
         .load(std::sync::atomic::Ordering::Relaxed);
     session.totals.add(read, written);
     info!(
-        path = file.path.as_str(),
+        path = %file.path,
         bytes_read = read,
         bytes_written = written,
         duration_ms = file.opened.elapsed().as_millis() as u64,
@@ -308,13 +308,17 @@ pub fn rename(session: &Session, id: u32, from: &str, to: &str, replace: bool) -
 /// REALPATH: the canonical path inside the box.
 pub fn real_path(session: &Session, id: u32, raw: &str) -> Bytes {
     let result = path(raw).and_then(|p| session.jail.canonicalize(&p));
-    answer(id, result, |p| single_name(id, p.as_str()))
+    answer(id, result, |p| {
+        single_name(id, &String::from_utf8_lossy(p.as_bytes()))
+    })
 }
 
 /// READLINK.
 pub fn read_link(session: &Session, id: u32, raw: &str) -> Bytes {
     let result = path(raw).and_then(|p| session.jail.read_link(&p));
-    answer(id, result, |target| single_name(id, &target))
+    answer(id, result, |target| {
+        single_name(id, &String::from_utf8_lossy(&target))
+    })
 }
 
 /// SYMLINK. OpenSSH (and the clients that follow it) send the target first,
@@ -325,7 +329,7 @@ pub fn symlink(session: &Session, id: u32, first: &str, second: &str) -> Bytes {
         if target.contains('\0') {
             return Err(JailError::InvalidName);
         }
-        session.jail.symlink(target, &l)
+        session.jail.symlink(target.as_bytes(), &l)
     });
     answer(id, result, |()| wire::ok(id))
 }

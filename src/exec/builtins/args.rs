@@ -89,16 +89,10 @@ pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, String> {
             let (known, letter) = match (exact, candidates.as_slice()) {
                 (Some(found), _) | (None, [found]) => **found,
                 (None, []) => {
-                    return Err(format!(
-                        "unrecognized option '{}'",
-                        String::from_utf8_lossy(arg)
-                    ));
+                    return Err(format!("unrecognized option '{}'", super::shown(arg)));
                 }
                 (None, _) => {
-                    return Err(format!(
-                        "option '{}' is ambiguous",
-                        String::from_utf8_lossy(arg)
-                    ));
+                    return Err(format!("option '{}' is ambiguous", super::shown(arg)));
                 }
             };
             if spec.valued.contains(letter) {

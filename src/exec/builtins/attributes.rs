@@ -7,10 +7,10 @@
 //! Times are UTC.
 
 use super::args::{self, Spec};
-use super::calendar::{self, DateTime};
-use super::list::mode_string;
 use super::{Gone, Io, MAX_DEPTH, reason, shown};
 use crate::jail::{JailError, OpenOptions, SetAttrs, VirtualPath};
+use crate::listing::calendar::{self, DateTime};
+use crate::listing::mode_string;
 
 /// The umask symbolic modes without a `who` respect.
 pub const ASSUMED_UMASK: u32 = 0o022;
@@ -227,7 +227,11 @@ fn change_mode(
             let Ok(child) = path.join(&entry.name) else {
                 continue;
             };
-            let child_name = format!("{}/{}", name.trim_end_matches('/'), entry.name);
+            let child_name = format!(
+                "{}/{}",
+                name.trim_end_matches('/'),
+                super::shown(&entry.name)
+            );
             ok &= change_mode(io, &child, &child_name, mode, opts, depth + 1)?;
         }
     }

@@ -290,7 +290,11 @@ impl Rm {
                 let Ok(child) = path.join(&entry.name) else {
                     continue;
                 };
-                let child_name = format!("{}/{}", name.trim_end_matches('/'), entry.name);
+                let child_name = format!(
+                    "{}/{}",
+                    name.trim_end_matches('/'),
+                    super::shown(&entry.name)
+                );
                 all &= self.remove(io, &child, &child_name, depth + 1)?;
             }
         }

@@ -204,8 +204,9 @@ impl Cp {
             let (Ok(from), Ok(to)) = (src.join(&entry.name), dst.join(&entry.name)) else {
                 continue;
             };
-            let from_name = format!("{}/{}", src_name.trim_end_matches('/'), entry.name);
-            let to_name = format!("{}/{}", dst_name.trim_end_matches('/'), entry.name);
+            let shown_name = super::shown(&entry.name);
+            let from_name = format!("{}/{shown_name}", src_name.trim_end_matches('/'));
+            let to_name = format!("{}/{shown_name}", dst_name.trim_end_matches('/'));
             ok &= self.copy(
                 io,
                 (&from, &from_name),

@@ -86,14 +86,19 @@ fn digest_of(io: &mut Io, name: &str, operand: &[u8]) -> Result<Result<String, J
 
 /// A name as GNU writes it in a checksum line: with `\`, LF or CR, the
 /// line gets a leading `\` and those are escaped.
-fn escape(name: &str) -> (bool, String) {
-    if !name.contains(['\\', '\n', '\r']) {
-        return (false, name.to_owned());
+fn escape(name: &[u8]) -> (bool, Vec<u8>) {
+    if !name.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r')) {
+        return (false, name.to_vec());
     }
-    let escaped = name
-        .replace('\\', "\\\\")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r");
+    let mut escaped = Vec::with_capacity(name.len() + 4);
+    for &byte in name {
+        match byte {
+            b'\\' => escaped.extend_from_slice(b"\\\\"),
+            b'\n' => escaped.extend_from_slice(b"\\n"),
+            b'\r' => escaped.extend_from_slice(b"\\r"),
+            other => escaped.push(other),
+        }
+    }
     (true, escaped)
 }
 
@@ -144,25 +149,31 @@ pub(crate) fn sum(io: &mut Io, name: &'static str, args: &[Vec<u8>]) -> Result<u
                 continue;
             }
         };
-        let file = shown(operand);
+        // The name goes out byte for byte, as GNU writes it, so that `-c`
+        // finds the same file again.
         let (escaped, file) = if opts.has('z') {
-            (false, file)
+            (false, operand.clone())
         } else {
-            escape(&file)
+            escape(operand)
         };
         let prefix = if escaped { "\\" } else { "" };
-        let end = if opts.has('z') { '\0' } else { '\n' };
-        let line = if opts.has('G') {
-            format!("{prefix}{} ({file}) = {hex}{end}", tag(name))
+        let end = if opts.has('z') { b'\0' } else { b'\n' };
+        let mut line = Vec::with_capacity(file.len() + hex.len() + 16);
+        if opts.has('G') {
+            line.extend_from_slice(format!("{prefix}{} (", tag(name)).as_bytes());
+            line.extend_from_slice(&file);
+            line.extend_from_slice(format!(") = {hex}").as_bytes());
         } else {
             let mode = if opts.last_of("bt") == Some('b') {
                 '*'
             } else {
                 ' '
             };
-            format!("{prefix}{hex} {mode}{file}{end}")
-        };
-        io.out(line.as_bytes())?;
+            line.extend_from_slice(format!("{prefix}{hex} {mode}").as_bytes());
+            line.extend_from_slice(&file);
+        }
+        line.push(end);
+        io.out(&line)?;
     }
     Ok(status)
 }
@@ -282,50 +293,52 @@ fn check(io: &mut Io, name: &str, operand: &[u8], opts: &Parsed) -> Result<u32, 
     Ok(u32::from(failed))
 }
 
-/// Parses one manifest line: `(expected hex, file name)`.
+/// Parses one manifest line: `(expected hex, file name)`. The name is
+/// bytes, whatever they are.
 fn parse_line(name: &str, line: &[u8]) -> Option<(String, Vec<u8>)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (escaped, line) = match line.strip_prefix(b"\\") {
         Some(rest) => (true, rest),
         None => (false, line),
     };
-    let text = std::str::from_utf8(line).ok()?;
     let hex_len = Hasher::for_command(name).hex().len();
-    let (hex, file) = if let Some(rest) = text.strip_prefix(&format!("{} (", tag(name))) {
-        let (file, hex) = rest.rsplit_once(") = ")?;
-        (hex, file)
+    let tagged = format!("{} (", tag(name));
+    let (hex, file) = if let Some(rest) = line.strip_prefix(tagged.as_bytes()) {
+        let split = rest.windows(4).rposition(|window| window == b") = ")?;
+        (rest.get(split + 4..)?, rest.get(..split)?)
     } else {
-        let hex = text.get(..hex_len)?;
-        let sep = text.get(hex_len..hex_len + 2)?;
-        if sep != "  " && sep != " *" {
+        let hex = line.get(..hex_len)?;
+        let sep = line.get(hex_len..hex_len + 2)?;
+        if sep != b"  " && sep != b" *" {
             return None;
         }
-        (hex, text.get(hex_len + 2..)?)
+        (hex, line.get(hex_len + 2..)?)
     };
-    if hex.len() != hex_len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || file.is_empty() {
+    if hex.len() != hex_len || !hex.iter().all(u8::is_ascii_hexdigit) || file.is_empty() {
         return None;
     }
     let file = if escaped {
         unescape(file)?
     } else {
-        file.to_owned()
+        file.to_vec()
     };
-    Some((hex.to_ascii_lowercase(), file.into_bytes()))
+    let hex = std::str::from_utf8(hex).ok()?.to_ascii_lowercase();
+    Some((hex, file))
 }
 
 /// Undoes [`escape`]; `None` for an unknown escape.
-fn unescape(file: &str) -> Option<String> {
-    let mut out = String::with_capacity(file.len());
-    let mut chars = file.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
+fn unescape(file: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(file.len());
+    let mut bytes = file.iter();
+    while let Some(&byte) = bytes.next() {
+        if byte != b'\\' {
+            out.push(byte);
             continue;
         }
-        out.push(match chars.next()? {
-            '\\' => '\\',
-            'n' => '\n',
-            'r' => '\r',
+        out.push(match bytes.next()? {
+            b'\\' => b'\\',
+            b'n' => b'\n',
+            b'r' => b'\r',
             _ => return None,
         });
     }
@@ -352,18 +365,18 @@ fn check_line(
     };
     tally.good_lines += 1;
     let status_only = opts.has('S');
-    let (_, shown_file) = escape(&shown(&file));
+    let (_, shown_file) = escape(&file);
     match digest_of(io, name, &file)? {
         Ok(actual) if actual == expected => {
             tally.verified += 1;
             if !status_only && !opts.has('Q') {
-                io.out(format!("{shown_file}: OK\n").as_bytes())?;
+                io.out(&[shown_file.as_slice(), b": OK\n"].concat())?;
             }
         }
         Ok(_) => {
             tally.mismatched += 1;
             if !status_only {
-                io.out(format!("{shown_file}: FAILED\n").as_bytes())?;
+                io.out(&[shown_file.as_slice(), b": FAILED\n"].concat())?;
             }
         }
         Err(JailError::NotFound) if opts.has('I') => {}
@@ -371,7 +384,7 @@ fn check_line(
             tally.unreadable += 1;
             io.err(name, format!("{}: {}", shown(&file), reason(&err)))?;
             if !status_only {
-                io.out(format!("{shown_file}: FAILED open or read\n").as_bytes())?;
+                io.out(&[shown_file.as_slice(), b": FAILED open or read\n"].concat())?;
             }
         }
     }

@@ -8,18 +8,14 @@
 //! levels and never follows symlinks.
 
 use super::args::{self, Parsed, Spec};
-use super::calendar;
 use super::space::human;
 use super::{Gone, Io, MAX_DEPTH, reason, shown};
 use crate::jail::{Stat, VirtualPath};
+use crate::listing::{self, calendar};
 
 /// Width of the terminal `ls` assumes for columns (the pty size is not
 /// passed down).
 const TERMINAL_COLUMNS: usize = 80;
-
-/// A file shown with a time more than half a Gregorian year old (or in
-/// the future) gets its year instead of its time of day, as GNU does.
-const SIX_MONTHS_SECS: i64 = 31_556_952 / 2;
 
 const SPEC: Spec = Spec {
     name: "ls",
@@ -38,8 +34,9 @@ const SPEC: Spec = Spec {
 
 /// One line of a listing.
 struct Item {
-    /// The name as shown.
-    name: String,
+    /// The name: the operand as typed, or the entry's stored bytes. Quoted
+    /// only when printed.
+    name: Vec<u8>,
     stat: Stat,
     path: VirtualPath,
 }
@@ -71,7 +68,7 @@ pub(crate) fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         match found {
             Ok((path, stat)) => {
                 let item = Item {
-                    name: shown(operand),
+                    name: operand.clone(),
                     stat,
                     path,
                 };
@@ -98,7 +95,7 @@ pub(crate) fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     }
     let headers = operands.len() > 1 || opts.has('R');
     for dir in dirs {
-        let header = headers.then_some(dir.name.as_str());
+        let header = headers.then_some(dir.name.as_slice());
         let outcome = list_dir(io, &dir.path, &dir.name, header, printed, &opts, 0)?;
         if outcome != 0 {
             // An unreadable operand is serious (2); deeper trouble is minor.
@@ -114,8 +111,8 @@ pub(crate) fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
 fn list_dir(
     io: &mut Io,
     path: &VirtualPath,
-    name: &str,
-    header: Option<&str>,
+    name: &[u8],
+    header: Option<&[u8]>,
     blank_before: bool,
     opts: &Parsed,
     depth: usize,
@@ -125,14 +122,14 @@ fn list_dir(
         io.out(b"\n")?;
     }
     if let Some(header) = header {
-        io.out(format!("{header}:\n").as_bytes())?;
+        io.out(format!("{}:\n", shown(header)).as_bytes())?;
     }
     let entries = match io.jail.read_dir(path) {
         Ok(entries) => entries,
         Err(err) => {
             io.err(
                 "ls",
-                format!("cannot open directory '{name}': {}", reason(&err)),
+                format!("cannot open directory '{}': {}", shown(name), reason(&err)),
             )?;
             return Ok(2);
         }
@@ -143,7 +140,7 @@ fn list_dir(
             let target = target.unwrap_or_else(VirtualPath::root);
             if let Ok(stat) = io.jail.stat(&target) {
                 items.push(Item {
-                    name: dot.to_owned(),
+                    name: dot.as_bytes().to_vec(),
                     stat,
                     path: target,
                 });
@@ -152,7 +149,7 @@ fn list_dir(
     }
     let show_hidden = opts.has('a') || opts.has('A');
     for entry in entries {
-        if entry.name.starts_with('.') && !show_hidden {
+        if entry.name.first() == Some(&b'.') && !show_hidden {
             continue;
         }
         if let Ok(entry_path) = path.join(&entry.name) {
@@ -179,18 +176,21 @@ fn list_dir(
         return Ok(status);
     }
     for item in &items {
-        if !item.stat.is_dir() || item.name == "." || item.name == ".." {
+        if !item.stat.is_dir() || item.name == b"." || item.name == b".." {
             continue;
         }
-        let below = if name.ends_with('/') {
-            format!("{name}{}", item.name)
-        } else {
-            format!("{name}/{}", item.name)
-        };
+        let mut below = name.to_vec();
+        if !below.ends_with(b"/") {
+            below.push(b'/');
+        }
+        below.extend_from_slice(&item.name);
         if depth + 1 >= MAX_DEPTH {
             io.err(
                 "ls",
-                format!("'{below}': directories nested too deep (limit {MAX_DEPTH})"),
+                format!(
+                    "'{}': directories nested too deep (limit {MAX_DEPTH})",
+                    shown(&below)
+                ),
             )?;
             status = 1;
             continue;
@@ -224,12 +224,16 @@ fn show(io: &mut Io, items: &[Item], opts: &Parsed) -> Result<(), Gone> {
     }
     if !io.is_terminal || opts.last_of("1C") == Some('1') {
         for item in items {
-            io.out(item.name.as_bytes())?;
+            io.out(listing::quoted_name(&item.name).as_bytes())?;
             io.out(b"\n")?;
         }
         return Ok(());
     }
-    let names: Vec<&str> = items.iter().map(|item| item.name.as_str()).collect();
+    let shown: Vec<_> = items
+        .iter()
+        .map(|item| listing::quoted_name(&item.name))
+        .collect();
+    let names: Vec<&str> = shown.iter().map(AsRef::as_ref).collect();
     io.out(columns(&names, TERMINAL_COLUMNS).as_bytes())
 }
 
@@ -292,60 +296,21 @@ fn long(io: &mut Io, items: &[Item], opts: &Parsed) -> Result<(), Gone> {
         io.check()?;
         let mut line = format!(
             "{} {:>link_width$} {owner} {owner} {:>size_width$} {} {}",
-            mode_string(item.stat.mode),
+            listing::mode_string(item.stat.mode),
             item.stat.nlink,
             size_of(item),
-            date(item.stat.mtime, now),
-            item.name,
+            listing::date_column(item.stat.mtime, now),
+            listing::quoted_name(&item.name),
             owner = io.account,
         );
         if item.stat.is_symlink()
             && let Ok(target) = io.jail.read_link(&item.path)
         {
             line.push_str(" -> ");
-            line.push_str(&target);
+            line.push_str(&listing::quoted_name(&target));
         }
         line.push('\n');
         io.out(line.as_bytes())?;
     }
     Ok(())
-}
-
-/// `Jan  2 15:04` for recent times, `Jan  2  2006` otherwise.
-fn date(mtime: i64, now: i64) -> String {
-    let dt = calendar::utc(mtime);
-    let month = calendar::month_name(dt.month);
-    if mtime <= now && now - mtime < SIX_MONTHS_SECS {
-        format!("{month} {:>2} {:02}:{:02}", dt.day, dt.hour, dt.minute)
-    } else {
-        format!("{month} {:>2}  {:>4}", dt.day, dt.year)
-    }
-}
-
-/// `drwxr-xr-x`: type letter and permission bits, with `s`/`S`/`t`/`T`.
-pub(crate) fn mode_string(mode: u32) -> String {
-    let kind = match mode & libc::S_IFMT {
-        libc::S_IFDIR => 'd',
-        libc::S_IFLNK => 'l',
-        libc::S_IFIFO => 'p',
-        libc::S_IFSOCK => 's',
-        libc::S_IFCHR => 'c',
-        libc::S_IFBLK => 'b',
-        _ => '-',
-    };
-    let mut out = String::with_capacity(10);
-    out.push(kind);
-    let specials = [(0o4000, 's', 'S'), (0o2000, 's', 'S'), (0o1000, 't', 'T')];
-    for (shift, (special, set, unset)) in [6u32, 3, 0].into_iter().zip(specials) {
-        let bits = (mode >> shift) & 0o7;
-        out.push(if bits & 4 != 0 { 'r' } else { '-' });
-        out.push(if bits & 2 != 0 { 'w' } else { '-' });
-        out.push(match (bits & 1 != 0, mode & special != 0) {
-            (true, true) => set,
-            (false, true) => unset,
-            (true, false) => 'x',
-            (false, false) => '-',
-        });
-    }
-    out
 }

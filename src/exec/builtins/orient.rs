@@ -1,10 +1,10 @@
 //! `pwd`, `echo`, `help` and `stat`: finding one's way around the box.
 
 use super::args::{self, Spec};
-use super::calendar::{self, DateTime};
-use super::list::mode_string;
 use super::{Gone, Io, TABLE, reason, shown};
 use crate::jail::Stat;
+use crate::listing::calendar::{self, DateTime};
+use crate::listing::mode_string;
 
 /// The user and group id every file in the box is shown with by `stat`:
 /// host ids never reach the client.
@@ -178,7 +178,7 @@ pub(crate) fn stat(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
                 io.jail.lstat(&path)?
             };
             let target = if st.is_symlink() {
-                io.jail.read_link(&path).ok()
+                io.jail.read_link(&path).ok().map(|target| shown(&target))
             } else {
                 None
             };

@@ -79,9 +79,9 @@ pub(crate) fn is_within(inner: &VirtualPath, outer: &VirtualPath) -> bool {
     outer.is_root()
         || inner == outer
         || inner
-            .as_str()
-            .strip_prefix(outer.as_str())
-            .is_some_and(|rest| rest.starts_with('/'))
+            .as_bytes()
+            .strip_prefix(outer.as_bytes())
+            .is_some_and(|rest| rest.first() == Some(&b'/'))
 }
 
 /// `mv [-fnvT] SOURCE... DEST`.

@@ -148,9 +148,9 @@ impl Du<'_> {
                                 continue;
                             };
                             let child_name = if name.ends_with('/') {
-                                format!("{name}{}", entry.name)
+                                format!("{name}{}", shown(&entry.name))
                             } else {
-                                format!("{name}/{}", entry.name)
+                                format!("{name}/{}", shown(&entry.name))
                             };
                             size = size.saturating_add(self.walk(
                                 io,

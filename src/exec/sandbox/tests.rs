@@ -32,10 +32,10 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
 }
 
 async fn run_in(ctx: &ExecContext, program: &str, args: &[&str], stdin: &[u8]) -> Run {
-    let argv: Vec<String> =
+    let argv: Vec<Vec<u8>> =
         std::iter::once(Path::new(program).file_name().unwrap().to_str().unwrap())
             .chain(args.iter().copied())
-            .map(String::from)
+            .map(|word| word.as_bytes().to_vec())
             .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let outcome = run_external(

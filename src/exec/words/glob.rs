@@ -81,7 +81,7 @@ fn expand_pattern(jail: &Jail, cwd: &VirtualPath, pattern: &[u8]) -> Vec<Vec<u8>
                     continue;
                 };
                 for entry in entries {
-                    let name = entry.name.as_bytes();
+                    let name = entry.name.as_slice();
                     if name.first() == Some(&b'.') && component.first() != Some(&b'.') {
                         continue;
                     }

@@ -1,27 +1,31 @@
-//! Seconds since the epoch ↔ UTC calendar dates, for `ls -l`, `stat` and
-//! `touch -t`. The server shows every time in UTC (no time zone database).
+//! Seconds since the epoch ↔ UTC calendar dates, for long names, `stat`,
+//! `touch -t` and `date`. The server shows every time in UTC (no time zone database).
 //! Howard Hinnant's `days_from_civil` algorithms, proleptic Gregorian.
 
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DateTime {
+pub struct DateTime {
+    /// The year (proleptic Gregorian; may be before 1970).
     pub year: i64,
     /// 1..=12
     pub month: u32,
     /// 1..=31
     pub day: u32,
+    /// 0..=23
     pub hour: u32,
+    /// 0..=59
     pub minute: u32,
+    /// 0..=59
     pub second: u32,
 }
 
 /// Three-letter English month names, as the C locale prints them.
-pub(crate) const MONTHS: [&str; 12] = [
+pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
 /// The UTC date and time of `secs` seconds since the epoch.
-pub(crate) fn utc(secs: i64) -> DateTime {
+pub fn utc(secs: i64) -> DateTime {
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
     let z = days + 719_468;
@@ -46,7 +50,7 @@ pub(crate) fn utc(secs: i64) -> DateTime {
 }
 
 /// Seconds since the epoch of a UTC date and time.
-pub(crate) fn seconds(dt: &DateTime) -> i64 {
+pub fn seconds(dt: &DateTime) -> i64 {
     let (month, day) = (i64::from(dt.month), i64::from(dt.day));
     let year = if month <= 2 { dt.year - 1 } else { dt.year };
     let era = year.div_euclid(400);
@@ -59,7 +63,7 @@ pub(crate) fn seconds(dt: &DateTime) -> i64 {
 }
 
 /// The month's name, `???` if out of range.
-pub(crate) fn month_name(month: u32) -> &'static str {
+pub fn month_name(month: u32) -> &'static str {
     usize::try_from(month)
         .ok()
         .and_then(|m| m.checked_sub(1))
@@ -69,7 +73,7 @@ pub(crate) fn month_name(month: u32) -> &'static str {
 }
 
 /// Now, in seconds since the epoch.
-pub(crate) fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| {
