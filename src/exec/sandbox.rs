@@ -14,7 +14,9 @@
 //! dropped future) kills pid 1 (same group, and `PR_SET_PDEATHSIG`), and
 //! the kernel then kills everything else in the namespace. stdin, stdout
 //! and stderr are copied concurrently, so a large output never stalls;
-//! after exit the output pipes get [`DRAIN_GRACE`] to reach EOF.
+//! after exit the output pipes are drained to EOF for as long as they keep
+//! moving, and given up only after [`DRAIN_GRACE`] without a byte (a pipe
+//! an escaped process holds open), so no output the program wrote is lost.
 //!
 //! Quota: `RLIMIT_FSIZE` is the quota left at the start (a per-file
 //! bound); while the program runs, usage is recounted every
@@ -36,16 +38,18 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::{ExecContext, ExitOutcome};
 
-/// How long stdout/stderr may stay open after the program exited.
-const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// After the program exited, how long stdout/stderr may stay open without
+/// moving a byte before they are given up.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
 /// How often usage is recounted while a program runs under a quota.
 const QUOTA_WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -154,17 +158,23 @@ where
                 let _ = child_in.shutdown().await;
             }
         };
+        let moved = AtomicU64::new(0);
         let drain_out = async {
             if let Some(mut child_out) = child_out {
-                let _ = tokio::io::copy(&mut child_out, &mut stdout).await;
+                copy_counting(&mut child_out, &mut stdout, &moved).await;
             }
         };
         let drain_err = async {
             if let Some(mut child_err) = child_err {
-                let _ = tokio::io::copy(&mut child_err, &mut stderr).await;
+                copy_counting(&mut child_err, &mut stderr, &moved).await;
             }
         };
-        supervise(ctx, &mut child, &mut switch, feed, drain_out, drain_err).await
+        let drains = Drains {
+            out: drain_out,
+            err: drain_err,
+            moved: &moved,
+        };
+        supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
     let used = recount(ctx).await;
@@ -205,14 +215,23 @@ where
 /// Runs the copies and waits for the supervisor, killing the group on
 /// timeout or when the quota is exceeded. Returns the exit status (`None`
 /// if waiting failed) and why it was killed, if it was.
-async fn supervise(
+async fn supervise<O, E>(
     ctx: &ExecContext,
     child: &mut tokio::process::Child,
     switch: &mut KillSwitch,
     feed: impl Future<Output = ()>,
-    drain_out: impl Future<Output = ()>,
-    drain_err: impl Future<Output = ()>,
-) -> (Option<ExitStatus>, Option<Killed>) {
+    drains: Drains<'_, O, E>,
+) -> (Option<ExitStatus>, Option<Killed>)
+where
+    O: Future<Output = ()>,
+    E: Future<Output = ()>,
+{
+    let Drains {
+        out: drain_out,
+        err: drain_err,
+        moved,
+    } = drains;
+    let mut moved_at_deadline = 0;
     let deadline = Instant::now() + ctx.command_timeout;
     let limit = ctx.jail.quota().limit_bytes();
     let mut watch = tokio::time::interval(QUOTA_WATCH_INTERVAL);
@@ -253,10 +272,46 @@ async fn supervise(
                     killed = Some(Killed::Quota { used, limit });
                 }
             }
-            () = tokio::time::sleep_until(drain_deadline), if exited => break,
+            () = tokio::time::sleep_until(drain_deadline), if exited => {
+                // Still moving: the pipes hold what the program wrote.
+                let now_moved = moved.load(Ordering::Relaxed);
+                if now_moved == moved_at_deadline {
+                    break;
+                }
+                moved_at_deadline = now_moved;
+                drain_deadline = Instant::now() + DRAIN_GRACE;
+            }
         }
     }
     (status, killed)
+}
+
+/// The copies of the program's stdout and stderr, and the bytes they have
+/// moved together (the supervisor waits for them while that grows).
+struct Drains<'a, O, E> {
+    out: O,
+    err: E,
+    moved: &'a AtomicU64,
+}
+
+/// Copies `reader` to `writer` until EOF or an error, counting into `moved`.
+async fn copy_counting<R, W>(reader: &mut R, writer: &mut W, moved: &AtomicU64)
+where
+    R: AsyncRead + Unpin + ?Sized,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let Some(chunk) = buf.get(..n) else { return };
+        if writer.write_all(chunk).await.is_err() {
+            return;
+        }
+        moved.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
 /// How long the supervisor gets to kill and reap the program once the
