@@ -6,8 +6,11 @@
 //! redirect a change to another inode, let alone out of the box.
 //!
 //! Permission bits from the client are masked with 0o777: setuid, setgid
-//! and sticky are never set. Linux cannot change a symlink's mode, so a
-//! mode for a symlink (lsetstat) is ignored; its times are still set.
+//! and sticky are never set. The home itself stays private: a mode for it
+//! (reached as `/`, through `..` or a link) keeps only the owner's bits, so
+//! no client can open its box to other users of the host. Linux cannot
+//! change a symlink's mode, so a mode for a symlink (lsetstat) is ignored;
+//! its times are still set.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -47,7 +50,11 @@ impl Jail {
         if let Some(mode) = attrs.mode
             && !stat.is_symlink()
         {
-            chmod_pinned(&fd, mode & CLIENT_MODE_MASK)?;
+            let mut mode = mode & CLIENT_MODE_MASK;
+            if self.is_home(&stat)? {
+                mode &= HOME_MODE_MASK;
+            }
+            chmod_pinned(&fd, mode)?;
         }
         if let Some(times) = times {
             // An empty path with AT_EMPTY_PATH names the fd's own inode
@@ -60,6 +67,17 @@ impl Jail {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The bits a client may set on its home: the owner's only.
+const HOME_MODE_MASK: u32 = 0o700;
+
+impl Jail {
+    /// Whether `stat` is the home directory itself.
+    fn is_home(&self, stat: &Stat) -> Result<bool, JailError> {
+        let home = Stat::from(rustix::fs::fstat(&self.inner.root)?);
+        Ok(stat.dev == home.dev && stat.ino == home.ino)
     }
 }
 
@@ -92,6 +110,33 @@ mod tests {
 
     use super::super::tests::{Fixture, vp};
     use super::*;
+
+    #[test]
+    fn the_home_keeps_only_owner_bits_however_it_is_named() {
+        let fixture = Fixture::new(None);
+        symlink("/", fixture.home().join("up")).unwrap();
+        std::fs::create_dir(fixture.home().join("d")).unwrap();
+        let home_mode = || std::fs::metadata(fixture.home()).unwrap().mode() & 0o7777;
+        let wide = SetAttrs {
+            mode: Some(0o777),
+            ..SetAttrs::default()
+        };
+        for name in ["/", "/d/..", "/up", "/up/up/."] {
+            fixture.jail.set_attrs(&vp(name), &wide, true).unwrap();
+            assert_eq!(home_mode(), 0o700, "{name}");
+        }
+        let narrow = SetAttrs {
+            mode: Some(0o500),
+            ..SetAttrs::default()
+        };
+        fixture.jail.set_attrs(&vp("/"), &narrow, true).unwrap();
+        assert_eq!(home_mode(), 0o500);
+        fixture.jail.set_attrs(&vp("/d"), &wide, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(fixture.home().join("d")).unwrap().mode() & 0o777,
+            0o777
+        );
+    }
 
     #[test]
     fn set_attrs_strips_setuid_and_setgid() {
