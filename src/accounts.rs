@@ -22,7 +22,8 @@ use russh::keys::PublicKey;
 
 pub use load::{BUILTIN_COMMANDS, COMMAND_DIRS, parse_quota, resolve_command};
 pub use password::{
-    PUBLIC_EXAMPLE_PASSWORD, PasswordHash, PasswordHashError, hash_password, verify_dummy_password,
+    MAX_CONCURRENT_VERIFIES, PUBLIC_EXAMPLE_PASSWORD, PasswordHash, PasswordHashError,
+    hash_password, release_verify_memory, verify_dummy_password,
 };
 
 /// A value that must not reach logs or error messages: `Debug` and `Display`

@@ -173,13 +173,22 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let settings = ServerSettings {
         limits: config.limits.clone(),
+        penalties: config.penalties.clone(),
         accounts,
         accounts_path: config.accounts.clone(),
         homes: config.homes.clone(),
         host_keys,
     };
-    runtime.block_on(run_until_signalled(settings, &config.listen))
+    let code = runtime.block_on(run_until_signalled(settings, &config.listen));
+    // The grace period is over: work still running on the blocking pool
+    // (a long hash, a stuck disk) must not keep the process alive.
+    runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
+    code
 }
+
+/// How long the process waits, after the grace period, for blocking work
+/// to finish before it exits anyway.
+const RUNTIME_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> ExitCode {
     raise_open_files_limit();

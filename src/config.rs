@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub homes: PathBuf,
     /// Limits and timeouts (`[limits]`).
     pub limits: Limits,
+    /// Per-source penalties (`[penalties]`).
+    pub penalties: PenaltySettings,
 }
 
 /// Limits and timeouts, the `[limits]` table. Each field's doc names its key
@@ -74,9 +76,11 @@ pub struct Limits {
     /// Longest run of an external command (`command_timeout_seconds`,
     /// default 300).
     pub command_timeout: Duration,
-    /// Connections that have not logged in yet, at once (`max_startups`,
-    /// default 100): caps what an unauthenticated flood can hold.
-    pub max_startups: usize,
+    /// Connections that have not logged in yet (`max_startups`, default
+    /// `"10:30:100"`, as OpenSSH's MaxStartups): from `start` on, a new one
+    /// is dropped at random with a chance rising from `rate` % to 100 % at
+    /// `full`, so an unauthenticated flood cannot hold every slot.
+    pub max_startups: MaxStartups,
     /// The receive window a connection starts with, in MiB
     /// (`receive_window_mib`, default 4). Uploads run at most window /
     /// round-trip time; the window doubles (up to 64 MiB) when a client is
@@ -97,8 +101,68 @@ impl Default for Limits {
             max_channels_per_connection: 10,
             shutdown_grace: Duration::from_secs(30),
             command_timeout: Duration::from_secs(300),
-            max_startups: 100,
+            max_startups: MaxStartups {
+                start: 10,
+                rate_percent: 30,
+                full: 100,
+            },
             receive_window_mib: 4,
+        }
+    }
+}
+
+/// `max_startups = "start:rate:full"`: unauthenticated connections up to
+/// `start` are always accepted; beyond it, each new one is refused with a
+/// probability that grows linearly from `rate_percent` to 100 % at `full`.
+/// A single number `n` means `n:100:n` (a hard cap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxStartups {
+    /// Unauthenticated connections always accepted.
+    pub start: usize,
+    /// Chance, in percent, of refusing a new one once `start` are open.
+    pub rate_percent: u8,
+    /// Unauthenticated connections at which every new one is refused.
+    pub full: usize,
+}
+
+/// The `[penalties]` table: per-source penalties after OpenSSH's
+/// PerSourcePenalties. Each offence adds its duration to the source's
+/// penalty (capped at `max`); while the penalty exceeds `min`, the source's
+/// new connections are closed before the SSH banner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PenaltySettings {
+    /// Whether penalties apply at all (`enabled`, default true).
+    pub enabled: bool,
+    /// Added per refused password or key signature (`authfail`, default 5 s).
+    pub authfail: Duration,
+    /// Added when a connection ends without logging in or trying to
+    /// (`noauth`, default 1 s).
+    pub noauth: Duration,
+    /// Added when a connection does not log in within the login grace time
+    /// (`grace_exceeded`, default 10 s).
+    pub grace_exceeded: Duration,
+    /// Added when a connection is refused by `max_startups`
+    /// (`max_startups`, default 10 s).
+    pub max_startups: Duration,
+    /// Penalty a source must exceed before it is refused (`min`, default 15 s).
+    pub min: Duration,
+    /// The most penalty a source can accrue (`max`, default 600 s).
+    pub max: Duration,
+    /// Addresses and networks never penalized (`exempt`, default none).
+    pub exempt: Vec<ipnet::IpNet>,
+}
+
+impl Default for PenaltySettings {
+    fn default() -> PenaltySettings {
+        PenaltySettings {
+            enabled: true,
+            authfail: Duration::from_secs(5),
+            noauth: Duration::from_secs(1),
+            grace_exceeded: Duration::from_secs(10),
+            max_startups: Duration::from_secs(10),
+            min: Duration::from_secs(15),
+            max: Duration::from_secs(600),
+            exempt: Vec::new(),
         }
     }
 }
@@ -178,6 +242,7 @@ impl ServerConfig {
             accounts: base.join("accounts.toml"),
             homes: base.join("homes"),
             limits: Limits::default(),
+            penalties: PenaltySettings::default(),
         }
     }
 
@@ -211,10 +276,11 @@ impl ServerConfig {
                     "accounts" => set_path(&mut report, value, "accounts", base, &mut config.accounts),
                     "homes" => set_path(&mut report, value, "homes", base, &mut config.homes),
                     "limits" => limits(&mut report, value, &mut config.limits),
+                    "penalties" => penalties(&mut report, value, &mut config.penalties),
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes and [limits]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, [limits] and [penalties]"
                         ),
                     ),
                 }
@@ -392,7 +458,6 @@ const LIMIT_KEYS: &[LimitKey] = {
             Seconds(|l| &mut l.command_timeout),
             false,
         ),
-        key("max_startups", Count(|l| &mut l.max_startups), false),
         key(
             "receive_window_mib",
             Count(|l| &mut l.receive_window_mib),
@@ -400,6 +465,142 @@ const LIMIT_KEYS: &[LimitKey] = {
         ),
     ]
 };
+
+/// Where a `[penalties]` duration goes.
+type PenaltySlot = fn(&mut PenaltySettings) -> &mut Duration;
+
+/// The `[penalties]` keys holding a duration in seconds, and where each goes.
+const PENALTY_SECONDS: &[(&str, PenaltySlot)] = &[
+    ("authfail", |p| &mut p.authfail),
+    ("noauth", |p| &mut p.noauth),
+    ("grace_exceeded", |p| &mut p.grace_exceeded),
+    ("max_startups", |p| &mut p.max_startups),
+    ("min", |p| &mut p.min),
+    ("max", |p| &mut p.max),
+];
+
+fn penalties(
+    report: &mut Report<'_>,
+    value: &Spanned<DeValue<'_>>,
+    settings: &mut PenaltySettings,
+) {
+    let DeValue::Table(table) = value.get_ref() else {
+        report.at(&value.span(), "`penalties` must be a table: [penalties]");
+        return;
+    };
+    for (key, value) in table.iter() {
+        let name = key.get_ref().as_ref();
+        match name {
+            "enabled" => match value.get_ref() {
+                DeValue::Boolean(on) => settings.enabled = *on,
+                _ => report.at(&value.span(), "`enabled` must be true or false"),
+            },
+            "exempt" => {
+                let DeValue::Array(items) = value.get_ref() else {
+                    report.at(
+                        &value.span(),
+                        "`exempt` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]",
+                    );
+                    continue;
+                };
+                let mut exempt = Vec::new();
+                for item in items.iter() {
+                    let parsed = match item.get_ref() {
+                        DeValue::String(text) => text
+                            .parse::<ipnet::IpNet>()
+                            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .ok(),
+                        _ => None,
+                    };
+                    match parsed {
+                        Some(net) => exempt.push(net),
+                        None => report.at(
+                            &item.span(),
+                            "not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+                        ),
+                    }
+                }
+                settings.exempt = exempt;
+            }
+            _ => {
+                let Some((_, slot)) = PENALTY_SECONDS.iter().find(|(key, _)| *key == name) else {
+                    report.at(
+                        &key.span(),
+                        format!(
+                            "unknown penalty setting `{name}`; they are enabled, authfail, noauth, grace_exceeded, max_startups, min, max and exempt"
+                        ),
+                    );
+                    continue;
+                };
+                let seconds = match value.get_ref() {
+                    DeValue::Integer(int) => i128::from_str_radix(int.as_str(), int.radix())
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .filter(|n| *n <= MAX_SECONDS),
+                    _ => None,
+                };
+                match seconds {
+                    Some(seconds) => *slot(settings) = Duration::from_secs(seconds),
+                    None => report.at(
+                        &value.span(),
+                        format!("`{name}` must be a whole number of seconds, 0 to {MAX_SECONDS}"),
+                    ),
+                }
+            }
+        }
+    }
+    if settings.max < settings.min {
+        report.at(
+            &value.span(),
+            "in [penalties], `max` may not be below `min`",
+        );
+    }
+}
+
+/// `max_startups`: a whole number (a hard cap) or `"start:rate:full"`.
+fn max_startups(value: &DeValue<'_>) -> Result<MaxStartups, String> {
+    const USAGE: &str =
+        "`max_startups` must be a whole number or \"start:rate:full\" (e.g. \"10:30:100\")";
+    let startups = match value {
+        DeValue::Integer(int) => {
+            let full = i128::from_str_radix(int.as_str(), int.radix())
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| USAGE.to_owned())?;
+            MaxStartups {
+                start: full,
+                rate_percent: 100,
+                full,
+            }
+        }
+        DeValue::String(text) => {
+            let parts: Vec<&str> = text.split(':').collect();
+            let [start, rate, full] = parts.as_slice() else {
+                return Err(USAGE.to_owned());
+            };
+            let number = |part: &str| part.trim().parse::<usize>().map_err(|_| USAGE.to_owned());
+            let rate = number(rate)?;
+            MaxStartups {
+                start: number(start)?,
+                rate_percent: u8::try_from(rate)
+                    .ok()
+                    .filter(|rate| *rate <= 100)
+                    .ok_or_else(|| {
+                        "the rate of `max_startups` is a percentage, 0 to 100".to_owned()
+                    })?,
+                full: number(full)?,
+            }
+        }
+        _ => return Err(USAGE.to_owned()),
+    };
+    if startups.full == 0 {
+        return Err("`max_startups` must allow at least 1 connection".to_owned());
+    }
+    if startups.start > startups.full {
+        return Err("in `max_startups` \"start:rate:full\", start may not exceed full".to_owned());
+    }
+    Ok(startups)
+}
 
 /// The largest number of seconds accepted: a day. Longer timeouts are almost
 /// certainly a unit mistake (milliseconds written as seconds).
@@ -412,9 +613,17 @@ fn limits(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, limits: &mut Li
     };
     for (key, value) in table.iter() {
         let name = key.get_ref().as_ref();
+        if name == "max_startups" {
+            match max_startups(value.get_ref()) {
+                Ok(startups) => limits.max_startups = startups,
+                Err(message) => report.at(&value.span(), message),
+            }
+            continue;
+        }
         let Some(LimitKey { field, zero_ok, .. }) = LIMIT_KEYS.iter().find(|k| k.name == name)
         else {
-            let known: Vec<&str> = LIMIT_KEYS.iter().map(|k| k.name).collect();
+            let mut known: Vec<&str> = LIMIT_KEYS.iter().map(|k| k.name).collect();
+            known.push("max_startups");
             report.at(
                 &key.span(),
                 format!(
@@ -509,7 +718,14 @@ mod tests {
         assert_eq!(l.max_channels_per_connection, 10);
         assert_eq!(l.shutdown_grace, Duration::from_secs(30));
         assert_eq!(l.command_timeout, Duration::from_secs(300));
-        assert_eq!(l.max_startups, 100);
+        assert_eq!(
+            l.max_startups,
+            MaxStartups {
+                start: 10,
+                rate_percent: 30,
+                full: 100
+            }
+        );
     }
 
     #[test]
@@ -557,6 +773,70 @@ mod tests {
         assert_eq!(config.limits.max_connections_per_address, 3);
         assert_eq!(config.limits.shutdown_grace, Duration::ZERO);
         assert_eq!(config.limits.idle_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn penalties_are_read_with_their_defaults_kept() {
+        let text = "[penalties]\nauthfail = 2\nmin = 4\nexempt = [\"10.0.0.0/8\", \"192.0.2.1\"]\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("c.toml")).unwrap();
+        let p = &config.penalties;
+        assert!(p.enabled);
+        assert_eq!(p.authfail, Duration::from_secs(2));
+        assert_eq!(p.min, Duration::from_secs(4));
+        assert_eq!(p.max, Duration::from_secs(600));
+        assert_eq!(p.noauth, Duration::from_secs(1));
+        assert_eq!(p.exempt.len(), 2);
+        assert!(p.exempt[1].contains(&"192.0.2.1".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(
+            problems("[penalties]\nexempt = [\"nonsense\"]\nauthfail = -1\nbogus = 1\n"),
+            [
+                "2:11: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+                "3:12: `authfail` must be a whole number of seconds, 0 to 86400",
+                "4:1: unknown penalty setting `bogus`; they are enabled, authfail, noauth, grace_exceeded, max_startups, min, max and exempt",
+            ]
+        );
+    }
+
+    #[test]
+    fn max_startups_takes_a_cap_or_start_rate_full() {
+        let read = |value: &str| {
+            ServerConfig::from_toml_str(
+                &format!("[limits]\nmax_startups = {value}\n"),
+                Path::new("c.toml"),
+            )
+            .map(|c| c.limits.max_startups)
+        };
+        assert_eq!(
+            read("\"5:50:20\"").unwrap(),
+            MaxStartups {
+                start: 5,
+                rate_percent: 50,
+                full: 20
+            }
+        );
+        assert_eq!(
+            read("40").unwrap(),
+            MaxStartups {
+                start: 40,
+                rate_percent: 100,
+                full: 40
+            }
+        );
+        for bad in [
+            "\"5:50\"",
+            "\"20:30:10\"",
+            "\"1:101:5\"",
+            "0",
+            "\"a:b:c\"",
+            "true",
+        ] {
+            assert!(
+                problems(&format!("[limits]\nmax_startups = {bad}\n"))
+                    .iter()
+                    .any(|p| p.starts_with("2:16:")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

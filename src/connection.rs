@@ -48,6 +48,8 @@ pub struct ConnectionContext {
     pub homes: PathBuf,
     /// Limits and timeouts.
     pub limits: Limits,
+    /// Per-source penalties, shared with the accept loop.
+    pub penalties: Arc<crate::penalties::Penalties>,
     /// Cancelled when the server stops accepting: no new channels.
     pub shutdown: CancellationToken,
     /// Tracks every connection and service task, for the shutdown grace period.
@@ -140,6 +142,19 @@ impl Connection {
         }
     }
 
+    /// Counts a refused password or signature against the source; once that
+    /// puts the source under penalty, the connection ends (its next
+    /// connections are refused before the banner anyway).
+    fn refused_attempt(&mut self) -> Result<Auth, anyhow::Error> {
+        self.state.count_auth_failure();
+        let penalties = &self.context.penalties;
+        penalties.penalize(self.peer, crate::penalties::Offence::AuthFailed);
+        if penalties.is_blocked(self.peer.ip(), std::time::Instant::now()) {
+            return Err(anyhow::anyhow!("source under penalty"));
+        }
+        Ok(rejection())
+    }
+
     /// The jail of the logged-in account, shared by all its sessions.
     async fn open_jail(
         context: Arc<ConnectionContext>,
@@ -176,13 +191,20 @@ impl Connection {
                     }
                 };
                 let id = channel.id();
-                let (totals, stream) = crate::sftp::serve(
+                let serving = crate::sftp::serve(
                     channel.into_stream(),
                     jail,
                     &account_name,
                     state.open_handles(),
-                )
-                .await;
+                );
+                let closing = state.closing();
+                let (totals, stream) = tokio::select! {
+                    served = serving => served,
+                    _ = closing.cancelled() => {
+                        state.channel_closed(id);
+                        return;
+                    }
+                };
                 state.add_totals(&totals);
                 let _ = handle.exit_status_request(id, 0).await;
                 let _ = handle.eof(id).await;
@@ -252,7 +274,11 @@ impl Connection {
                     pty,
                 };
                 let id = open.channel.id();
-                commands::run(open.channel, handle, exec, program).await;
+                let closing = state.closing();
+                tokio::select! {
+                    () = commands::run(open.channel, handle, exec, program) => {}
+                    _ = closing.cancelled() => {}
+                }
                 state.channel_closed(id);
             }
             .instrument(span),
@@ -274,7 +300,7 @@ impl russh::server::Handler for Connection {
             Ok(self.admit(user, "password"))
         } else {
             info!(user, method = "password", peer = %self.peer, result = "refused", "login");
-            Ok(rejection())
+            self.refused_attempt()
         }
     }
 
@@ -311,7 +337,7 @@ impl russh::server::Handler for Connection {
         if allowed {
             Ok(self.admit(user, "publickey"))
         } else {
-            Ok(rejection())
+            self.refused_attempt()
         }
     }
 

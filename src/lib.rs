@@ -14,6 +14,7 @@ pub mod exec;
 pub mod host_keys;
 pub mod jail;
 mod listing;
+mod penalties;
 pub mod scp;
 pub mod server;
 pub mod sftp;

@@ -5,6 +5,7 @@
 //! It does not know how authentication is decided nor any channel protocol:
 //! each accepted socket is handed to a [`Connection`].
 
+mod activity;
 mod limits;
 
 use std::net::SocketAddr;
@@ -23,8 +24,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
-use crate::config::Limits;
+use crate::config::{Limits, PenaltySettings};
 use crate::connection::{AccountRegistry, Connection, ConnectionContext};
+use crate::penalties::{Admission, Offence, Penalties};
 
 pub use limits::{AddressSlot, AddressSlots};
 
@@ -44,6 +46,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct ServerSettings {
     /// Limits and timeouts from sftpbox.toml.
     pub limits: Limits,
+    /// Per-source penalties from sftpbox.toml.
+    pub penalties: PenaltySettings,
     /// The accounts in force at start.
     pub accounts: Accounts,
     /// Where the accounts came from, for SIGHUP reloads.
@@ -82,6 +86,7 @@ impl Server {
             quotas: AccountRegistry::default(),
             homes: settings.homes,
             limits: limits.clone(),
+            penalties: Arc::new(Penalties::new(settings.penalties)),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
@@ -92,7 +97,7 @@ impl Server {
                 accounts_path: settings.accounts_path,
                 address_slots: AddressSlots::new(limits.max_connections_per_address),
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
-                startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups)),
+                startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
                 is_public: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -195,9 +200,23 @@ impl Server {
         }
     }
 
-    /// Takes the permits a new connection needs, or closes it at once.
+    /// Takes the permits a new connection needs, or closes it at once
+    /// (before the SSH banner).
     fn admit(&self, socket: TcpStream, peer: SocketAddr) {
         let inner = &self.inner;
+        let penalties = &inner.context.penalties;
+        let now = std::time::Instant::now();
+        if let Admission::Refused {
+            remaining,
+            log,
+            refused,
+        } = penalties.admit(peer.ip(), now)
+        {
+            if log {
+                warn!(%peer, refused, remaining_seconds = remaining.as_secs(), "connection refused: source under penalty");
+            }
+            return;
+        }
         let Ok(connection_permit) = inner.connections.clone().try_acquire_owned() else {
             warn!(%peer, "connection refused: too many connections");
             return;
@@ -206,8 +225,22 @@ impl Server {
             warn!(%peer, "connection refused: too many connections from this address");
             return;
         };
-        let Ok(startup_permit) = inner.startups.clone().try_acquire_owned() else {
-            warn!(%peer, "connection refused: too many unauthenticated connections");
+        let startups = &inner.context.limits.max_startups;
+        let unauthenticated = startups
+            .full
+            .saturating_sub(inner.startups.available_permits());
+        let roll = rand::random_range(0..100u8);
+        let admitted = if limits::early_drop(startups, unauthenticated, roll) {
+            None
+        } else {
+            inner.startups.clone().try_acquire_owned().ok()
+        };
+        let Some(startup_permit) = admitted else {
+            warn!(%peer, unauthenticated, "connection refused: too many unauthenticated connections");
+            inner
+                .context
+                .penalties
+                .penalize(peer, Offence::StartupsFull);
             return;
         };
         let _ = socket.set_nodelay(true);
@@ -218,56 +251,70 @@ impl Server {
         inner.context.tracker.spawn(
             async move {
                 let _permits = (connection_permit, address_slot);
-                run_connection(config, socket, handler, context).await;
+                run_connection(config, socket, handler, context, peer).await;
             }
             .instrument(span),
         );
     }
 }
 
-/// Drives one SSH connection to its end: login grace, shutdown, errors.
+/// How often a connection's progress and login deadline are looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// After its socket is shut, how long a connection's russh task may take to
+/// notice before its slots are given back regardless.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Why the watch ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Not logged in within the login grace time.
+    GraceExceeded,
+    /// Nothing moved in either direction for the idle timeout.
+    NoProgress,
+}
+
+/// Drives one SSH connection to its end: login grace, progress, shutdown,
+/// errors, and the penalty of a source that never logged in.
 async fn run_connection(
     config: Arc<SshConfig>,
     socket: TcpStream,
     handler: Connection,
     context: Arc<ConnectionContext>,
+    peer: SocketAddr,
 ) {
     let state = handler.state();
-    let login_grace = context.limits.login_grace;
+    let limits = &context.limits;
+    let Some(closer) = activity::SocketCloser::for_socket(&socket) else {
+        warn!("connection refused: no descriptor left to watch it");
+        return;
+    };
+    let progress = Arc::new(activity::Activity::new());
+    let stream = activity::Watched::new(socket, progress.clone());
+    let started = std::time::Instant::now();
     let session = match tokio::time::timeout(
-        login_grace,
-        russh::server::run_stream(config, socket, handler),
+        limits.login_grace,
+        russh::server::run_stream(config, stream, handler),
     )
     .await
     {
         Ok(Ok(session)) => session,
         Ok(Err(err)) => {
             debug!(err = format!("{err:#}"), "handshake failed");
+            context.penalties.penalize(peer, Offence::NoAuth);
             return;
         }
         Err(_) => {
             info!("login grace time over during the handshake");
+            context.penalties.penalize(peer, Offence::GraceExceeded);
             return;
         }
     };
-    let handle = session.handle();
-    let watchdog = {
-        let handle = handle.clone();
+    let shutdown_watch = {
+        let handle = session.handle();
         let state = state.clone();
         let shutdown = context.shutdown.clone();
         async move {
-            tokio::select! {
-                _ = tokio::time::sleep(login_grace) => {
-                    if !state.is_authenticated() {
-                        info!("login grace time over, disconnecting");
-                        let _ = handle
-                            .disconnect(russh::Disconnect::ByApplication, "login grace time over".into(), String::new())
-                            .await;
-                        return;
-                    }
-                }
-                _ = shutdown.cancelled() => {}
-            }
             shutdown.cancelled().await;
             // Let running transfers finish; idle connections go at once.
             state.wait_until_idle().await;
@@ -280,12 +327,50 @@ async fn run_connection(
                 .await;
         }
     };
-    let watchdog = tokio::spawn(watchdog.in_current_span());
-    match session.await {
-        Ok(()) => {}
-        Err(err) => debug!(err = format!("{err:#}"), "connection ended with an error"),
+    let shutdown_watch = tokio::spawn(shutdown_watch.in_current_span());
+    let mut session = std::pin::pin!(session);
+    let mut ended = None;
+    loop {
+        tokio::select! {
+            result = &mut session => {
+                if let Err(err) = result {
+                    debug!(err = format!("{err:#}"), "connection ended with an error");
+                }
+                break;
+            }
+            _ = tokio::time::sleep(WATCH_INTERVAL), if ended.is_none() => {
+                if !state.is_authenticated() && started.elapsed() >= limits.login_grace {
+                    info!("login grace time over, closing the connection");
+                    ended = Some(Ended::GraceExceeded);
+                } else if progress.idle_for() >= limits.idle_timeout {
+                    info!(idle_seconds = progress.idle_for().as_secs(), "no progress within the idle timeout, closing the connection");
+                    ended = Some(Ended::NoProgress);
+                }
+                if ended.is_some() {
+                    // Its services stop (their channels are dropped, which
+                    // unblocks russh's queue), and its socket reads end.
+                    state.close_now();
+                    closer.close();
+                }
+            }
+            _ = tokio::time::sleep(CLOSE_WAIT), if ended.is_some() => {
+                warn!("connection did not end after its socket was shut; releasing its slots");
+                break;
+            }
+        }
     }
-    watchdog.abort();
+    shutdown_watch.abort();
+    if !state.is_authenticated() {
+        let offence = match ended {
+            Some(Ended::GraceExceeded) => Some(Offence::GraceExceeded),
+            // Failed attempts were penalized one by one.
+            _ if state.auth_failures() > 0 => None,
+            _ => Some(Offence::NoAuth),
+        };
+        if let Some(offence) = offence {
+            context.penalties.penalize(peer, offence);
+        }
+    }
     state.log_end();
 }
 

@@ -104,7 +104,13 @@ where
     let (mut reader, writer) = tokio::io::split(stream);
     let (replies, reply_queue) = mpsc::unbounded_channel();
     let backlog = Arc::new(AtomicUsize::new(0));
-    let writer_task = tokio::spawn(write_replies(writer, reply_queue, backlog.clone()));
+    // Aborted if this future is dropped (the connection is being closed), so
+    // that nothing keeps the channel alive behind it.
+    let mut writer_task = AbortOnDrop(tokio::spawn(write_replies(
+        writer,
+        reply_queue,
+        backlog.clone(),
+    )));
     let session = Arc::new(Session {
         jail,
         owner: owner.to_owned(),
@@ -153,8 +159,20 @@ where
     drop(path_lane);
     let totals = session.totals.clone();
     drop(session);
-    let stream = writer_task.await.ok().map(|writer| reader.unsplit(writer));
+    let stream = (&mut writer_task.0)
+        .await
+        .ok()
+        .map(|writer| reader.unsplit(writer));
     (totals.snapshot(), stream)
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The backlog a request holds: its own bytes plus, for READ, the reply it asks for.

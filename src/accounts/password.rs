@@ -12,12 +12,11 @@
 //! This module knows nothing of accounts.toml's layout, sockets or SSH.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use argon2::password_hash::{
-    PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
-use argon2::{Argon2, Params};
+use argon2::password_hash;
+use argon2::password_hash::{PasswordHash as PhcHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::Rng as _;
 use sha_crypt::PasswordVerifier as _;
 
@@ -165,15 +164,78 @@ fn check_sha512_crypt(text: &str) -> Result<(), PasswordHashError> {
     Ok(())
 }
 
+/// Password verifications that may hold argon2 memory at once. Each one
+/// holds its hash's memory cost (19 MiB with the default parameters) for
+/// tens of milliseconds; callers queue for one of these slots (see
+/// `connection::auth`), so a burst of failed logins costs at most this many
+/// times that, instead of one allocation per attempt kept by the allocator.
+pub const MAX_CONCURRENT_VERIFIES: usize = 4;
+
+/// argon2 working memory kept between verifications, at most one buffer per
+/// concurrent verification, so a burst reuses it instead of allocating anew.
+static ARGON2_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Gives the kept argon2 memory back to the system (called when no
+/// verification is waiting).
+pub fn release_verify_memory() {
+    ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
 fn verify_argon2(password: &str, phc: &str) -> bool {
     match PhcHash::new(phc) {
-        // Argon2::default() takes algorithm, version and parameters from the
-        // hash itself, so argon2i/argon2d and non-default costs verify too.
-        Ok(hash) => Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok(),
+        Ok(hash) => verify_argon2_hash(password, &hash),
         Err(_) => false,
     }
+}
+
+/// Computes `hash`'s function (its own algorithm, version and costs, so
+/// argon2i/argon2d and non-default costs verify too) over `password` in
+/// reused memory, and compares in constant time.
+fn verify_argon2_hash(password: &str, hash: &PhcHash<'_>) -> bool {
+    let (Ok(params), Ok(algorithm)) = (Params::try_from(hash), Algorithm::try_from(hash.algorithm))
+    else {
+        return false;
+    };
+    let version = match hash.version {
+        Some(number) => match Version::try_from(number) {
+            Ok(version) => version,
+            Err(_) => return false,
+        },
+        None => Version::default(),
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; password_hash::Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut computed = [0u8; password_hash::Output::MAX_LENGTH];
+    let Some(computed) = computed.get_mut(..expected.len()) else {
+        return false;
+    };
+    let mut memory = ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop()
+        .unwrap_or_default();
+    memory.resize(params.block_count(), Block::default());
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        computed,
+        memory.as_mut_slice(),
+    );
+    let mut kept = ARGON2_MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() < MAX_CONCURRENT_VERIFIES {
+        kept.push(memory);
+    }
+    drop(kept);
+    hashed.is_ok()
+        && password_hash::Output::new(computed).is_ok_and(|computed| computed == expected)
 }
 
 /// Spends the time of one argon2id verify with the default parameters and
@@ -182,8 +244,7 @@ fn verify_argon2(password: &str, phc: &str) -> bool {
 pub fn verify_dummy_password(password: &str) {
     static DUMMY: OnceLock<Option<PhcHash<'static>>> = OnceLock::new();
     if let Some(hash) = DUMMY.get_or_init(|| PhcHash::new(DUMMY_HASH).ok()) {
-        let outcome = Argon2::default().verify_password(password.as_bytes(), hash);
-        std::hint::black_box(outcome.is_ok());
+        std::hint::black_box(verify_argon2_hash(password, hash));
     }
 }
 

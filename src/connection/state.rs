@@ -30,6 +30,11 @@ pub struct ConnectionState {
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
     files_closed: AtomicU64,
+    /// Passwords or key signatures refused on this connection.
+    auth_failures: std::sync::atomic::AtomicU32,
+    /// Cancelled when the connection must end now (no progress, login
+    /// grace over): its services stop and drop their channels.
+    closing: tokio_util::sync::CancellationToken,
     /// Channels open now. The handler adds them; whoever closes one (the
     /// client, or a service task when it ends) removes it.
     open_channels: std::sync::Mutex<std::collections::HashSet<russh::ChannelId>>,
@@ -54,6 +59,8 @@ impl ConnectionState {
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             files_closed: AtomicU64::new(0),
+            auth_failures: std::sync::atomic::AtomicU32::new(0),
+            closing: tokio_util::sync::CancellationToken::new(),
             open_channels: std::sync::Mutex::default(),
         }
     }
@@ -77,6 +84,26 @@ impl ConnectionState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&id);
+    }
+
+    /// Counts a refused password or key signature.
+    pub fn count_auth_failure(&self) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Passwords or key signatures refused so far.
+    pub fn auth_failures(&self) -> u32 {
+        self.auth_failures.load(Ordering::Relaxed)
+    }
+
+    /// Ends the connection's services now.
+    pub fn close_now(&self) {
+        self.closing.cancel();
+    }
+
+    /// Cancelled when the connection must end now; services select on it.
+    pub fn closing(&self) -> tokio_util::sync::CancellationToken {
+        self.closing.clone()
     }
 
     /// Records a successful login.

@@ -1,8 +1,28 @@
-//! Per-source-address connection slots: a count per IP address, released on `Drop`.
+//! Per-source-address connection slots (a count per IP address, released
+//! on `Drop`) and the random early drop of unauthenticated connections.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::config::MaxStartups;
+
+/// Whether a new connection is refused when `unauthenticated` others have
+/// not logged in yet, given `roll`, a uniform random number in 0..100:
+/// never below `start`, always at `full`, and in between with a chance
+/// rising linearly from `rate_percent` to 100 %, as OpenSSH's MaxStartups.
+pub fn early_drop(startups: &MaxStartups, unauthenticated: usize, roll: u8) -> bool {
+    if unauthenticated >= startups.full {
+        return true;
+    }
+    if unauthenticated < startups.start {
+        return false;
+    }
+    let rate = usize::from(startups.rate_percent);
+    let span = startups.full.saturating_sub(startups.start).max(1);
+    let chance = rate + (100 - rate.min(100)) * (unauthenticated - startups.start) / span;
+    usize::from(roll) < chance
+}
 
 /// Counts open connections per source address against a cap.
 #[derive(Clone)]
@@ -56,6 +76,33 @@ impl Drop for AddressSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn early_drop_follows_start_rate_full() {
+        let startups = MaxStartups {
+            start: 10,
+            rate_percent: 30,
+            full: 100,
+        };
+        let refused = |open: usize| {
+            (0..100u8)
+                .filter(|&roll| early_drop(&startups, open, roll))
+                .count()
+        };
+        assert_eq!(refused(0), 0);
+        assert_eq!(refused(9), 0);
+        assert_eq!(refused(10), 30);
+        assert_eq!(refused(55), 65);
+        assert_eq!(refused(99), 99);
+        assert_eq!(refused(100), 100);
+        let hard_cap = MaxStartups {
+            start: 5,
+            rate_percent: 100,
+            full: 5,
+        };
+        assert!(!early_drop(&hard_cap, 4, 99));
+        assert!(early_drop(&hard_cap, 5, 0));
+    }
 
     #[test]
     fn an_address_gets_at_most_its_slots_and_dropping_one_frees_it() {

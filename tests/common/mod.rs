@@ -143,6 +143,7 @@ impl TestServer {
         let limits = self.limits.clone();
         let settings = ServerSettings {
             limits,
+            penalties: sftpbox::config::PenaltySettings::default(),
             accounts,
             accounts_path: base.join("accounts.toml"),
             homes: base.join("homes"),
