@@ -94,7 +94,8 @@ where
         return ExitOutcome::Status(0);
     };
     if name.as_slice() == b"scp" {
-        return crate::scp::run(&argv, ctx, stdin, stdout, stderr).await;
+        let status = crate::scp::run(&ctx.jail, &ctx.account, &argv, stdin, stdout, stderr).await;
+        return ExitOutcome::Status(status);
     }
     if let Some(builtin) = Builtin::from_name(name) {
         let streams = builtins::Streams {
