@@ -61,9 +61,51 @@ pub struct ExecContext {
 pub enum ExitOutcome {
     /// Normal end with this exit status.
     Status(u32),
-    /// Stopped by this signal (name without `SIG`, e.g. `KILL` after the
-    /// command timeout).
-    Signal(&'static str),
+    /// Stopped by this signal (e.g. `Kill` after the command timeout).
+    Signal(ExitSignal),
+}
+
+/// A signal that ended a command: the closed set of those sftpbox reports,
+/// the RFC 4254 names plus the few Linux ones a sandboxed program meets
+/// (rlimits, bad system calls). `connection` maps each to SSH in one match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitSignal {
+    /// `SIGABRT`.
+    Abrt,
+    /// `SIGALRM`.
+    Alrm,
+    /// `SIGBUS`.
+    Bus,
+    /// `SIGFPE`.
+    Fpe,
+    /// `SIGHUP`.
+    Hup,
+    /// `SIGILL`.
+    Ill,
+    /// `SIGINT`.
+    Int,
+    /// `SIGKILL`: also how the command timeout and the quota watch end a command.
+    Kill,
+    /// `SIGPIPE`.
+    Pipe,
+    /// `SIGQUIT`.
+    Quit,
+    /// `SIGSEGV`.
+    Segv,
+    /// `SIGSYS`.
+    Sys,
+    /// `SIGTERM`.
+    Term,
+    /// `SIGTRAP`.
+    Trap,
+    /// `SIGUSR1`.
+    Usr1,
+    /// `SIGUSR2`.
+    Usr2,
+    /// `SIGXCPU`: the CPU-time rlimit.
+    Xcpu,
+    /// `SIGXFSZ`: the file-size rlimit (the quota left).
+    Xfsz,
 }
 
 /// Runs one exec request: tokenizes `line`, expands globs inside the box and

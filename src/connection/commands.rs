@@ -6,7 +6,7 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, Sig};
 use tokio::io::AsyncWriteExt;
 
-use crate::exec::{ExecContext, ExitOutcome};
+use crate::exec::{ExecContext, ExitOutcome, ExitSignal};
 
 /// What a channel runs.
 pub enum Program {
@@ -50,17 +50,38 @@ async fn report(handle: &Handle, id: ChannelId, outcome: ExitOutcome) {
         ExitOutcome::Status(code) => {
             let _ = handle.exit_status_request(id, code).await;
         }
-        ExitOutcome::Signal(name) => {
-            let signal = match name {
-                "KILL" => Sig::KILL,
-                "TERM" => Sig::TERM,
-                "INT" => Sig::INT,
-                "XCPU" | "XFSZ" => Sig::Custom(name.to_owned()),
-                other => Sig::Custom(other.to_owned()),
-            };
+        ExitOutcome::Signal(signal) => {
             let _ = handle
-                .exit_signal_request(id, signal, false, String::new(), String::new())
+                .exit_signal_request(id, ssh_signal(signal), false, String::new(), String::new())
                 .await;
         }
+    }
+}
+
+/// The one place an exit signal becomes SSH's: RFC 4254's names where
+/// russh has them, the same bare name (`USR2`, `XCPU`, …) otherwise, as
+/// the client prints it. Deliberately a total match: a new signal must be
+/// given its name here.
+fn ssh_signal(signal: ExitSignal) -> Sig {
+    let custom = |name: &str| Sig::Custom(name.to_owned());
+    match signal {
+        ExitSignal::Abrt => Sig::ABRT,
+        ExitSignal::Alrm => Sig::ALRM,
+        ExitSignal::Fpe => Sig::FPE,
+        ExitSignal::Hup => Sig::HUP,
+        ExitSignal::Ill => Sig::ILL,
+        ExitSignal::Int => Sig::INT,
+        ExitSignal::Kill => Sig::KILL,
+        ExitSignal::Pipe => Sig::PIPE,
+        ExitSignal::Quit => Sig::QUIT,
+        ExitSignal::Segv => Sig::SEGV,
+        ExitSignal::Term => Sig::TERM,
+        ExitSignal::Usr1 => Sig::USR1,
+        ExitSignal::Usr2 => custom("USR2"),
+        ExitSignal::Bus => custom("BUS"),
+        ExitSignal::Sys => custom("SYS"),
+        ExitSignal::Trap => custom("TRAP"),
+        ExitSignal::Xcpu => custom("XCPU"),
+        ExitSignal::Xfsz => custom("XFSZ"),
     }
 }
