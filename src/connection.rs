@@ -1,10 +1,11 @@
 //! One SSH connection: the russh [`Handler`](russh::server::Handler). It asks
 //! [`accounts`](crate::accounts) who may log in, keeps the table of open
-//! channels and routes each channel to its service (`sftp` now; commands and
-//! the shell through [`channels`]).
+//! channels and routes each channel to its service: `sftp`, a command, the
+//! shell (with scp among the commands), through [`service`](crate::service).
 //!
-//! It decides nothing about paths, SFTP packets or command semantics: every
-//! service gets a byte stream and a [`Jail`].
+//! It routes and decides nothing else: no paths, SFTP packets or command
+//! semantics, no box to open. The account's [`AccountServices`] are built
+//! by the service side, once, at the connection's first channel.
 //!
 //! russh awaits each handler method inside the connection's event loop, so
 //! nothing slow runs inline: password hashing goes to `spawn_blocking`, and
@@ -12,7 +13,6 @@
 
 mod auth;
 mod commands;
-mod registry;
 mod state;
 mod window;
 
@@ -24,28 +24,24 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, info, info_span, warn};
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::Accounts;
 use crate::config::Limits;
-use crate::exec::ExecContext;
-use crate::jail::Jail;
+use crate::service::{AccountServices, AccountSessionSlot, Services};
 use commands::Program;
 
-pub use registry::{AccountRegistry, AccountSessionSlot};
 pub use state::ConnectionState;
 
 /// What every connection shares with the server.
 pub struct ConnectionContext {
-    /// The accounts in force; swapped whole on reload.
-    pub accounts: Arc<ArcSwap<Accounts>>,
-    /// Per-account quota, open home and session count, shared by all connections.
-    pub quotas: AccountRegistry,
-    /// Folder holding one home per account.
-    pub homes: PathBuf,
+    /// The accounts in force, for logins; swapped whole on reload.
+    accounts: Arc<ArcSwap<Accounts>>,
+    /// What logged-in accounts can do.
+    services: Services,
     /// Limits and timeouts.
     pub limits: Limits,
     /// Cancelled when the server stops accepting: no new channels.
@@ -54,11 +50,36 @@ pub struct ConnectionContext {
     pub tracker: TaskTracker,
 }
 
+impl ConnectionContext {
+    /// The context for connections to accounts `accounts`, whose homes are
+    /// under `homes`.
+    pub fn new(accounts: Accounts, homes: PathBuf, limits: Limits) -> ConnectionContext {
+        let accounts = Arc::new(ArcSwap::from_pointee(accounts));
+        ConnectionContext {
+            services: Services::new(accounts.clone(), homes, &limits),
+            accounts,
+            limits,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Puts reloaded accounts in force: for logins from now on, and their
+    /// quota limits at once.
+    pub fn replace_accounts(&self, accounts: Accounts) {
+        self.services.apply_limits(&accounts);
+        self.accounts.store(Arc::new(accounts));
+    }
+}
+
 /// The logged-in account of a connection.
 struct Login {
     account_name: String,
     /// Held for the life of the connection; frees the account's session slot on drop.
     _session_slot: AccountSessionSlot,
+    /// What the account can do: built by the first channel that needs it,
+    /// then shared by every channel of the connection.
+    services: Arc<OnceCell<Arc<AccountServices>>>,
 }
 
 /// A channel opened by the client, waiting for its first request.
@@ -120,16 +141,13 @@ impl Connection {
 
     /// Takes a session slot for `user`; `None` (and a log line) when the account is full.
     fn admit(&mut self, user: &str, method: &str) -> Auth {
-        match self
-            .context
-            .quotas
-            .try_take_session(user, self.context.limits.max_sessions_per_account)
-        {
+        match self.context.services.try_take_session(user) {
             Some(slot) => {
                 info!(user, method, peer = %self.peer, result = "accepted", "login");
                 self.login = Some(Login {
                     account_name: user.to_owned(),
                     _session_slot: slot,
+                    services: Arc::default(),
                 });
                 Auth::Accept
             }
@@ -140,49 +158,35 @@ impl Connection {
         }
     }
 
-    /// The jail of the logged-in account, shared by all its sessions.
-    async fn open_jail(
-        context: Arc<ConnectionContext>,
-        account_name: String,
-    ) -> anyhow::Result<Jail> {
-        let jail = tokio::task::spawn_blocking(move || {
-            let accounts = context.accounts.load_full();
-            let account = accounts
-                .get(&account_name)
-                .ok_or_else(|| anyhow::anyhow!("account {account_name} no longer exists"))?;
-            let home = context.homes.join(&account.home);
-            Ok::<Jail, anyhow::Error>(context.quotas.jail_for(account, &home)?)
+    /// The logged-in account's services, for a channel task to build (the
+    /// first time) or share: `None` before login.
+    fn account_services(&self) -> Option<ServicesOfLogin> {
+        let login = self.login.as_ref()?;
+        Some(ServicesOfLogin {
+            context: self.context.clone(),
+            account_name: login.account_name.clone(),
+            cell: login.services.clone(),
         })
-        .await??;
-        Ok(jail)
     }
 
     /// Starts the SFTP service on `channel` in its own task; when the client
     /// ends it, exit status 0 goes out before EOF and close, as sshd does
     /// (`scp` in SFTP mode reports failure without it).
     fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
-        let Some(login) = &self.login else { return };
-        let context = self.context.clone();
-        let account_name = login.account_name.clone();
+        let Some(services) = self.account_services() else {
+            return;
+        };
         let state = self.state.clone();
         let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
         self.context.tracker.spawn(
             async move {
-                let jail = match Connection::open_jail(context, account_name.clone()).await {
-                    Ok(jail) => jail,
-                    Err(err) => {
-                        warn!(err = format!("{err:#}"), "cannot open the home");
-                        return;
-                    }
+                let Some(services) = services.get().await else {
+                    return;
                 };
                 let id = channel.id();
-                let (totals, stream) = crate::sftp::serve(
-                    channel.into_stream(),
-                    jail,
-                    &account_name,
-                    state.open_handles(),
-                )
-                .await;
+                let (totals, stream) = services
+                    .serve_sftp(channel.into_stream(), state.open_handles())
+                    .await;
                 state.add_totals(&totals);
                 let _ = handle.exit_status_request(id, 0).await;
                 let _ = handle.eof(id).await;
@@ -193,9 +197,7 @@ impl Connection {
             .instrument(span),
         );
     }
-}
 
-impl Connection {
     /// Starts a command, the shell, or the refusal of a terminal-less shell on
     /// `open`, in its own task.
     fn start_program(
@@ -204,9 +206,9 @@ impl Connection {
         program: Program,
         handle: russh::server::Handle,
     ) {
-        let Some(login) = &self.login else { return };
-        let context = self.context.clone();
-        let account_name = login.account_name.clone();
+        let Some(services) = self.account_services() else {
+            return;
+        };
         let kind = match program {
             Program::Command(_) => "exec",
             Program::Shell | Program::RefusedShell => "shell",
@@ -218,45 +220,44 @@ impl Connection {
         self.context.tracker.spawn(
             async move {
                 let _busy = busy;
-                let external = {
-                    let accounts = context.accounts.load();
-                    accounts
-                        .get(&account_name)
-                        .map(|account| {
-                            account
-                                .commands
-                                .iter()
-                                .filter_map(|name| {
-                                    accounts::resolve_command(name).map(|path| (name.clone(), path))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let command_timeout = context.limits.command_timeout;
-                let jail = match Connection::open_jail(context, account_name.clone()).await {
-                    Ok(jail) => jail,
-                    Err(err) => {
-                        warn!(err = format!("{err:#}"), "cannot open the home");
-                        return;
-                    }
-                };
-                if let Program::Command(line) = &program {
-                    info!(command = %crate::jail::escaped(line), "command");
-                }
-                let exec = ExecContext {
-                    jail,
-                    account: account_name,
-                    external,
-                    command_timeout,
-                    pty,
+                let Some(services) = services.get().await else {
+                    return;
                 };
                 let id = open.channel.id();
-                commands::run(open.channel, handle, exec, program).await;
+                commands::run(open.channel, handle, &services, program, pty).await;
                 state.channel_closed(id);
             }
             .instrument(span),
         );
+    }
+}
+
+/// A channel task's way to the account's services.
+struct ServicesOfLogin {
+    context: Arc<ConnectionContext>,
+    account_name: String,
+    cell: Arc<OnceCell<Arc<AccountServices>>>,
+}
+
+impl ServicesOfLogin {
+    /// The account's services: built by the first channel (the others wait
+    /// for it), shared after. `None`, logged, when they cannot be built; the
+    /// next channel tries again.
+    async fn get(&self) -> Option<Arc<AccountServices>> {
+        let built = self
+            .cell
+            .get_or_try_init(|| async {
+                let services = self.context.services.open(&self.account_name).await?;
+                Ok::<_, crate::service::ServiceError>(Arc::new(services))
+            })
+            .await;
+        match built {
+            Ok(services) => Some(services.clone()),
+            Err(err) => {
+                warn!(%err, "channel not served");
+                None
+            }
+        }
     }
 }
 

@@ -16,4 +16,5 @@ pub mod jail;
 mod listing;
 pub mod scp;
 pub mod server;
+mod service;
 pub mod sftp;

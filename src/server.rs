@@ -13,18 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use russh::keys::PrivateKey;
 use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet, Preferred, SshId, cipher, compression};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::Limits;
-use crate::connection::{AccountRegistry, Connection, ConnectionContext};
+use crate::connection::{Connection, ConnectionContext};
 
 pub use limits::{AddressSlot, AddressSlots};
 
@@ -77,14 +75,11 @@ impl Server {
     pub fn new(settings: ServerSettings) -> Server {
         let limits = settings.limits;
         let ssh_config = Arc::new(ssh_config(&limits, settings.host_keys));
-        let context = Arc::new(ConnectionContext {
-            accounts: Arc::new(ArcSwap::from_pointee(settings.accounts)),
-            quotas: AccountRegistry::default(),
-            homes: settings.homes,
-            limits: limits.clone(),
-            shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-        });
+        let context = Arc::new(ConnectionContext::new(
+            settings.accounts,
+            settings.homes,
+            limits.clone(),
+        ));
         Server {
             inner: Arc::new(Inner {
                 ssh_config,
@@ -171,10 +166,8 @@ impl Server {
                 return;
             }
         }
-        let context = &self.inner.context;
-        context.quotas.apply_limits(&accounts);
         let count = accounts.iter().count();
-        context.accounts.store(Arc::new(accounts));
+        self.inner.context.replace_accounts(accounts);
         info!(path = %path.display(), accounts = count, "accounts reloaded");
     }
 

@@ -1,12 +1,12 @@
-//! Exec and shell channels: hands the channel's byte streams to
-//! [`crate::exec`] and reports how the command ended (`exit-status` or
+//! Exec and shell channels: hands the channel's byte streams to the
+//! account's services and reports how the command ended (`exit-status` or
 //! `exit-signal`, always before EOF and close).
 
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, Sig};
 use tokio::io::AsyncWriteExt;
 
-use crate::exec::{ExecContext, ExitOutcome, ExitSignal};
+use crate::service::{AccountServices, ExitOutcome, ExitSignal};
 
 /// What a channel runs.
 pub enum Program {
@@ -22,16 +22,25 @@ pub enum Program {
 const NO_TERMINAL: &str =
     "sftpbox: no interactive shell without a terminal; use: ssh USER@HOST COMMAND\n";
 
-/// Runs `program` on `channel` and reports its outcome through `handle`.
-pub async fn run(channel: Channel<Msg>, handle: Handle, context: ExecContext, program: Program) {
+/// Runs `program` for the account of `services` on `channel` (`pty`: the
+/// client asked for a terminal) and reports its outcome through `handle`.
+pub async fn run(
+    channel: Channel<Msg>,
+    handle: Handle,
+    services: &AccountServices,
+    program: Program,
+    pty: bool,
+) {
     let id = channel.id();
     let mut stderr = channel.make_writer_ext(Some(1));
     let (mut input, mut output) = tokio::io::split(channel.into_stream());
     let outcome = match program {
         Program::Command(line) => {
-            crate::exec::run_command(&line, &context, &mut input, &mut output, &mut stderr).await
+            services
+                .run_command(&line, pty, &mut input, &mut output, &mut stderr)
+                .await
         }
-        Program::Shell => crate::exec::run_shell(&context, &mut input, &mut output).await,
+        Program::Shell => services.run_shell(&mut input, &mut output).await,
         Program::RefusedShell => {
             let _ = stderr.write_all(NO_TERMINAL.as_bytes()).await;
             ExitOutcome::Status(1)

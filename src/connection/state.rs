@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tracing::{Span, info};
 
-use crate::sftp::SessionTotals;
+use crate::service::SessionTotals;
 
 /// How often a shutting-down connection looks again for open SFTP handles.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
