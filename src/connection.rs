@@ -12,11 +12,11 @@
 //! services run in their own tasks.
 
 mod auth;
+mod channels;
 mod commands;
 mod state;
 mod window;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ use tracing::{Instrument, Span, info, info_span, warn};
 use crate::accounts::Accounts;
 use crate::config::Limits;
 use crate::service::{AccountServices, AccountSessionSlot, Services};
+use channels::OpenChannel;
 use commands::Program;
 
 pub use state::ConnectionState;
@@ -82,13 +83,6 @@ struct Login {
     services: Arc<OnceCell<Arc<AccountServices>>>,
 }
 
-/// A channel opened by the client, waiting for its first request.
-struct OpenChannel {
-    channel: Channel<Msg>,
-    /// Terminal size from `pty-req`, when the client asked for one.
-    pty: Option<(u32, u32)>,
-}
-
 /// One SSH connection's handler.
 pub struct Connection {
     context: Arc<ConnectionContext>,
@@ -100,7 +94,6 @@ pub struct Connection {
     /// Counts against the cap on unauthenticated connections until login.
     startup_permit: Option<OwnedSemaphorePermit>,
     login: Option<Login>,
-    channels: HashMap<ChannelId, OpenChannel>,
 }
 
 /// The methods a client may go on trying after a failure; russh's plain
@@ -130,7 +123,6 @@ impl Connection {
             span,
             startup_permit: Some(startup_permit),
             login: None,
-            channels: HashMap::new(),
         }
     }
 
@@ -192,7 +184,7 @@ impl Connection {
                 let _ = handle.eof(id).await;
                 let _ = handle.close(id).await;
                 drop(stream);
-                state.channel_closed(id);
+                state.channels().close(id);
             }
             .instrument(span),
         );
@@ -225,7 +217,7 @@ impl Connection {
                 };
                 let id = open.channel.id();
                 commands::run(open.channel, handle, &services, program, pty).await;
-                state.channel_closed(id);
+                state.channels().close(id);
             }
             .instrument(span),
         );
@@ -349,13 +341,11 @@ impl russh::server::Handler for Connection {
         // Only channels open at once are capped: a connection may open many
         // over its life (rclone runs a command per checksum).
         let max = self.context.limits.max_channels_per_connection;
-        if !self.state.try_open_channel(channel.id(), max) {
+        if !self.state.channels().try_open(channel, max) {
             warn!("channel refused: too many channels on this connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        self.channels
-            .insert(channel.id(), OpenChannel { channel, pty: None });
         reply.accept().await;
         Ok(())
     }
@@ -371,12 +361,14 @@ impl russh::server::Handler for Connection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.get_mut(&channel) {
-            Some(open) => {
-                open.pty = Some((col_width, row_height));
-                session.channel_success(channel)?;
-            }
-            None => session.channel_failure(channel)?,
+        if self
+            .state
+            .channels()
+            .set_pty(channel, col_width, row_height)
+        {
+            session.channel_success(channel)?;
+        } else {
+            session.channel_failure(channel)?;
         }
         Ok(())
     }
@@ -404,7 +396,7 @@ impl russh::server::Handler for Connection {
             session.channel_failure(channel)?;
             return Ok(());
         }
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 self.start_sftp(open.channel, session.handle());
@@ -420,7 +412,7 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = Program::Command(data.to_vec());
@@ -436,7 +428,7 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = if open.pty.is_some() {
@@ -486,8 +478,7 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         // The channel no longer counts against the cap; one closed before
         // any request is forgotten too.
-        self.channels.remove(&channel);
-        self.state.channel_closed(channel);
+        self.state.channels().close(channel);
         Ok(())
     }
 }

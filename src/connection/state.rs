@@ -1,6 +1,7 @@
-//! What a connection's handler shares with the task that drives it: whether
-//! it has logged in, how many services are running (for the shutdown grace
-//! period) and the totals logged when it ends.
+//! What a connection's handler shares with the task that drives it and
+//! with its service tasks: whether it has logged in, its channel table, how
+//! many services are running (for the shutdown grace period) and the
+//! totals logged when it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -9,6 +10,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tracing::{Span, info};
 
+use super::channels::ChannelTable;
 use crate::service::SessionTotals;
 
 /// How often a shutting-down connection looks again for open SFTP handles.
@@ -32,7 +34,7 @@ pub struct ConnectionState {
     files_closed: AtomicU64,
     /// Channels open now. The handler adds them; whoever closes one (the
     /// client, or a service task when it ends) removes it.
-    open_channels: std::sync::Mutex<std::collections::HashSet<russh::ChannelId>>,
+    channels: ChannelTable,
 }
 
 /// Marks a running service; dropping it may make the connection idle.
@@ -54,29 +56,13 @@ impl ConnectionState {
             bytes_read: AtomicU64::new(0),
             bytes_written: AtomicU64::new(0),
             files_closed: AtomicU64::new(0),
-            open_channels: std::sync::Mutex::default(),
+            channels: ChannelTable::default(),
         }
     }
 
-    /// Counts channel `id` as open unless `max` are open already.
-    pub fn try_open_channel(&self, id: russh::ChannelId, max: usize) -> bool {
-        let mut open = self
-            .open_channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if open.len() >= max {
-            return false;
-        }
-        open.insert(id);
-        true
-    }
-
-    /// Channel `id` is closed: it no longer counts against the cap.
-    pub fn channel_closed(&self, id: russh::ChannelId) {
-        self.open_channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
+    /// The connection's open channels.
+    pub fn channels(&self) -> &ChannelTable {
+        &self.channels
     }
 
     /// Records a successful login.
