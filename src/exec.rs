@@ -31,7 +31,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::jail::{Jail, VirtualPath};
 
 pub use builtins::Builtin;
-pub use words::{MAX_COMMAND_BYTES, SyntaxError};
 
 /// Exit status for a command that is neither a built-in nor allowed (as sh
 /// uses for "command not found").

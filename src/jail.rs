@@ -50,13 +50,11 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-pub use canonical::MAX_SYMLINK_FOLLOWS;
 pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
-pub use path::{MAX_NAME_BYTES, MAX_PATH_BYTES, VirtualPath, escaped};
+pub use path::{VirtualPath, escaped};
 pub use quota::Quota;
-pub use scan::MAX_SCAN_DEPTH;
 
 use quota::InodeKey;
 

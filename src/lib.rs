@@ -1,7 +1,4 @@
 //! sftpbox: an SSH/SFTP server in which every account lives in its own box.
-//!
-//! Dependencies point one way: `server → connection → {sftp, exec, scp} → jail`,
-//! plus `connection → accounts` and `server → {config, host_keys}`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -9,12 +6,12 @@
 pub mod accounts;
 pub mod cli;
 pub mod config;
-pub mod connection;
-pub mod exec;
+mod connection;
+mod exec;
 pub mod host_keys;
-pub mod jail;
+mod jail;
 mod listing;
-pub mod scp;
+mod scp;
 pub mod server;
 mod service;
-pub mod sftp;
+mod sftp;

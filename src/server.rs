@@ -24,7 +24,7 @@ use crate::accounts::Accounts;
 use crate::config::Limits;
 use crate::connection::{Connection, ConnectionContext};
 
-pub use limits::{AddressSlot, AddressSlots};
+use limits::AddressSlots;
 
 /// The identification string we send: it names the product, not the SSH library.
 const SERVER_ID: &str = concat!("SSH-2.0-sftpbox_", env!("CARGO_PKG_VERSION"));
@@ -166,7 +166,7 @@ impl Server {
                 return;
             }
         }
-        let count = accounts.iter().count();
+        let count = accounts.len();
         self.inner.context.replace_accounts(accounts);
         info!(path = %path.display(), accounts = count, "accounts reloaded");
     }
