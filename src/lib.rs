@@ -1,4 +1,19 @@
 //! sftpbox: an SSH/SFTP server in which every account lives in its own box.
+//!
+//! Three layers; dependencies point down (the checked graph is in
+//! docs/ARCHITECTURE.md, and `tests/architecture.rs` holds the code to it):
+//! - the edge: `main` → `cli` (argv, exit codes, signals) → `server` (accept
+//!   loop, caps, the russh configuration, shutdown) → `connection` (the russh
+//!   handler: auth, the channel table, routing a channel to a service);
+//! - the services: `service` (what a logged-in account can do, built once
+//!   per connection) over `sftp` (SFTP v3 over a byte stream), `exec`
+//!   (commands, built-ins, the shell, the sandbox) and `scp` (legacy scp),
+//!   with `listing` (how files are shown to people);
+//! - the box: `jail`, the only door to the disk.
+//!
+//! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml) and
+//! `host_keys` are read by the edge. Only what `main`, the tests and the
+//! benches use is public: `cli`, `server`, `accounts`, `config`, `host_keys`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,12 +1,17 @@
 //! The module graph as a test. Every path between top-level modules under
 //! `src/` (`use crate::x::…`, `crate::x::f()` in code, `super::` chains that
-//! climb out of a module, `sftpbox::x` in `main.rs`) is an edge `from → x`.
+//! climb out of a module, `sftpbox::x` in `main.rs`) is an edge `from → x`,
+//! and each must be drawn in the graph of docs/ARCHITECTURE.md: the fenced
+//! block opened with ```` ```modules ````, one `module → dep, dep` a line
+//! (a module alone on its line depends on none). The drawing must also
+//! place every module, point one way (no cycle), and draw no edge between
+//! two existing modules that the code does not have, so that it stays the
+//! real graph; an edge to a module not in `src/` yet is allowed ahead.
+//!
 //! The edges are read from the source text with comments, strings and
 //! character literals blanked out, so a doc link or a message naming a
-//! module is not a dependency.
-//!
-//! `cargo test --test architecture -- --nocapture` prints the edges found,
-//! sorted, one `from → to` a line.
+//! module is not a dependency. `cargo test --test architecture --
+//! --nocapture` prints the edges found, sorted, one `from → to` a line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -317,13 +322,158 @@ fn edges_in_code() -> BTreeMap<(String, String), PathBuf> {
     edges
 }
 
+/// The graph drawn in docs/ARCHITECTURE.md: each module with what it may use.
+fn drawn_graph() -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md");
+    let text =
+        std::fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    parse_graph(&text)
+}
+
+/// Parses the ```` ```modules ```` block of `markdown`.
+fn parse_graph(markdown: &str) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let mut lines = markdown
+        .lines()
+        .skip_while(|line| line.trim() != "```modules");
+    if lines.next().is_none() {
+        return Err("no ```modules block".into());
+    }
+    let is_name =
+        |name: &str| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    let mut graph = BTreeMap::new();
+    for line in lines.take_while(|line| line.trim() != "```") {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (module, uses) = line
+            .split_once('→')
+            .or_else(|| line.split_once("->"))
+            .unwrap_or((line, ""));
+        let module = module.trim();
+        let uses: BTreeSet<String> = uses
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(String::from)
+            .collect();
+        if let Some(bad) = std::iter::once(module)
+            .chain(uses.iter().map(String::as_str))
+            .find(|name| !is_name(name))
+        {
+            return Err(format!("`{bad}` is not a module name, in: {line}"));
+        }
+        if graph.insert(module.to_owned(), uses).is_some() {
+            return Err(format!("{module} is drawn twice"));
+        }
+    }
+    Ok(graph)
+}
+
+/// A cycle of `graph`, if it has one, as the modules along it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        module: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|seen| seen == module) {
+            let mut cycle = path.split_off(start);
+            cycle.push(module.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(module) {
+            return None;
+        }
+        path.push(module.to_owned());
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(cycle) = visit(graph, next, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(module.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|module| visit(graph, module, &mut Vec::new(), &mut done))
+}
+
 #[test]
-fn module_edges() {
+fn every_edge_in_the_code_is_drawn_in_architecture_md() {
     let edges = edges_in_code();
     assert!(!edges.is_empty(), "no edges found under src/");
     for (from, to) in edges.keys() {
         println!("{from} → {to}");
     }
+    let graph = drawn_graph().unwrap();
+    let undrawn: Vec<String> = edges
+        .iter()
+        .filter(|((from, to), _)| !graph.get(from).is_some_and(|uses| uses.contains(to)))
+        .map(|((from, to), file)| format!("{from} → {to} (src/{})", file.display()))
+        .collect();
+    assert!(
+        undrawn.is_empty(),
+        "edges the graph in docs/ARCHITECTURE.md does not allow:\n{}",
+        undrawn.join("\n")
+    );
+}
+
+#[test]
+fn the_drawing_places_every_module_and_only_edges_the_code_has() {
+    let src = src_dir();
+    let modules = top_level_modules(&rust_files(&src), &src);
+    let graph = drawn_graph().unwrap();
+    let missing: Vec<&String> = modules.iter().filter(|m| !graph.contains_key(*m)).collect();
+    assert!(missing.is_empty(), "modules not drawn: {missing:?}");
+    let edges = edges_in_code();
+    let stale: Vec<String> = graph
+        .iter()
+        .flat_map(|(from, uses)| uses.iter().map(move |to| (from, to)))
+        .filter(|&(from, to)| modules.contains(from) && modules.contains(to))
+        .filter(|&(from, to)| !edges.contains_key(&(from.clone(), to.clone())))
+        .map(|(from, to)| format!("{from} → {to}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "drawn in docs/ARCHITECTURE.md but not in the code (remove them):\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn the_drawn_graph_points_one_way() {
+    let graph = drawn_graph().unwrap();
+    let undeclared: Vec<&String> = graph
+        .values()
+        .flatten()
+        .filter(|to| !graph.contains_key(*to))
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "used but not drawn as modules: {undeclared:?}"
+    );
+    assert_eq!(find_cycle(&graph), None, "the graph has a cycle");
+}
+
+#[test]
+fn lib_rs_names_every_module() {
+    let src = src_dir();
+    let modules = top_level_modules(&rust_files(&src), &src);
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    let header: String = lib
+        .lines()
+        .take_while(|line| line.starts_with("//!"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let unnamed: Vec<&String> = modules
+        .iter()
+        .filter(|module| !header.contains(&format!("`{module}`")))
+        .collect();
+    assert!(unnamed.is_empty(), "lib.rs's //! does not name {unnamed:?}");
 }
 
 #[cfg(test)]
@@ -368,6 +518,19 @@ mod reading {
     fn pub_crate_and_dollar_crate_are_not_paths() {
         let code = "pub(crate) fn f() {} macro_rules! m { () => { $crate::jail::x } }";
         assert_eq!(found("exec", code), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_graph_block_is_parsed_and_cycles_are_found() {
+        let text = "text\n```modules\na → b, c\nb -> c\nc\n```\nmore";
+        let graph = parse_graph(text).unwrap();
+        assert_eq!(graph.len(), 3);
+        assert!(graph["a"].contains("c") && graph["c"].is_empty());
+        assert_eq!(find_cycle(&graph), None);
+        let cyclic = parse_graph("```modules\na → b\nb → a\n```").unwrap();
+        assert_eq!(find_cycle(&cyclic).unwrap(), ["a", "b", "a"]);
+        assert!(parse_graph("```modules\na → B\n```").is_err());
+        assert!(parse_graph("```modules\na\na\n```").is_err());
     }
 
     #[test]
