@@ -14,9 +14,11 @@
 //! - anything else: exit 127 and `sftpbox: NAME: command not allowed`.
 //!
 //! With a terminal (`pty`), output turns `\n` into `\r\n` and stderr is
-//! merged into stdout, as a real pty does. This module knows nothing of SSH:
-//! `connection` hands it byte streams and turns an [`ExitOutcome`] into
-//! `exit-status` or `exit-signal`.
+//! merged into stdout, as a real pty does. This module knows nothing of SSH
+//! nor of accounts: `service` hands it byte streams and an [`ExecContext`]
+//! (the box, the account name, its resolved commands, its limits), and
+//! `connection` turns the [`ExitOutcome`] into `exit-status` or
+//! `exit-signal`.
 
 mod builtins;
 pub mod sandbox;
