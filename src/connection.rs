@@ -80,7 +80,7 @@ struct Login {
     _session_slot: AccountSessionSlot,
     /// What the account can do: built by the first channel that needs it,
     /// then shared by every channel of the connection.
-    services: Arc<OnceCell<Arc<AccountServices>>>,
+    services: Arc<OnceCell<AccountServices>>,
 }
 
 /// One SSH connection's handler.
@@ -152,9 +152,9 @@ impl Connection {
 
     /// The logged-in account's services, for a channel task to build (the
     /// first time) or share: `None` before login.
-    fn account_services(&self) -> Option<ServicesOfLogin> {
+    fn account_services(&self) -> Option<LoginServices> {
         let login = self.login.as_ref()?;
-        Some(ServicesOfLogin {
+        Some(LoginServices {
             context: self.context.clone(),
             account_name: login.account_name.clone(),
             cell: login.services.clone(),
@@ -165,14 +165,14 @@ impl Connection {
     /// ends it, exit status 0 goes out before EOF and close, as sshd does
     /// (`scp` in SFTP mode reports failure without it).
     fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
-        let Some(services) = self.account_services() else {
+        let Some(login) = self.account_services() else {
             return;
         };
         let state = self.state.clone();
         let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
         self.context.tracker.spawn(
             async move {
-                let Some(services) = services.get().await else {
+                let Some(services) = login.get().await else {
                     return;
                 };
                 let id = channel.id();
@@ -198,7 +198,7 @@ impl Connection {
         program: Program,
         handle: russh::server::Handle,
     ) {
-        let Some(services) = self.account_services() else {
+        let Some(login) = self.account_services() else {
             return;
         };
         let kind = match program {
@@ -212,11 +212,11 @@ impl Connection {
         self.context.tracker.spawn(
             async move {
                 let _busy = busy;
-                let Some(services) = services.get().await else {
+                let Some(services) = login.get().await else {
                     return;
                 };
                 let id = open.channel.id();
-                commands::run(open.channel, handle, &services, program, pty).await;
+                commands::run(open.channel, handle, services, program, pty).await;
                 state.channels().close(id);
             }
             .instrument(span),
@@ -224,27 +224,24 @@ impl Connection {
     }
 }
 
-/// A channel task's way to the account's services.
-struct ServicesOfLogin {
+/// A channel task's handle on the logged-in account's services.
+struct LoginServices {
     context: Arc<ConnectionContext>,
     account_name: String,
-    cell: Arc<OnceCell<Arc<AccountServices>>>,
+    cell: Arc<OnceCell<AccountServices>>,
 }
 
-impl ServicesOfLogin {
+impl LoginServices {
     /// The account's services: built by the first channel (the others wait
     /// for it), shared after. `None`, logged, when they cannot be built; the
     /// next channel tries again.
-    async fn get(&self) -> Option<Arc<AccountServices>> {
+    async fn get(&self) -> Option<&AccountServices> {
         let built = self
             .cell
-            .get_or_try_init(|| async {
-                let services = self.context.services.open(&self.account_name).await?;
-                Ok::<_, crate::service::ServiceError>(Arc::new(services))
-            })
+            .get_or_try_init(|| self.context.services.open(&self.account_name))
             .await;
         match built {
-            Ok(services) => Some(services.clone()),
+            Ok(services) => Some(services),
             Err(err) => {
                 warn!(%err, "channel not served");
                 None
