@@ -20,16 +20,17 @@ use std::path::{Path, PathBuf};
 
 use russh::keys::PublicKey;
 
-pub use load::{BUILTIN_COMMANDS, COMMAND_DIRS, parse_quota, resolve_command};
-pub use password::{
-    MAX_CONCURRENT_VERIFIES, PUBLIC_EXAMPLE_PASSWORD, PasswordHash, PasswordHashError,
-    hash_password, release_verify_memory, verify_dummy_password,
+pub(crate) use load::resolve_command;
+pub use password::hash_password;
+pub(crate) use password::{
+    MAX_CONCURRENT_VERIFIES, PUBLIC_EXAMPLE_PASSWORD, PasswordHash, release_verify_memory,
+    verify_dummy_password,
 };
 
 /// A value that must not reach logs or error messages: `Debug` and `Display`
 /// print `<secret>`. Reach the value with [`Secret::expose`], on purpose.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret<T>(T);
+pub(crate) struct Secret<T>(T);
 
 impl<T> Secret<T> {
     /// Wraps a value.
@@ -40,11 +41,6 @@ impl<T> Secret<T> {
     /// The wrapped value; the name makes each use visible in review.
     pub fn expose(&self) -> &T {
         &self.0
-    }
-
-    /// Unwraps the value.
-    pub fn into_inner(self) -> T {
-        self.0
     }
 }
 
@@ -69,10 +65,10 @@ impl<T> From<T> for Secret<T> {
 /// The name of an account: 1 to 32 characters of `[a-z0-9_.-]`, not starting
 /// with `-` or `.`, so it is safe as a directory name and in log lines.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct AccountName(String);
+pub(crate) struct AccountName(String);
 
 /// The longest account name, as for Linux user names.
-pub const MAX_ACCOUNT_NAME_CHARS: usize = 32;
+pub(crate) const MAX_ACCOUNT_NAME_CHARS: usize = 32;
 
 impl AccountName {
     /// Checks `name` against the rules above; the error says which one it breaks.
@@ -123,7 +119,7 @@ impl AsRef<str> for AccountName {
 
 /// One `[users.NAME]` table of accounts.toml, checked.
 #[derive(Clone, Debug)]
-pub struct Account {
+pub(crate) struct Account {
     /// The login name.
     pub name: AccountName,
     /// The password hash; `None` means password login is off for this account.
@@ -174,16 +170,6 @@ impl Account {
                 .iter()
                 .any(|known| known.key_data() == key.key_data())
     }
-
-    /// Whether any login is possible: not disabled, and a password or a key.
-    pub fn can_log_in(&self) -> bool {
-        !self.disabled && (self.password.is_some() || !self.keys.is_empty())
-    }
-
-    /// Whether `program` is in this account's `commands` list.
-    pub fn may_run(&self, program: &str) -> bool {
-        self.commands.iter().any(|c| c == program)
-    }
 }
 
 /// The accounts of one accounts.toml, by name.
@@ -199,14 +185,9 @@ impl Accounts {
         load::load_file(path)
     }
 
-    /// Checks accounts.toml text; `file` is only used in messages.
-    pub fn from_toml_str(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
-        load::load_str(text, file)
-    }
-
     /// Builds a set from accounts already made (for tests and tools). A later
     /// account replaces an earlier one of the same name.
-    pub fn from_accounts(accounts: impl IntoIterator<Item = Account>) -> Accounts {
+    pub(crate) fn from_accounts(accounts: impl IntoIterator<Item = Account>) -> Accounts {
         Accounts {
             by_name: accounts
                 .into_iter()
@@ -216,23 +197,18 @@ impl Accounts {
     }
 
     /// The account called `name`, if any.
-    pub fn get(&self, name: &str) -> Option<&Account> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Account> {
         self.by_name.get(name)
     }
 
     /// All accounts, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = &Account> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Account> {
         self.by_name.values()
     }
 
     /// How many accounts there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_name.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 
     /// The accounts whose password is still the README's public example
@@ -241,7 +217,7 @@ impl Accounts {
     /// so it is computed only when asked (at startup and after a reload) and
     /// spread over the available cores: a thousand accounts would otherwise
     /// take tens of seconds.
-    pub fn with_public_example_password(&self) -> Vec<&AccountName> {
+    pub(crate) fn with_public_example_password(&self) -> Vec<&AccountName> {
         let with_password: Vec<&Account> = self.iter().filter(|a| a.password.is_some()).collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = with_password.len().div_ceil(threads).max(1);
@@ -396,7 +372,6 @@ mod tests {
         a.disabled = true;
         assert!(!a.verify_password("pw"));
         assert!(!a.accepts_key(&PublicKey::from_openssh(ED25519).unwrap()));
-        assert!(!a.can_log_in());
     }
 
     #[test]
@@ -404,8 +379,7 @@ mod tests {
         let a = account(None, &[ED25519]);
         assert!(!a.verify_password(""));
         assert!(!a.verify_password("pw"));
-        assert!(a.can_log_in());
-        assert!(!account(None, &[]).can_log_in());
+        assert!(a.accepts_key(&PublicKey::from_openssh(ED25519).unwrap()));
     }
 
     #[test]

@@ -308,7 +308,7 @@ fn check(args: CheckArgs) -> ExitCode {
             println!(
                 "{}: {} account(s), ok",
                 display(&config.accounts),
-                accounts.iter().count()
+                accounts.len()
             );
             ExitCode::SUCCESS
         }

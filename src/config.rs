@@ -20,15 +20,15 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// The config file looked up in the current directory when none is given.
-pub const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
 
 /// Where the server listens by default: loopback only, so a fresh clone with
 /// the public example account is not reachable from the network.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
 
 /// Settings for one server process.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// The config file these settings came from, if any.
     pub source: Option<PathBuf>,
     /// Addresses to listen on (`listen`, a string or a list). Default
@@ -171,7 +171,7 @@ impl Default for PenaltySettings {
 /// characters).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}:{column}: {message}", file.display())]
-pub struct ConfigProblem {
+pub(crate) struct ConfigProblem {
     /// The config file.
     pub file: PathBuf,
     /// 1-based line.
@@ -184,7 +184,7 @@ pub struct ConfigProblem {
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The config file could not be read.
     #[error("{}: cannot read the config file: {source}", path.display())]
     Read {

@@ -1,22 +1,22 @@
 //! One SSH connection: the russh [`Handler`](russh::server::Handler). It asks
 //! [`accounts`](crate::accounts) who may log in, keeps the table of open
-//! channels and routes each channel to its service (`sftp` now; commands and
-//! the shell through [`channels`]).
+//! channels and routes each channel to its service: `sftp`, a command, the
+//! shell (with scp among the commands), through [`service`](crate::service).
 //!
-//! It decides nothing about paths, SFTP packets or command semantics: every
-//! service gets a byte stream and a [`Jail`].
+//! It routes and decides nothing else: no paths, SFTP packets or command
+//! semantics, no box to open. The account's [`AccountServices`] are built
+//! by the service side, once, at the connection's first channel.
 //!
 //! russh awaits each handler method inside the connection's event loop, so
 //! nothing slow runs inline: password hashing goes to `spawn_blocking`, and
 //! services run in their own tasks.
 
 mod auth;
+mod channels;
 mod commands;
-mod registry;
 mod state;
 mod window;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,28 +24,25 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use russh::server::{Auth, Msg, Session};
 use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, info, info_span, warn};
 
-use crate::accounts::{self, Accounts};
+use crate::accounts::Accounts;
 use crate::config::Limits;
-use crate::exec::ExecContext;
-use crate::jail::Jail;
+use crate::service::{AccountServices, AccountSessionSlot, Services};
+use channels::OpenChannel;
 use commands::Program;
 
-pub use registry::{AccountRegistry, AccountSessionSlot};
 pub use state::ConnectionState;
 
 /// What every connection shares with the server.
 pub struct ConnectionContext {
-    /// The accounts in force; swapped whole on reload.
-    pub accounts: Arc<ArcSwap<Accounts>>,
-    /// Per-account quota, open home and session count, shared by all connections.
-    pub quotas: AccountRegistry,
-    /// Folder holding one home per account.
-    pub homes: PathBuf,
+    /// The accounts in force, for logins; swapped whole on reload.
+    accounts: Arc<ArcSwap<Accounts>>,
+    /// What logged-in accounts can do.
+    services: Services,
     /// Limits and timeouts.
     pub limits: Limits,
     /// Per-source penalties, shared with the accept loop.
@@ -56,18 +53,42 @@ pub struct ConnectionContext {
     pub tracker: TaskTracker,
 }
 
+impl ConnectionContext {
+    /// The context for connections to accounts `accounts`, whose homes are
+    /// under `homes`, with the source penalties the accept loop shares.
+    pub fn new(
+        accounts: Accounts,
+        homes: PathBuf,
+        limits: Limits,
+        penalties: Arc<crate::penalties::Penalties>,
+    ) -> ConnectionContext {
+        let accounts = Arc::new(ArcSwap::from_pointee(accounts));
+        ConnectionContext {
+            services: Services::new(accounts.clone(), homes, &limits),
+            accounts,
+            limits,
+            penalties,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Puts reloaded accounts in force: for logins from now on, and their
+    /// quota limits at once.
+    pub fn replace_accounts(&self, accounts: Accounts) {
+        self.services.apply_limits(&accounts);
+        self.accounts.store(Arc::new(accounts));
+    }
+}
+
 /// The logged-in account of a connection.
 struct Login {
     account_name: String,
     /// Held for the life of the connection; frees the account's session slot on drop.
     _session_slot: AccountSessionSlot,
-}
-
-/// A channel opened by the client, waiting for its first request.
-struct OpenChannel {
-    channel: Channel<Msg>,
-    /// Terminal size from `pty-req`, when the client asked for one.
-    pty: Option<(u32, u32)>,
+    /// What the account can do: built by the first channel that needs it,
+    /// then shared by every channel of the connection.
+    services: Arc<OnceCell<AccountServices>>,
 }
 
 /// One SSH connection's handler.
@@ -81,7 +102,6 @@ pub struct Connection {
     /// Counts against the cap on unauthenticated connections until login.
     startup_permit: Option<OwnedSemaphorePermit>,
     login: Option<Login>,
-    channels: HashMap<ChannelId, OpenChannel>,
 }
 
 /// The methods a client may go on trying after a failure; russh's plain
@@ -111,7 +131,6 @@ impl Connection {
             span,
             startup_permit: Some(startup_permit),
             login: None,
-            channels: HashMap::new(),
         }
     }
 
@@ -122,16 +141,13 @@ impl Connection {
 
     /// Takes a session slot for `user`; `None` (and a log line) when the account is full.
     fn admit(&mut self, user: &str, method: &str) -> Auth {
-        match self
-            .context
-            .quotas
-            .try_take_session(user, self.context.limits.max_sessions_per_account)
-        {
+        match self.context.services.try_take_session(user) {
             Some(slot) => {
                 info!(user, method, peer = %self.peer, result = "accepted", "login");
                 self.login = Some(Login {
                     account_name: user.to_owned(),
                     _session_slot: slot,
+                    services: Arc::default(),
                 });
                 Auth::Accept
             }
@@ -155,53 +171,38 @@ impl Connection {
         Ok(rejection())
     }
 
-    /// The jail of the logged-in account, shared by all its sessions.
-    async fn open_jail(
-        context: Arc<ConnectionContext>,
-        account_name: String,
-    ) -> anyhow::Result<Jail> {
-        let jail = tokio::task::spawn_blocking(move || {
-            let accounts = context.accounts.load_full();
-            let account = accounts
-                .get(&account_name)
-                .ok_or_else(|| anyhow::anyhow!("account {account_name} no longer exists"))?;
-            let home = context.homes.join(&account.home);
-            Ok::<Jail, anyhow::Error>(context.quotas.jail_for(account, &home)?)
+    /// The logged-in account's services, for a channel task to build (the
+    /// first time) or share: `None` before login.
+    fn account_services(&self) -> Option<LoginServices> {
+        let login = self.login.as_ref()?;
+        Some(LoginServices {
+            context: self.context.clone(),
+            account_name: login.account_name.clone(),
+            cell: login.services.clone(),
         })
-        .await??;
-        Ok(jail)
     }
 
     /// Starts the SFTP service on `channel` in its own task; when the client
     /// ends it, exit status 0 goes out before EOF and close, as sshd does
     /// (`scp` in SFTP mode reports failure without it).
     fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
-        let Some(login) = &self.login else { return };
-        let context = self.context.clone();
-        let account_name = login.account_name.clone();
+        let Some(login) = self.account_services() else {
+            return;
+        };
         let state = self.state.clone();
         let span = info_span!(parent: &self.span, "channel", id = %channel.id(), kind = "sftp");
         self.context.tracker.spawn(
             async move {
-                let jail = match Connection::open_jail(context, account_name.clone()).await {
-                    Ok(jail) => jail,
-                    Err(err) => {
-                        warn!(err = format!("{err:#}"), "cannot open the home");
-                        return;
-                    }
+                let Some(services) = login.get().await else {
+                    return;
                 };
                 let id = channel.id();
-                let serving = crate::sftp::serve(
-                    channel.into_stream(),
-                    jail,
-                    &account_name,
-                    state.open_handles(),
-                );
+                let serving = services.serve_sftp(channel.into_stream(), state.open_handles());
                 let closing = state.closing();
                 let (totals, stream) = tokio::select! {
                     served = serving => served,
                     _ = closing.cancelled() => {
-                        state.channel_closed(id);
+                        state.channels().close(id);
                         return;
                     }
                 };
@@ -210,14 +211,12 @@ impl Connection {
                 let _ = handle.eof(id).await;
                 let _ = handle.close(id).await;
                 drop(stream);
-                state.channel_closed(id);
+                state.channels().close(id);
             }
             .instrument(span),
         );
     }
-}
 
-impl Connection {
     /// Starts a command, the shell, or the refusal of a terminal-less shell on
     /// `open`, in its own task.
     fn start_program(
@@ -226,9 +225,9 @@ impl Connection {
         program: Program,
         handle: russh::server::Handle,
     ) {
-        let Some(login) = &self.login else { return };
-        let context = self.context.clone();
-        let account_name = login.account_name.clone();
+        let Some(login) = self.account_services() else {
+            return;
+        };
         let kind = match program {
             Program::Command(_) => "exec",
             Program::Shell | Program::RefusedShell => "shell",
@@ -240,49 +239,45 @@ impl Connection {
         self.context.tracker.spawn(
             async move {
                 let _busy = busy;
-                let external = {
-                    let accounts = context.accounts.load();
-                    accounts
-                        .get(&account_name)
-                        .map(|account| {
-                            account
-                                .commands
-                                .iter()
-                                .filter_map(|name| {
-                                    accounts::resolve_command(name).map(|path| (name.clone(), path))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let command_timeout = context.limits.command_timeout;
-                let jail = match Connection::open_jail(context, account_name.clone()).await {
-                    Ok(jail) => jail,
-                    Err(err) => {
-                        warn!(err = format!("{err:#}"), "cannot open the home");
-                        return;
-                    }
-                };
-                if let Program::Command(line) = &program {
-                    info!(command = %crate::jail::escaped(line), "command");
-                }
-                let exec = ExecContext {
-                    jail,
-                    account: account_name,
-                    external,
-                    command_timeout,
-                    pty,
+                let Some(services) = login.get().await else {
+                    return;
                 };
                 let id = open.channel.id();
                 let closing = state.closing();
                 tokio::select! {
-                    () = commands::run(open.channel, handle, exec, program) => {}
+                    () = commands::run(open.channel, handle, services, program, pty) => {}
                     _ = closing.cancelled() => {}
                 }
-                state.channel_closed(id);
+                state.channels().close(id);
             }
             .instrument(span),
         );
+    }
+}
+
+/// A channel task's handle on the logged-in account's services.
+struct LoginServices {
+    context: Arc<ConnectionContext>,
+    account_name: String,
+    cell: Arc<OnceCell<AccountServices>>,
+}
+
+impl LoginServices {
+    /// The account's services: built by the first channel (the others wait
+    /// for it), shared after. `None`, logged, when they cannot be built; the
+    /// next channel tries again.
+    async fn get(&self) -> Option<&AccountServices> {
+        let built = self
+            .cell
+            .get_or_try_init(|| self.context.services.open(&self.account_name))
+            .await;
+        match built {
+            Ok(services) => Some(services),
+            Err(err) => {
+                warn!(%err, "channel not served");
+                None
+            }
+        }
     }
 }
 
@@ -374,13 +369,11 @@ impl russh::server::Handler for Connection {
         // Only channels open at once are capped: a connection may open many
         // over its life (rclone runs a command per checksum).
         let max = self.context.limits.max_channels_per_connection;
-        if !self.state.try_open_channel(channel.id(), max) {
+        if !self.state.channels().try_open(channel, max) {
             warn!("channel refused: too many channels on this connection");
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
-        self.channels
-            .insert(channel.id(), OpenChannel { channel, pty: None });
         reply.accept().await;
         Ok(())
     }
@@ -396,12 +389,14 @@ impl russh::server::Handler for Connection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.get_mut(&channel) {
-            Some(open) => {
-                open.pty = Some((col_width, row_height));
-                session.channel_success(channel)?;
-            }
-            None => session.channel_failure(channel)?,
+        if self
+            .state
+            .channels()
+            .set_pty(channel, col_width, row_height)
+        {
+            session.channel_success(channel)?;
+        } else {
+            session.channel_failure(channel)?;
         }
         Ok(())
     }
@@ -429,7 +424,7 @@ impl russh::server::Handler for Connection {
             session.channel_failure(channel)?;
             return Ok(());
         }
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 self.start_sftp(open.channel, session.handle());
@@ -445,7 +440,7 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = Program::Command(data.to_vec());
@@ -461,7 +456,7 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.channels.remove(&channel) {
+        match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = if open.pty.is_some() {
@@ -511,8 +506,7 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         // The channel no longer counts against the cap; one closed before
         // any request is forgotten too.
-        self.channels.remove(&channel);
-        self.state.channel_closed(channel);
+        self.state.channels().close(channel);
         Ok(())
     }
 }

@@ -14,9 +14,11 @@
 //! - anything else: exit 127 and `sftpbox: NAME: command not allowed`.
 //!
 //! With a terminal (`pty`), output turns `\n` into `\r\n` and stderr is
-//! merged into stdout, as a real pty does. This module knows nothing of SSH:
-//! `connection` hands it byte streams and turns an [`ExitOutcome`] into
-//! `exit-status` or `exit-signal`.
+//! merged into stdout, as a real pty does. This module knows nothing of SSH
+//! nor of accounts: `service` hands it byte streams and an [`ExecContext`]
+//! (the box, the account name, its resolved commands, its limits), and
+//! `connection` turns the [`ExitOutcome`] into `exit-status` or
+//! `exit-signal`.
 
 mod builtins;
 pub mod sandbox;
@@ -31,7 +33,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::jail::{Jail, VirtualPath};
 
 pub use builtins::Builtin;
-pub use words::{MAX_COMMAND_BYTES, SyntaxError};
 
 /// Exit status for a command that is neither a built-in nor allowed (as sh
 /// uses for "command not found").
@@ -61,9 +62,51 @@ pub struct ExecContext {
 pub enum ExitOutcome {
     /// Normal end with this exit status.
     Status(u32),
-    /// Stopped by this signal (name without `SIG`, e.g. `KILL` after the
-    /// command timeout).
-    Signal(&'static str),
+    /// Stopped by this signal (e.g. `Kill` after the command timeout).
+    Signal(ExitSignal),
+}
+
+/// A signal that ended a command: the closed set of those sftpbox reports,
+/// the RFC 4254 names plus the few Linux ones a sandboxed program meets
+/// (rlimits, bad system calls). `connection` maps each to SSH in one match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitSignal {
+    /// `SIGABRT`.
+    Abrt,
+    /// `SIGALRM`.
+    Alrm,
+    /// `SIGBUS`.
+    Bus,
+    /// `SIGFPE`.
+    Fpe,
+    /// `SIGHUP`.
+    Hup,
+    /// `SIGILL`.
+    Ill,
+    /// `SIGINT`.
+    Int,
+    /// `SIGKILL`: also how the command timeout and the quota watch end a command.
+    Kill,
+    /// `SIGPIPE`.
+    Pipe,
+    /// `SIGQUIT`.
+    Quit,
+    /// `SIGSEGV`.
+    Segv,
+    /// `SIGSYS`.
+    Sys,
+    /// `SIGTERM`.
+    Term,
+    /// `SIGTRAP`.
+    Trap,
+    /// `SIGUSR1`.
+    Usr1,
+    /// `SIGUSR2`.
+    Usr2,
+    /// `SIGXCPU`: the CPU-time rlimit.
+    Xcpu,
+    /// `SIGXFSZ`: the file-size rlimit (the quota left).
+    Xfsz,
 }
 
 /// Runs one exec request: tokenizes `line`, expands globs inside the box and
@@ -94,7 +137,8 @@ where
         return ExitOutcome::Status(0);
     };
     if name.as_slice() == b"scp" {
-        return crate::scp::run(&argv, ctx, stdin, stdout, stderr).await;
+        let status = crate::scp::run(&ctx.jail, &ctx.account, &argv, stdin, stdout, stderr).await;
+        return ExitOutcome::Status(status);
     }
     if let Some(builtin) = Builtin::from_name(name) {
         let streams = builtins::Streams {

@@ -20,7 +20,7 @@ use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, HashAlg, PrivateKey};
 
 /// The file name of the key generated on first start.
-pub const GENERATED_KEY_FILE: &str = "ssh_host_ed25519_key";
+pub(crate) const GENERATED_KEY_FILE: &str = "ssh_host_ed25519_key";
 
 /// Why the host keys could not be loaded or created; the caller exits with 2.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +83,7 @@ pub fn load_or_create(dir: &Path) -> Result<Vec<PrivateKey>, HostKeyError> {
 
 /// The SHA-256 fingerprint of the key's public half, as `ssh-keygen -l`
 /// prints it: `SHA256:` and unpadded base64.
-pub fn fingerprint(key: &PrivateKey) -> String {
+pub(crate) fn fingerprint(key: &PrivateKey) -> String {
     key.public_key().fingerprint(HashAlg::Sha256).to_string()
 }
 

@@ -50,13 +50,11 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-pub use canonical::MAX_SYMLINK_FOLLOWS;
 pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
-pub use path::{MAX_NAME_BYTES, MAX_PATH_BYTES, VirtualPath, escaped};
+pub use path::{VirtualPath, escaped};
 pub use quota::Quota;
-pub use scan::MAX_SCAN_DEPTH;
 
 use quota::InodeKey;
 
@@ -190,8 +188,6 @@ pub struct Jail {
 struct JailInner {
     /// The home, `O_PATH | O_DIRECTORY`; the root of every resolution.
     root: OwnedFd,
-    /// The home's host path, for the exec sandbox.
-    host_path: std::path::PathBuf,
     quota: Arc<Quota>,
     readonly: bool,
     /// Who new files, directories and links are given to: the home's owner,
@@ -245,7 +241,6 @@ impl Jail {
         Ok(Jail {
             inner: Arc::new(JailInner {
                 root,
-                host_path: home.to_path_buf(),
                 quota,
                 readonly,
                 owner,
@@ -253,10 +248,14 @@ impl Jail {
         })
     }
 
-    /// The home's path on the host: for the exec sandbox
-    /// only, which binds it into the child's mount namespace.
-    pub fn host_path(&self) -> &Path {
-        &self.inner.host_path
+    /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
+    /// exec sandbox only: it mounts a copy of the home's mount made from
+    /// this descriptor into a sandboxed program's namespace, gives Landlock
+    /// its rule for the home and makes the home the program's cwd, so no
+    /// host path of the home leaves the jail. Everything else reaches the
+    /// home through the jail's methods, which resolve inside the box.
+    pub fn home_dir_fd(&self) -> BorrowedFd<'_> {
+        self.inner.root.as_fd()
     }
 
     /// Counts the bytes stored under the home again and makes that the

@@ -1,7 +1,19 @@
 //! sftpbox: an SSH/SFTP server in which every account lives in its own box.
 //!
-//! Dependencies point one way: `server → connection → {sftp, exec, scp} → jail`,
-//! plus `connection → accounts` and `server → {config, host_keys}`.
+//! Three layers; dependencies point down (the checked graph is in
+//! docs/ARCHITECTURE.md, and `tests/architecture.rs` holds the code to it):
+//! - the edge: `main` → `cli` (argv, exit codes, signals) → `server` (accept
+//!   loop, caps, the russh configuration, shutdown) → `connection` (the russh
+//!   handler: auth, the channel table, routing a channel to a service);
+//! - the services: `service` (what a logged-in account can do, built once
+//!   per connection) over `sftp` (SFTP v3 over a byte stream), `exec`
+//!   (commands, built-ins, the shell, the sandbox) and `scp` (legacy scp),
+//!   with `listing` (how files are shown to people);
+//! - the box: `jail`, the only door to the disk.
+//!
+//! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
+//! `host_keys` and `penalties` (per-source penalties) are read by the edge. Only what `main`, the tests and the
+//! benches use is public: `cli`, `server`, `accounts`, `config`, `host_keys`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -9,12 +21,13 @@
 pub mod accounts;
 pub mod cli;
 pub mod config;
-pub mod connection;
-pub mod exec;
+mod connection;
+mod exec;
 pub mod host_keys;
-pub mod jail;
+mod jail;
 mod listing;
 mod penalties;
-pub mod scp;
+mod scp;
 pub mod server;
-pub mod sftp;
+mod service;
+mod sftp;

@@ -7,8 +7,10 @@
 //! with them (`-r -p -d -v -q`, `--`); every other option (`-S -o -F -P -i
 //! -J -3 -l …`) is refused, which closes the scponly/rssh class of escapes
 //! through a "client" scp. The wire format is in `protocol.rs`, the state
-//! machines in `sink.rs` and `source.rs`. This module knows nothing of SSH:
-//! it gets a byte stream and returns an exit status, 0 or 1 as OpenSSH.
+//! machines in `sink.rs` and `source.rs`. This module knows nothing of SSH
+//! nor of the command dispatcher that hands it the words: it gets the box,
+//! the account name, argv and a byte stream, and returns an exit status, 0
+//! or 1 as OpenSSH.
 
 mod protocol;
 mod sink;
@@ -19,7 +21,6 @@ use std::io;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::exec::{ExecContext, ExitOutcome};
 use crate::jail::{Jail, JailError};
 use protocol::{ACK_ERROR, ACK_OK, MAX_LINE_BYTES};
 
@@ -44,16 +45,18 @@ struct Options {
     operands: Vec<Vec<u8>>,
 }
 
-/// Runs `scp` with `argv` (`argv[0]` is `scp`) over `stdin`/`stdout`;
-/// usage errors go to `stderr`. Returns status 0 when no error was sent or
-/// received, else 1.
+/// Runs `scp` with `argv` (`argv[0]` is `scp`) in `jail` over
+/// `stdin`/`stdout`; `account` names the box's root when a client fetches
+/// `/` itself; usage errors go to `stderr`. Returns exit status
+/// 0 when no error was sent or received, else 1.
 pub async fn run<R, W, E>(
+    jail: &Jail,
+    account: &str,
     argv: &[Vec<u8>],
-    ctx: &ExecContext,
     stdin: R,
     stdout: W,
     mut stderr: E,
-) -> ExitOutcome
+) -> u32
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -67,19 +70,19 @@ where
                 .write_all(format!("scp: {message}\n").as_bytes())
                 .await;
             let _ = stderr.flush().await;
-            return ExitOutcome::Status(1);
+            return 1;
         }
     };
     let mut peer = Peer::new(stdin, stdout);
     let result = if options.sink {
-        sink::run(&mut peer, &ctx.jail, &options).await
+        sink::run(&mut peer, jail, &options).await
     } else {
-        source::run(&mut peer, &ctx.jail, &options, &ctx.account).await
+        source::run(&mut peer, jail, &options, account).await
     };
     let _ = peer.writer.flush().await;
     match result {
-        Ok(()) if peer.errors == 0 => ExitOutcome::Status(0),
-        Ok(()) | Err(Stop) => ExitOutcome::Status(1),
+        Ok(()) if peer.errors == 0 => 0,
+        Ok(()) | Err(Stop) => 1,
     }
 }
 

@@ -14,21 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use russh::keys::PrivateKey;
 use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet, Preferred, SshId, cipher, compression};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Limits, PenaltySettings};
-use crate::connection::{AccountRegistry, Connection, ConnectionContext};
+use crate::connection::{Connection, ConnectionContext};
 use crate::penalties::{Admission, Offence, Penalties};
 
-pub use limits::{AddressSlot, AddressSlots};
+use limits::AddressSlots;
 
 /// The identification string we send: it names the product, not the SSH library.
 const SERVER_ID: &str = concat!("SSH-2.0-sftpbox_", env!("CARGO_PKG_VERSION"));
@@ -81,15 +79,12 @@ impl Server {
     pub fn new(settings: ServerSettings) -> Server {
         let limits = settings.limits;
         let ssh_config = Arc::new(ssh_config(&limits, settings.host_keys));
-        let context = Arc::new(ConnectionContext {
-            accounts: Arc::new(ArcSwap::from_pointee(settings.accounts)),
-            quotas: AccountRegistry::default(),
-            homes: settings.homes,
-            limits: limits.clone(),
-            penalties: Arc::new(Penalties::new(settings.penalties)),
-            shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-        });
+        let context = Arc::new(ConnectionContext::new(
+            settings.accounts,
+            settings.homes,
+            limits.clone(),
+            Arc::new(Penalties::new(settings.penalties)),
+        ));
         Server {
             inner: Arc::new(Inner {
                 ssh_config,
@@ -122,6 +117,9 @@ impl Server {
                 server.accept_loop(listener, stop).await;
             }));
         }
+        accept_tasks.push(tokio::spawn(
+            forget_expired_penalties(self.inner.context.penalties.clone()).in_current_span(),
+        ));
         shutdown.cancelled().await;
         for task in accept_tasks {
             task.abort();
@@ -176,10 +174,8 @@ impl Server {
                 return;
             }
         }
-        let context = &self.inner.context;
-        context.quotas.apply_limits(&accounts);
-        let count = accounts.iter().count();
-        context.accounts.store(Arc::new(accounts));
+        let count = accounts.len();
+        self.inner.context.replace_accounts(accounts);
         info!(path = %path.display(), accounts = count, "accounts reloaded");
     }
 
@@ -254,6 +250,23 @@ impl Server {
                 run_connection(config, socket, handler, context, peer).await;
             }
             .instrument(span),
+        );
+    }
+}
+
+/// How often sources whose penalty ran out are forgotten.
+const PENALTY_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Forgets expired penalties now and then, so the table holds live ones only.
+async fn forget_expired_penalties(penalties: Arc<Penalties>) {
+    let mut tick = tokio::time::interval(PENALTY_PURGE_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = std::time::Instant::now();
+        penalties.purge(now);
+        debug!(
+            sources_blocked = penalties.sources_blocked(now),
+            "expired penalties forgotten"
         );
     }
 }

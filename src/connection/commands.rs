@@ -1,12 +1,12 @@
-//! Exec and shell channels: hands the channel's byte streams to
-//! [`crate::exec`] and reports how the command ended (`exit-status` or
+//! Exec and shell channels: hands the channel's byte streams to the
+//! account's services and reports how the command ended (`exit-status` or
 //! `exit-signal`, always before EOF and close).
 
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, Sig};
 use tokio::io::AsyncWriteExt;
 
-use crate::exec::{ExecContext, ExitOutcome};
+use crate::service::{AccountServices, ExitOutcome, ExitSignal};
 
 /// What a channel runs.
 pub enum Program {
@@ -22,16 +22,25 @@ pub enum Program {
 const NO_TERMINAL: &str =
     "sftpbox: no interactive shell without a terminal; use: ssh USER@HOST COMMAND\n";
 
-/// Runs `program` on `channel` and reports its outcome through `handle`.
-pub async fn run(channel: Channel<Msg>, handle: Handle, context: ExecContext, program: Program) {
+/// Runs `program` for the account of `services` on `channel` (`pty`: the
+/// client asked for a terminal) and reports its outcome through `handle`.
+pub async fn run(
+    channel: Channel<Msg>,
+    handle: Handle,
+    services: &AccountServices,
+    program: Program,
+    pty: bool,
+) {
     let id = channel.id();
     let mut stderr = channel.make_writer_ext(Some(1));
     let (mut input, mut output) = tokio::io::split(channel.into_stream());
     let outcome = match program {
         Program::Command(line) => {
-            crate::exec::run_command(&line, &context, &mut input, &mut output, &mut stderr).await
+            services
+                .run_command(&line, pty, &mut input, &mut output, &mut stderr)
+                .await
         }
-        Program::Shell => crate::exec::run_shell(&context, &mut input, &mut output).await,
+        Program::Shell => services.run_shell(&mut input, &mut output).await,
         Program::RefusedShell => {
             let _ = stderr.write_all(NO_TERMINAL.as_bytes()).await;
             ExitOutcome::Status(1)
@@ -50,17 +59,38 @@ async fn report(handle: &Handle, id: ChannelId, outcome: ExitOutcome) {
         ExitOutcome::Status(code) => {
             let _ = handle.exit_status_request(id, code).await;
         }
-        ExitOutcome::Signal(name) => {
-            let signal = match name {
-                "KILL" => Sig::KILL,
-                "TERM" => Sig::TERM,
-                "INT" => Sig::INT,
-                "XCPU" | "XFSZ" => Sig::Custom(name.to_owned()),
-                other => Sig::Custom(other.to_owned()),
-            };
+        ExitOutcome::Signal(signal) => {
             let _ = handle
-                .exit_signal_request(id, signal, false, String::new(), String::new())
+                .exit_signal_request(id, ssh_signal(signal), false, String::new(), String::new())
                 .await;
         }
+    }
+}
+
+/// The one place an exit signal becomes SSH's: RFC 4254's names where
+/// russh has them, the same bare name (`USR2`, `XCPU`, …) otherwise, as
+/// the client prints it. Deliberately a total match: a new signal must be
+/// given its name here.
+fn ssh_signal(signal: ExitSignal) -> Sig {
+    let custom = |name: &str| Sig::Custom(name.to_owned());
+    match signal {
+        ExitSignal::Abrt => Sig::ABRT,
+        ExitSignal::Alrm => Sig::ALRM,
+        ExitSignal::Fpe => Sig::FPE,
+        ExitSignal::Hup => Sig::HUP,
+        ExitSignal::Ill => Sig::ILL,
+        ExitSignal::Int => Sig::INT,
+        ExitSignal::Kill => Sig::KILL,
+        ExitSignal::Pipe => Sig::PIPE,
+        ExitSignal::Quit => Sig::QUIT,
+        ExitSignal::Segv => Sig::SEGV,
+        ExitSignal::Term => Sig::TERM,
+        ExitSignal::Usr1 => Sig::USR1,
+        ExitSignal::Usr2 => custom("USR2"),
+        ExitSignal::Bus => custom("BUS"),
+        ExitSignal::Sys => custom("SYS"),
+        ExitSignal::Trap => custom("TRAP"),
+        ExitSignal::Xcpu => custom("XCPU"),
+        ExitSignal::Xfsz => custom("XFSZ"),
     }
 }

@@ -1,6 +1,7 @@
-//! What a connection's handler shares with the task that drives it: whether
-//! it has logged in, how many services are running (for the shutdown grace
-//! period) and the totals logged when it ends.
+//! What a connection's handler shares with the task that drives it and
+//! with its service tasks: whether it has logged in, its channel table, how
+//! many services are running (for the shutdown grace period) and the
+//! totals logged when it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -9,7 +10,8 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tracing::{Span, info};
 
-use crate::sftp::SessionTotals;
+use super::channels::ChannelTable;
+use crate::service::SessionTotals;
 
 /// How often a shutting-down connection looks again for open SFTP handles.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -37,7 +39,7 @@ pub struct ConnectionState {
     closing: tokio_util::sync::CancellationToken,
     /// Channels open now. The handler adds them; whoever closes one (the
     /// client, or a service task when it ends) removes it.
-    open_channels: std::sync::Mutex<std::collections::HashSet<russh::ChannelId>>,
+    channels: ChannelTable,
 }
 
 /// Marks a running service; dropping it may make the connection idle.
@@ -61,29 +63,13 @@ impl ConnectionState {
             files_closed: AtomicU64::new(0),
             auth_failures: std::sync::atomic::AtomicU32::new(0),
             closing: tokio_util::sync::CancellationToken::new(),
-            open_channels: std::sync::Mutex::default(),
+            channels: ChannelTable::default(),
         }
     }
 
-    /// Counts channel `id` as open unless `max` are open already.
-    pub fn try_open_channel(&self, id: russh::ChannelId, max: usize) -> bool {
-        let mut open = self
-            .open_channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if open.len() >= max {
-            return false;
-        }
-        open.insert(id);
-        true
-    }
-
-    /// Channel `id` is closed: it no longer counts against the cap.
-    pub fn channel_closed(&self, id: russh::ChannelId) {
-        self.open_channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
+    /// The connection's open channels.
+    pub fn channels(&self) -> &ChannelTable {
+        &self.channels
     }
 
     /// Counts a refused password or key signature.

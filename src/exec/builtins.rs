@@ -331,7 +331,7 @@ pub(crate) async fn run(
         Err(_elapsed) => {
             let message = format!("sftpbox: {}: timed out\n", builtin.name());
             let _ = write(&mut streams, true, message.as_bytes()).await;
-            ExitOutcome::Signal("KILL")
+            ExitOutcome::Signal(super::ExitSignal::Kill)
         }
         // A stuck body is left to notice the flag; a finished one is joined.
         Ok(_) => match task.await {

@@ -45,7 +45,7 @@ use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::{ExecContext, ExitOutcome};
+use super::{ExecContext, ExitOutcome, ExitSignal};
 
 /// After the program exited, how long stdout/stderr may stay open without
 /// moving a byte before they are given up.
@@ -187,12 +187,12 @@ where
                 &format!("sftpbox: {name}: timed out after {seconds}s\n"),
             )
             .await;
-            ExitOutcome::Signal("KILL")
+            ExitOutcome::Signal(ExitSignal::Kill)
         }
         Some(Killed::Quota { used, limit }) => {
             let text = format!("sftpbox: {name}: quota exceeded: used {used} of {limit} bytes\n");
             note(&mut stderr, &text).await;
-            ExitOutcome::Signal("KILL")
+            ExitOutcome::Signal(ExitSignal::Kill)
         }
         None => status.map_or(ExitOutcome::Status(1), outcome_of),
     };
@@ -354,36 +354,38 @@ async fn recount(ctx: &ExecContext) -> Option<u64> {
     }
 }
 
-/// The exit status, or the signal by name.
+/// The exit status, or the signal.
 fn outcome_of(status: ExitStatus) -> ExitOutcome {
     match (status.code(), status.signal()) {
         (Some(code), _) => ExitOutcome::Status(u32::try_from(code).unwrap_or(1)),
-        (None, Some(signal)) => ExitOutcome::Signal(signal_name(signal)),
+        (None, Some(signal)) => ExitOutcome::Signal(signal_of(signal)),
         (None, None) => ExitOutcome::Status(1),
     }
 }
 
-/// RFC 4254 signal names (without `SIG`).
-fn signal_name(signal: i32) -> &'static str {
+/// The signal numbered `signal`. Numbers are an open set (real-time
+/// signals, ones a kernel may add): those without a name here are
+/// reported as `KILL`, as the program was killed.
+fn signal_of(signal: i32) -> ExitSignal {
     match signal {
-        libc::SIGABRT => "ABRT",
-        libc::SIGALRM => "ALRM",
-        libc::SIGFPE => "FPE",
-        libc::SIGHUP => "HUP",
-        libc::SIGILL => "ILL",
-        libc::SIGINT => "INT",
-        libc::SIGPIPE => "PIPE",
-        libc::SIGQUIT => "QUIT",
-        libc::SIGSEGV => "SEGV",
-        libc::SIGTERM => "TERM",
-        libc::SIGUSR1 => "USR1",
-        libc::SIGUSR2 => "USR2",
-        libc::SIGXCPU => "XCPU",
-        libc::SIGXFSZ => "XFSZ",
-        libc::SIGBUS => "BUS",
-        libc::SIGSYS => "SYS",
-        libc::SIGTRAP => "TRAP",
-        _ => "KILL",
+        libc::SIGABRT => ExitSignal::Abrt,
+        libc::SIGALRM => ExitSignal::Alrm,
+        libc::SIGFPE => ExitSignal::Fpe,
+        libc::SIGHUP => ExitSignal::Hup,
+        libc::SIGILL => ExitSignal::Ill,
+        libc::SIGINT => ExitSignal::Int,
+        libc::SIGPIPE => ExitSignal::Pipe,
+        libc::SIGQUIT => ExitSignal::Quit,
+        libc::SIGSEGV => ExitSignal::Segv,
+        libc::SIGTERM => ExitSignal::Term,
+        libc::SIGUSR1 => ExitSignal::Usr1,
+        libc::SIGUSR2 => ExitSignal::Usr2,
+        libc::SIGXCPU => ExitSignal::Xcpu,
+        libc::SIGXFSZ => ExitSignal::Xfsz,
+        libc::SIGBUS => ExitSignal::Bus,
+        libc::SIGSYS => ExitSignal::Sys,
+        libc::SIGTRAP => ExitSignal::Trap,
+        _ => ExitSignal::Kill,
     }
 }
 

@@ -179,11 +179,6 @@ impl JailFile {
         Ok(rustix::fs::fsync(&self.fd)?)
     }
 
-    /// Whether writes go to the end of the file whatever their offset.
-    pub fn is_append(&self) -> bool {
-        self.append
-    }
-
     fn size(&self) -> Result<u64, JailError> {
         Ok(Stat::from(rustix::fs::fstat(&self.fd)?).size)
     }
@@ -337,7 +332,6 @@ mod tests {
             ..create()
         };
         let file = fixture.jail.open_file(&vp("/f"), &opts).unwrap();
-        assert!(file.is_append());
         file.write_at(b"def", 0).unwrap();
         assert_eq!(std::fs::read(fixture.home().join("f")).unwrap(), b"abcdef");
         assert_eq!(fixture.jail.quota().used_bytes(), 6);

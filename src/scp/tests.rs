@@ -3,37 +3,25 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 
 use super::run;
-use crate::exec::{ExecContext, ExitOutcome};
 use crate::jail::tests::{Fixture, vp};
 use crate::jail::{Jail, OpenOptions, Quota};
 
-fn context(jail: Jail) -> ExecContext {
-    ExecContext {
-        jail,
-        account: "alice".into(),
-        external: Vec::new(),
-        command_timeout: Duration::from_secs(10),
-        pty: false,
-    }
-}
-
 /// Starts `scp ARGS` in the box; returns the client's end of the stream.
-fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<ExitOutcome>) {
+fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<u32>) {
     let (client, server) = tokio::io::duplex(1 << 16);
     let argv: Vec<Vec<u8>> = std::iter::once("scp")
         .chain(args.iter().copied())
         .map(|word| word.as_bytes().to_vec())
         .collect();
-    let ctx = context(fixture.jail.clone());
+    let jail = fixture.jail.clone();
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
-        run(&argv, &ctx, read, write, tokio::io::sink()).await
+        run(&jail, "alice", &argv, read, write, tokio::io::sink()).await
     });
     (client, task)
 }
@@ -52,7 +40,7 @@ async fn send(client: &mut DuplexStream, bytes: &[u8]) {
 }
 
 /// Closes the client's side and returns the exit status.
-async fn finish(client: DuplexStream, task: JoinHandle<ExitOutcome>) -> ExitOutcome {
+async fn finish(client: DuplexStream, task: JoinHandle<u32>) -> u32 {
     drop(client);
     task.await.unwrap()
 }
@@ -93,7 +81,7 @@ async fn sink_stores_a_file_and_acknowledges_every_step() {
     expect(&mut client, b"\0").await;
     send(&mut client, b"\0").await;
     expect(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
+    assert_eq!(finish(client, task).await, 0);
     assert_eq!(
         std::fs::read(fixture.home().join("a.txt")).unwrap(),
         b"hello"
@@ -115,7 +103,7 @@ async fn sink_with_p_applies_times_and_strips_setuid() {
     expect(&mut client, b"\0").await;
     send(&mut client, b"abc\0").await;
     expect(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
+    assert_eq!(finish(client, task).await, 0);
     let meta = std::fs::metadata(fixture.home().join("renamed")).unwrap();
     assert_eq!(meta.mtime(), 1_700_000_000);
     assert_eq!(meta.atime(), 1_600_000_000);
@@ -145,7 +133,7 @@ async fn sink_refuses_a_file_over_the_quota_at_its_c_record() {
     expect(&mut client, b"\0").await;
     send(&mut client, b"abcd\0").await;
     expect(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
     assert_eq!(names(&fixture, ""), ["fits", "old"]);
     assert_eq!(
         std::fs::read(fixture.home().join("old")).unwrap(),
@@ -163,7 +151,7 @@ async fn a_dropped_upload_keeps_the_old_file_and_removes_the_temporary_one() {
     send(&mut client, b"C0644 100 f\n").await;
     expect(&mut client, b"\0").await;
     send(&mut client, b"only ten b").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
     assert_eq!(std::fs::read(fixture.home().join("f")).unwrap(), b"old");
     assert_eq!(names(&fixture, ""), ["f"]);
     assert_eq!(fixture.jail.quota().used_bytes(), 3);
@@ -183,7 +171,7 @@ async fn a_replaced_file_keeps_its_mode_and_symlinks_are_followed_inside_the_box
     expect(&mut client, b"\0").await;
     send(&mut client, b"C0777 3 x\nnew\0").await;
     expect(&mut client, b"\0\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
+    assert_eq!(finish(client, task).await, 0);
     let meta = std::fs::metadata(fixture.home().join("target")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     assert_eq!(
@@ -212,7 +200,7 @@ async fn sink_receives_a_tree_with_r() {
     expect(&mut client, b"\0").await;
     send(&mut client, b"E\n").await;
     expect(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(0));
+    assert_eq!(finish(client, task).await, 0);
     // `new` did not exist, so the top directory was created as `new`.
     assert_eq!(
         std::fs::read(fixture.home().join("new/sub/f")).unwrap(),
@@ -249,7 +237,7 @@ async fn malformed_records_end_the_session_with_a_protocol_error() {
         expect(&mut client, b"\0").await;
         send(&mut client, record).await;
         expect(&mut client, reply).await;
-        assert_eq!(task.await.unwrap(), ExitOutcome::Status(1));
+        assert_eq!(task.await.unwrap(), 1);
         assert!(names(&fixture, "").is_empty());
     }
 }
@@ -261,7 +249,7 @@ async fn an_overlong_line_is_a_protocol_error() {
     expect(&mut client, b"\0").await;
     send(&mut client, &vec![b'C'; 3000]).await;
     expect(&mut client, b"\x01scp: protocol error: line too long\n").await;
-    assert_eq!(task.await.unwrap(), ExitOutcome::Status(1));
+    assert_eq!(task.await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -269,10 +257,10 @@ async fn sink_with_d_refuses_a_target_that_is_not_a_directory_before_ready() {
     let fixture = Fixture::new(None);
     let (mut client, task) = start(&fixture, &["-d", "-t", "nodir"]);
     expect(&mut client, b"\x01scp: nodir: No such file or directory\n").await;
-    assert_eq!(task.await.unwrap(), ExitOutcome::Status(1));
+    assert_eq!(task.await.unwrap(), 1);
     let (mut client, task) = start(&fixture, &["-t", "a", "b"]);
     expect(&mut client, b"\x01scp: ambiguous target\n").await;
-    assert_eq!(task.await.unwrap(), ExitOutcome::Status(1));
+    assert_eq!(task.await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -284,7 +272,7 @@ async fn client_options_are_refused() {
         &["x"],
     ] {
         let (client, task) = start(&fixture, args);
-        assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+        assert_eq!(finish(client, task).await, 1);
     }
 }
 
@@ -311,7 +299,7 @@ async fn source_sends_files_with_times_and_reports_missing_ones() {
     send(&mut client, b"\0").await;
     expect(&mut client, b"hello\0").await;
     send(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
 }
 
 #[tokio::test]
@@ -327,7 +315,7 @@ async fn source_skips_a_file_the_sink_refuses() {
     send(&mut client, b"\0").await;
     expect(&mut client, b"22\0").await;
     send(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
 }
 
 #[tokio::test]
@@ -358,7 +346,7 @@ async fn source_sends_the_root_recursively_under_the_account_name() {
     send(&mut client, b"\0").await;
     expect(&mut client, b"E\n").await;
     send(&mut client, b"\0").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
 }
 
 #[tokio::test]
@@ -369,11 +357,11 @@ async fn a_readonly_account_cannot_upload() {
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
         let argv = ["scp", "-t", "/"].map(|word| word.as_bytes().to_vec());
-        run(&argv, &context(jail), read, write, tokio::io::sink()).await
+        run(&jail, "alice", &argv, read, write, tokio::io::sink()).await
     });
     let mut client = client;
     expect(&mut client, b"\0").await;
     send(&mut client, b"C0644 1 f\n").await;
     expect(&mut client, b"\x01scp: /f: Read-only file system\n").await;
-    assert_eq!(finish(client, task).await, ExitOutcome::Status(1));
+    assert_eq!(finish(client, task).await, 1);
 }

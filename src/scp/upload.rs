@@ -58,7 +58,12 @@ pub(super) fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Uploa
         match jail.open_file(&path, &options) {
             Ok(file) => {
                 let temp = TempFile::new(jail, path);
-                file.set_len(size)?; // `temp` removes the file on error
+                if let Err(err) = file.set_len(size) {
+                    // Removed here, before the refusal reaches the client:
+                    // left to `Drop`, the removal would race with it.
+                    temp.remove_blocking();
+                    return Err(err);
+                }
                 return Ok(Upload {
                     file: Arc::new(file),
                     temp,
@@ -144,6 +149,12 @@ impl TempFile {
         self.armed = false;
         let path = self.path.clone();
         let _ = blocking(&self.jail, move |jail| jail.remove_file(&path)).await;
+    }
+
+    /// Removes the file now, from a blocking context.
+    fn remove_blocking(mut self) {
+        self.armed = false;
+        let _ = self.jail.remove_file(&self.path);
     }
 
     /// The file was renamed into place: nothing to remove.

@@ -9,8 +9,10 @@
 //! 1. `setsid`: own session and process group, no controlling terminal;
 //! 2. `unshare` mount, network, IPC, UTS and pid namespaces;
 //! 3. the mount plan: private `/`, a tmpfs root, read-only binds of the
-//!    system directories, three device nodes, the home `nosuid,nodev,
-//!    noexec`; `pivot_root`, detach the old root, remount `/` read-only;
+//!    system directories, three device nodes, the home's copied mount
+//!    attached with `move_mount`, private and `nosuid,nodev,noexec`;
+//!    `pivot_root`, detach the old root, remount `/` read-only, and
+//!    `fchdir` into the home through that mount's descriptor;
 //! 4. `fork`: this process stays outside as the *supervisor* (it closes
 //!    every fd but the kill switch, waits, and relays the exit status or
 //!    signal; see [`supervise`]); its child is
@@ -55,8 +57,8 @@ const UNLIMITED: u64 = u64::MAX;
 pub(super) fn install(command: &mut Command, plan: Plan) {
     let hook = move || apply(&plan);
     // SAFETY: `apply` runs in the forked child before exec and only calls
-    // async-signal-safe syscalls (setsid, unshare, mount, mkdir, open,
-    // close, symlink, chdir, pivot_root, umount2, setrlimit, fork, waitpid,
+    // async-signal-safe syscalls (setsid, unshare, mount, move_mount, mkdir,
+    // open, close, symlink, chdir, fchdir, pivot_root, umount2, setrlimit, fork, waitpid,
     // close_range, dup2, pidfd_open, poll, _exit, signal, kill, getpid, prctl, setgroups,
     // setresgid, setresuid, landlock_restrict_self, write) on pointers to
     // `CString`s and fds owned by `plan`, which outlives the hook; it never
@@ -113,19 +115,6 @@ fn apply(plan: &Plan) -> io::Result<()> {
             report,
             2,
         )?;
-        // The home fd from the parent names a mount of the parent's
-        // namespace, which a bind refuses (EINVAL): open it again here, at
-        // the same fd number, before the tmpfs may hide its path.
-        let home = libc::open(
-            plan.home_path.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        );
-        if home < 0 {
-            return Err(failed(report, 7));
-        }
-        let home_fd = plan.home.as_raw_fd();
-        check(libc::dup3(home, home_fd, libc::O_CLOEXEC).into(), report, 7)?;
-        libc::close(home);
         check(
             libc::mount(
                 c"tmpfs".as_ptr(),
@@ -170,6 +159,7 @@ fn apply(plan: &Plan) -> io::Result<()> {
                         libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
                     }
                 }
+                Step::AttachHome { target, flags } => attach_home(plan, target, *flags),
             };
             if ret < 0 {
                 let err = failed(report, 4);
@@ -191,7 +181,7 @@ fn apply(plan: &Plan) -> io::Result<()> {
             report,
             6,
         )?;
-        check(libc::chdir(plan.home_inside.as_ptr()).into(), report, 7)?;
+        check(libc::fchdir(plan.home.as_raw_fd()).into(), report, 7)?;
         set_limit(libc::RLIMIT_CORE, 0, report)?;
 
         let pid = libc::fork();
@@ -238,6 +228,45 @@ fn apply(plan: &Plan) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `MOVE_MOUNT_F_EMPTY_PATH` (linux/mount.h): the source is the descriptor
+/// itself.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x0000_0004;
+
+/// Attaches the home's copied mount on `target` (a directory of the new
+/// root), makes it private (the copy may share propagation with the
+/// host's mount, as the bind of a shared mount would) and remounts it with
+/// `flags`. Returns what the last failing call returned, or 0.
+fn attach_home(plan: &Plan, target: &std::ffi::CString, flags: libc::c_ulong) -> libc::c_int {
+    let none = std::ptr::null::<libc::c_char>();
+    // SAFETY: see `install`; `target` and the empty path are `CStr`s that
+    // outlive the calls, the descriptor is owned by `plan`.
+    unsafe {
+        let moved = libc::syscall(
+            libc::SYS_move_mount,
+            plan.home.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        );
+        if moved < 0 {
+            return -1;
+        }
+        let private = libc::mount(
+            none,
+            target.as_ptr(),
+            none,
+            libc::MS_PRIVATE,
+            std::ptr::null(),
+        );
+        if private < 0 {
+            return private;
+        }
+        let remount = libc::MS_REMOUNT | libc::MS_BIND | flags;
+        libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
+    }
 }
 
 /// `setrlimit(resource, value)`, soft = hard, except CPU whose hard limit

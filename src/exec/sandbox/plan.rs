@@ -1,6 +1,13 @@
 //! The sandbox [`Plan`], built in the parent where allocating is allowed:
-//! the Landlock ruleset fd, the mount plan as `CString`s, the resource
-//! limits and the uid to run as. `child.rs` only executes it.
+//! the Landlock ruleset fd, a detached copy of the home's mount, the mount
+//! plan as `CString`s, the resource limits and the uid to run as.
+//! `child.rs` only executes it.
+//!
+//! The home comes from the jail as a descriptor ([`Jail::home_dir_fd`]),
+//! never as a host path: `open_tree(OPEN_TREE_CLONE)` copies its mount from
+//! that descriptor, the child attaches the copy inside its own mount
+//! namespace with `move_mount` and enters it with `fchdir`, and the
+//! Landlock rule for the home is made from the same descriptor.
 //!
 //! Landlock (hard requirement ABI 6, best effort up to ABI 10): read and
 //! execute beneath the system directories a program needs; read, write and
@@ -11,20 +18,23 @@
 
 use std::ffi::CString;
 use std::io::{PipeReader, PipeWriter};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, Scope, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
 };
+use rustix::mount::OpenTreeFlags;
 
 use crate::exec::ExecContext;
+#[cfg(doc)]
+use crate::jail::Jail;
 
 /// Where the new root is assembled, inside the child's private mount
-/// namespace only (the host's `/tmp` is not touched; the home is bound
-/// through its fd, so a home under `/tmp` still works).
+/// namespace only (the host's `/tmp` is not touched; the home is attached
+/// from its copied mount, not by path, so a home under `/tmp` still works).
 const STAGE_DIR: &str = "/tmp";
 
 /// Size of the tmpfs root: it holds only empty directories, empty files
@@ -104,25 +114,33 @@ pub(super) enum Step {
         /// `MS_RDONLY`, `MS_NOSUID`, ... for the remount.
         flags: libc::c_ulong,
     },
+    /// Attach the copy of the home's mount ([`Plan::home`]) on `target`,
+    /// make it private, then remount it with `flags`.
+    AttachHome {
+        /// The mount point in the new root.
+        target: CString,
+        /// `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC` and, for read-only
+        /// accounts, `MS_RDONLY`.
+        flags: libc::c_ulong,
+    },
 }
 
 /// Everything the child needs, prepared in the parent.
 pub(super) struct Plan {
     /// The Landlock ruleset to restrict the program with.
     pub ruleset: OwnedFd,
-    /// The home, open: its fd number N is reserved for the child, which
-    /// reopens the home there inside its own mount namespace and binds it
-    /// through `/proc/self/fd/N` even when the stage hides its host path.
+    /// A detached copy of the home's mount (`open_tree` with
+    /// `OPEN_TREE_CLONE`, close-on-exec): the child attaches it in its own
+    /// mount namespace and then `fchdir`s into it.
     pub home: OwnedFd,
-    /// The home's host path, for that reopening.
-    pub home_path: CString,
     /// Where the tmpfs root is mounted before `pivot_root`.
     pub stage: CString,
     /// tmpfs mount options.
     pub tmpfs_data: CString,
     /// The mount plan, in order.
     pub steps: Vec<Step>,
-    /// The home's path inside the new root: the program's cwd and `HOME`.
+    /// The home's path inside the new root: where it is attached, and the
+    /// program's `HOME`.
     pub home_inside: CString,
     /// Resource limits.
     pub limits: Limits,
@@ -151,6 +169,9 @@ impl Plan {
                         target.to_string_lossy()
                     )
                 }
+                Step::AttachHome { target, .. } => {
+                    format!("attach the home on {}", target.to_string_lossy())
+                }
             })
             .collect()
     }
@@ -167,11 +188,25 @@ pub(super) fn build(
             "the namespace sandbox needs root (user namespaces are not implemented)".into(),
         );
     }
-    let host_home = ctx.jail.host_path();
+    let home = ctx.jail.home_dir_fd();
     let readonly = ctx.jail.is_readonly();
-    let home = std::fs::File::open(host_home)
-        .map(OwnedFd::from)
-        .map_err(|err| format!("home: {err}"))?;
+    let home_stat = rustix::fs::fstat(home).map_err(|err| format!("home: {err}"))?;
+    // A home removed while the session is open would be an empty,
+    // unlinked directory; nothing runs in it.
+    if home_stat.st_nlink == 0 {
+        return Err("home: it has been removed".into());
+    }
+    // Not a bind from a path in the child: the descriptor names a mount of
+    // our namespace, which a bind in the child's namespace refuses; a
+    // detached copy can be attached there.
+    let home_tree = rustix::mount::open_tree(
+        home,
+        "",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH,
+    )
+    .map_err(|err| format!("home: {err}"))?;
     let home_name = if is_plain_name(&ctx.account) {
         ctx.account.as_str()
     } else {
@@ -239,53 +274,37 @@ pub(super) fn build(
     if readonly {
         home_flags |= libc::MS_RDONLY;
     }
-    let home_source = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&home));
-    steps.push(Step::Bind {
-        source: cstring(&home_source)?,
+    steps.push(Step::AttachHome {
         target: staged(&home_inside)?,
         flags: home_flags,
     });
 
-    let ruleset = landlock_ruleset(
-        &system,
-        &devices,
-        host_home,
-        readonly,
-        REQUIRED_LANDLOCK_ABI,
-    )
-    .map_err(|err| format!("landlock: {err}"))?;
+    let ruleset = landlock_ruleset(&system, &devices, home, readonly, REQUIRED_LANDLOCK_ABI)
+        .map_err(|err| format!("landlock: {err}"))?;
     let remaining = match ctx.jail.quota().limit_bytes() {
         Some(limit) => limit.saturating_sub(ctx.jail.quota().used_bytes()),
         None => u64::MAX,
     };
     Ok(Plan {
         ruleset,
-        home,
-        home_path: path_cstring(host_home)?,
+        home: home_tree,
         stage: cstring(STAGE_DIR)?,
         tmpfs_data: cstring(TMPFS_DATA)?,
         steps,
         home_inside: cstring(&home_inside)?,
         limits: Limits::with_file_size(remaining),
-        ids: Some(run_as(host_home)),
+        ids: Some(run_as(&home_stat)),
         report,
         kill_switch,
     })
 }
 
 /// The home's owner when it is not root (a per-account uid), else `nobody`.
-fn run_as(host_home: &Path) -> (u32, u32) {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata(host_home) {
-        Ok(meta) if meta.uid() != 0 => (
-            meta.uid(),
-            if meta.gid() != 0 {
-                meta.gid()
-            } else {
-                SANDBOX_ID
-            },
-        ),
-        _ => (SANDBOX_ID, SANDBOX_ID),
+fn run_as(home: &rustix::fs::Stat) -> (u32, u32) {
+    match (home.st_uid, home.st_gid) {
+        (0, _) => (SANDBOX_ID, SANDBOX_ID),
+        (uid, 0) => (uid, SANDBOX_ID),
+        (uid, gid) => (uid, gid),
     }
 }
 
@@ -299,7 +318,7 @@ const REQUIRED_LANDLOCK_ABI: ABI = ABI::V6;
 fn landlock_ruleset(
     system: &[PathBuf],
     devices: &[PathBuf],
-    home: &Path,
+    home: BorrowedFd<'_>,
     readonly: bool,
     required: ABI,
 ) -> Result<OwnedFd, String> {
@@ -337,7 +356,7 @@ fn landlock_ruleset(
             AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate,
         ))
         .map_err(text)?
-        .add_rules(path_beneath_rules([home], home_access))
+        .add_rule(PathBeneath::new(home, home_access))
         .map_err(text)?;
     Option::<OwnedFd>::from(created).ok_or_else(|| "no ruleset fd".to_owned())
 }
@@ -386,10 +405,12 @@ mod tests {
 
     #[test]
     fn a_kernel_short_of_the_required_abi_gets_no_ruleset() {
-        let home = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let home = std::fs::File::open(dir.path()).unwrap();
+        let home = std::os::fd::AsFd::as_fd(&home);
         // Ask for the newest ABI the crate knows: a kernel that lacks it
         // must make the build fail, never quietly hand back less.
-        let built = landlock_ruleset(&[], &[], home.path(), false, ABI::V10);
+        let built = landlock_ruleset(&[], &[], home, false, ABI::V10);
         if kernel_landlock_abi() < 10 {
             let err = built.expect_err("a ruleset beyond the kernel's ABI was built");
             assert!(!err.is_empty());
@@ -401,6 +422,6 @@ mod tests {
             kernel_landlock_abi() >= 6,
             "this kernel lacks Landlock ABI 6"
         );
-        assert!(landlock_ruleset(&[], &[], home.path(), false, REQUIRED_LANDLOCK_ABI).is_ok());
+        assert!(landlock_ruleset(&[], &[], home, false, REQUIRED_LANDLOCK_ABI).is_ok());
     }
 }

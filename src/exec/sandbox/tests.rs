@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::SANDBOX_ID;
 use super::run_external;
-use crate::exec::{ExecContext, ExitOutcome};
+use crate::exec::{ExecContext, ExitOutcome, ExitSignal};
 use crate::jail::tests::Fixture;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -178,7 +178,7 @@ async fn a_timeout_kills_the_whole_tree() {
         b"",
     )
     .await;
-    assert_eq!(run.outcome, ExitOutcome::Signal("KILL"));
+    assert_eq!(run.outcome, ExitOutcome::Signal(ExitSignal::Kill));
     assert!(run.stderr.contains("timed out after 1s"), "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(5));
     tokio::time::sleep(Duration::from_millis(200)).await;

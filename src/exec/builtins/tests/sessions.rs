@@ -105,7 +105,7 @@ async fn a_command_past_its_timeout_is_killed() {
     let (_client, server) = tokio::io::duplex(1024);
     let mut err = Vec::new();
     let outcome = run_command(b"cat", &fx.ctx, server, Vec::new(), &mut err).await;
-    assert_eq!(outcome, ExitOutcome::Signal("KILL"));
+    assert_eq!(outcome, ExitOutcome::Signal(crate::exec::ExitSignal::Kill));
     assert_eq!(err, b"sftpbox: cat: timed out\n");
 }
 

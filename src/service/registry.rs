@@ -1,17 +1,17 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
 //! session of the account charges, the open [`Jail`] (one home descriptor
-//! for all of them) and how many sessions it has open.
+//! for all of them) and how many sessions it has open. The box is closed
+//! with the account's last session.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::accounts::{Account, Accounts};
-use std::path::{Path, PathBuf};
-
 use crate::jail::{Jail, JailError, Quota};
 
-/// Per-account quota and session counts.
-#[derive(Default)]
+/// Per-account quota, open box and session count; clones share them.
+#[derive(Default, Clone)]
 pub struct AccountRegistry {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
 }

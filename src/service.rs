@@ -1,0 +1,193 @@
+//! What a logged-in account can do, independent of SSH: serve SFTP over a
+//! byte stream, run a command line, run the interactive shell.
+//!
+//! [`Services`] is the server-wide side: the accounts in force, the folder
+//! of homes, and the live state every connection of an account shares
+//! (`registry`: its quota, its open box, its session count). For each
+//! connection it builds, once, at the first channel, an account's
+//! [`AccountServices`]: its box, its name, the external commands it may run
+//! (resolved on disk then) and the command timeout. Every channel of the
+//! connection then runs on that one value, so a reload of accounts.toml
+//! (new commands, a home made read-only) applies to connections from their
+//! first channel after it, never halfway through one's channels. Quota
+//! limits are the exception: a reload changes them at once.
+//!
+//! It must not know russh, channels or sockets, nor how a login is
+//! decided: `connection` hands it byte streams and an account name, and
+//! turns what comes back ([`ExitOutcome`], [`SessionTotals`]) into SSH.
+
+mod registry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::info;
+
+use crate::accounts::{self, Accounts};
+use crate::config::Limits;
+use crate::exec::ExecContext;
+use crate::jail::{Jail, JailError};
+use registry::AccountRegistry;
+
+pub use crate::exec::{ExitOutcome, ExitSignal};
+pub use crate::sftp::SessionTotals;
+pub use registry::AccountSessionSlot;
+
+/// Why an account's services could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The account was removed by a reload after it logged in.
+    #[error("account {0} no longer exists")]
+    NoSuchAccount(String),
+    /// The home could not be created, opened or counted.
+    #[error("cannot open the home: {0}")]
+    Home(#[from] JailError),
+    /// The blocking task that opens the home did not finish.
+    #[error("opening the home was interrupted")]
+    Interrupted,
+}
+
+/// The services side of the server, shared by every connection.
+pub struct Services {
+    /// The accounts in force; swapped whole on reload.
+    accounts: Arc<ArcSwap<Accounts>>,
+    /// Per-account quota, open home and session count.
+    registry: AccountRegistry,
+    /// Folder holding one home per account.
+    homes: PathBuf,
+    /// How long a command may run before it is stopped.
+    command_timeout: Duration,
+    /// How many sessions an account may have open at once.
+    max_sessions_per_account: usize,
+}
+
+impl Services {
+    /// Services for the accounts in `accounts`, with homes under `homes`.
+    pub fn new(accounts: Arc<ArcSwap<Accounts>>, homes: PathBuf, limits: &Limits) -> Services {
+        Services {
+            accounts,
+            registry: AccountRegistry::default(),
+            homes,
+            command_timeout: limits.command_timeout,
+            max_sessions_per_account: limits.max_sessions_per_account,
+        }
+    }
+
+    /// Takes a session slot for `account`, or `None` when it has as many
+    /// sessions open as it may.
+    pub fn try_take_session(&self, account: &str) -> Option<AccountSessionSlot> {
+        self.registry
+            .try_take_session(account, self.max_sessions_per_account)
+    }
+
+    /// Applies reloaded quota limits to the accounts that have live state.
+    pub fn apply_limits(&self, accounts: &Accounts) {
+        self.registry.apply_limits(accounts);
+    }
+
+    /// Builds what `account_name` can do: opens its box (shared with its
+    /// other sessions; the first open counts its usage) and finds its
+    /// external commands on disk, off the async threads.
+    pub async fn open(&self, account_name: &str) -> Result<AccountServices, ServiceError> {
+        let account = self
+            .accounts
+            .load()
+            .get(account_name)
+            .cloned()
+            .ok_or_else(|| ServiceError::NoSuchAccount(account_name.to_owned()))?;
+        let registry = self.registry.clone();
+        let home = self.homes.join(&account.home);
+        let (jail, commands) = tokio::task::spawn_blocking(move || {
+            let jail = registry.jail_for(&account, &home)?;
+            let commands = account
+                .commands
+                .iter()
+                .filter_map(|name| accounts::resolve_command(name).map(|path| (name.clone(), path)))
+                .collect();
+            Ok::<_, JailError>((jail, commands))
+        })
+        .await
+        .map_err(|_| ServiceError::Interrupted)??;
+        Ok(AccountServices {
+            jail,
+            account: account_name.to_owned(),
+            commands,
+            command_timeout: self.command_timeout,
+        })
+    }
+}
+
+/// What one logged-in account can do: built once per connection, shared
+/// by its channels.
+#[derive(Debug)]
+pub struct AccountServices {
+    /// The account's box.
+    jail: Jail,
+    /// The account name, shown as owner and group in listings.
+    account: String,
+    /// Programs the account may run besides the built-ins: the name the
+    /// client types and the absolute path found on disk.
+    commands: Vec<(String, PathBuf)>,
+    /// How long a command may run before it is stopped.
+    command_timeout: Duration,
+}
+
+impl AccountServices {
+    /// Serves SFTP over `stream` until the client ends it; counts the
+    /// handles it holds open in `open_handles`. Returns what the session
+    /// moved and the stream, when it is still whole.
+    pub async fn serve_sftp<S>(
+        &self,
+        stream: S,
+        open_handles: Arc<AtomicUsize>,
+    ) -> (SessionTotals, Option<S>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        crate::sftp::serve(stream, self.jail.clone(), &self.account, open_handles).await
+    }
+
+    /// Runs one command line (`ssh HOST CMD`): scp, a built-in or an
+    /// allowed external program. `pty` says whether the client has a
+    /// terminal (stderr then merges into stdout).
+    pub async fn run_command<R, W, E>(
+        &self,
+        line: &[u8],
+        pty: bool,
+        stdin: R,
+        stdout: W,
+        stderr: E,
+    ) -> ExitOutcome
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+        E: AsyncWrite + Unpin + Send,
+    {
+        info!(command = %crate::jail::escaped(line), "command");
+        crate::exec::run_command(line, &self.exec_context(pty), stdin, stdout, stderr).await
+    }
+
+    /// Runs the interactive shell on a terminal until the client leaves.
+    pub async fn run_shell<R, W>(&self, input: R, output: W) -> ExitOutcome
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        crate::exec::run_shell(&self.exec_context(true), input, output).await
+    }
+
+    /// What one command or shell of this account runs with.
+    fn exec_context(&self, pty: bool) -> ExecContext {
+        ExecContext {
+            jail: self.jail.clone(),
+            account: self.account.clone(),
+            external: self.commands.clone(),
+            command_timeout: self.command_timeout,
+            pty,
+        }
+    }
+}
