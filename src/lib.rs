@@ -1,7 +1,8 @@
 //! sftpbox: an SSH/SFTP server in which every account lives in its own box.
 //!
 //! Dependencies point one way: `server → connection → {sftp, exec, scp} → jail`,
-//! plus `connection → accounts` and `server → {config, host_keys}`.
+//! plus `connection → accounts`, `server → {config, host_keys}` and
+//! `{config, accounts} → diagnostics`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -10,6 +11,7 @@ pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod diagnostics;
 pub mod exec;
 pub mod host_keys;
 pub mod jail;
