@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::{AccountSpec, TestServer, assert_ok, text};
+use common::process::{assert_ok, text};
+use common::{AccountSpec, TestServer};
 
 #[test]
 fn openssh_logs_in_with_a_key() {

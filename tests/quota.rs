@@ -9,19 +9,18 @@
 
 mod common;
 
-use common::{AccountSpec, TestServer, assert_ok, pattern};
+use common::client::put;
+use common::files::{pattern, stored_bytes};
+use common::process::assert_ok;
+use common::{AccountSpec, TestServer};
 
 const QUOTA: u64 = 1024 * 1024;
 
 #[test]
 fn an_upload_over_the_quota_fails_with_the_figures_and_keeps_older_bytes() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
-    let local = server.dir.path().join("big");
-    std::fs::write(&local, pattern(QUOTA as usize + 1, 1)).unwrap();
-    let small = server.dir.path().join("small");
-    std::fs::write(&small, pattern(1000, 2)).unwrap();
-    assert_ok(&server.sftp_batch("alice", &format!("put {} keep\n", small.display())));
-    let out = server.sftp_batch("alice", &format!("put {} big\n", local.display()));
+    assert_ok(&server.sftp_put("alice", "keep", &pattern(1000, 2)));
+    let out = server.sftp_put("alice", "big", &pattern(QUOTA as usize + 1, 1));
     assert!(!out.status.success());
     // OpenSSH's sftp prints only the status code ("Failure") for a failed write;
     // the message itself is checked through the russh client below.
@@ -40,20 +39,20 @@ async fn deleting_and_truncating_give_space_back() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
     let sftp = server.russh_sftp("alice").await;
     let half = pattern(QUOTA as usize / 2 + 10, 3);
-    common::put(&sftp, "a", &half).await.unwrap();
-    let err = common::put(&sftp, "b", &half).await.unwrap_err();
+    put(&sftp, "a", &half).await.unwrap();
+    let err = put(&sftp, "b", &half).await.unwrap_err();
     assert!(err.contains("quota exceeded"), "{err}");
     assert!(err.contains(&QUOTA.to_string()), "limit named: {err}");
     sftp.remove_file("a").await.unwrap();
-    common::put(&sftp, "b", &half).await.unwrap();
+    put(&sftp, "b", &half).await.unwrap();
     // Overwriting in place does not count twice.
-    common::put(&sftp, "b", &half).await.unwrap();
+    put(&sftp, "b", &half).await.unwrap();
     assert_eq!(std::fs::read(server.home("alice").join("b")).unwrap(), half);
     // Truncating gives the space back.
     let mut attrs = russh_sftp::protocol::FileAttributes::empty();
     attrs.size = Some(0);
     sftp.set_metadata("b", attrs).await.unwrap();
-    common::put(&sftp, "c", &half).await.unwrap();
+    put(&sftp, "c", &half).await.unwrap();
     assert_eq!(
         std::fs::metadata(server.home("alice").join("b"))
             .unwrap()
@@ -70,7 +69,7 @@ async fn concurrent_sessions_of_one_account_share_the_quota() {
         let sftp = server.russh_sftp("alice").await;
         tasks.push(tokio::spawn(async move {
             let data = pattern(QUOTA as usize / 3, i);
-            common::put(&sftp, &format!("part{i}"), &data).await.is_ok()
+            put(&sftp, &format!("part{i}"), &data).await.is_ok()
         }));
     }
     let mut ok = 0;
@@ -80,21 +79,17 @@ async fn concurrent_sessions_of_one_account_share_the_quota() {
         }
     }
     assert!(ok <= 3, "{ok} thirds fitted");
-    let used: u64 = std::fs::read_dir(server.home("alice"))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
+    let used = stored_bytes(&server.home("alice"));
     assert!(used <= QUOTA, "used {used} of {QUOTA}");
 }
 
 #[test]
 fn usage_survives_a_restart() {
     let mut server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
-    let local = server.dir.path().join("part");
-    std::fs::write(&local, pattern(QUOTA as usize * 3 / 4, 4)).unwrap();
-    assert_ok(&server.sftp_batch("alice", &format!("put {} first\n", local.display())));
+    let part = pattern(QUOTA as usize * 3 / 4, 4);
+    assert_ok(&server.sftp_put("alice", "first", &part));
     server.restart();
-    let out = server.sftp_batch("alice", &format!("put {} second\n", local.display()));
+    let out = server.sftp_put("alice", "second", &part);
     assert!(!out.status.success(), "a restart must not forget the usage");
     assert!(
         !server.home("alice").join("second").exists()
@@ -108,15 +103,12 @@ fn usage_survives_a_restart() {
 #[test]
 fn hard_links_count_once() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
-    let local = server.dir.path().join("part");
-    std::fs::write(&local, pattern(QUOTA as usize * 3 / 5, 5)).unwrap();
+    let local = server.local_file("part", &pattern(QUOTA as usize * 3 / 5, 5));
     let out = server.sftp_batch(
         "alice",
         &format!("put {} one\nln one two\nln one three\n", local.display()),
     );
     assert_ok(&out);
     // 3/5 used; one more 3/5 would not fit, a 1/5 file does.
-    let small = server.dir.path().join("small");
-    std::fs::write(&small, pattern(QUOTA as usize / 5, 6)).unwrap();
-    assert_ok(&server.sftp_batch("alice", &format!("put {} four\n", small.display())));
+    assert_ok(&server.sftp_put("alice", "four", &pattern(QUOTA as usize / 5, 6)));
 }

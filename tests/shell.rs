@@ -12,7 +12,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AccountSpec, TestServer, text};
+use common::process::text;
+use common::{AccountSpec, TestServer};
 use russh::ChannelMsg;
 
 /// A server with alice, whose home holds `docs/` with two files.
@@ -87,7 +88,7 @@ struct Session {
     /// Where the next `until` starts looking.
     mark: usize,
     exit_status: Option<u32>,
-    _handle: russh::client::Handle<common::AcceptAnyHostKey>,
+    _handle: russh::client::Handle<common::client::AcceptAnyHostKey>,
 }
 
 impl Session {
