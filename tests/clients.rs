@@ -8,12 +8,8 @@
 //! result proves the transfer continued rather than started over.
 //!
 //! `RUST_LOG=debug cargo test --test clients` shows the server's log.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

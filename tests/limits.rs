@@ -1,11 +1,5 @@
 //! Network-facing limits: login grace, connections per address, sessions per
 //! account, channels per connection.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 

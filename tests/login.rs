@@ -1,10 +1,4 @@
 //! Logging in: both methods, refusals that look alike, and what OpenSSH sees.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 

@@ -1,11 +1,5 @@
 //! Quota: exact accounting, refusal that keeps earlier bytes, space given back,
 //! sharing between sessions and survival across restarts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 

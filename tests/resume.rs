@@ -1,10 +1,4 @@
 //! Resume: `reput`/`reget` (sftp -a) finish interrupted transfers and keep what is there.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 

@@ -4,12 +4,8 @@
 //! and times (never setuid), names are tokenized as sh would, the quota
 //! holds per file, a dropped upload leaves the old file intact, and no path
 //! or symlink leads out of the home.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,11 +1,5 @@
 //! SFTP through OpenSSH `sftp` and the russh client: byte-exact transfers,
 //! listings, renames, links and the OpenSSH extensions.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 
