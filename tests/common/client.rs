@@ -1,7 +1,10 @@
-//! The russh client and its SFTP session, in-process.
+//! The client side in-process: the russh client and its SFTP session, and
+//! raw TCP for what happens before SSH starts.
 
-use std::net::SocketAddr;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A russh client handler that trusts any host key (tests only).
 pub struct AcceptAnyHostKey;
@@ -37,4 +40,29 @@ pub async fn put(
     file.write_all(data).await.map_err(|e| e.to_string())?;
     file.shutdown().await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Connects to `addr` over TCP and reads until the server's SSH
+/// identification line has arrived, the server closed the connection, or
+/// `within` has passed since the connect; returns the stream and what it
+/// received.
+pub fn connect_for_banner(addr: SocketAddr, within: Duration) -> (TcpStream, Vec<u8>) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0_u8; 256];
+    while !received.windows(2).any(|w| w == b"\r\n") {
+        let Some(left) = within
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+        else {
+            break;
+        };
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+    (stream, received)
 }
