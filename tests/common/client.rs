@@ -28,8 +28,16 @@ pub async fn connect(addr: SocketAddr) -> russh::client::Handle<AcceptAnyHostKey
         .unwrap()
 }
 
-/// Creates (or truncates) `name` and writes `data` through the russh SFTP client;
-/// the error text is the server's status message.
+/// The most writes the russh SFTP client keeps in flight on one file, with
+/// room to spare: after a failed write, each `shutdown` reports one more of
+/// them, and the last one closes the file.
+const MAX_UNANSWERED_WRITES: usize = 1024;
+
+/// Creates (or truncates) `name` and writes `data` through the russh SFTP
+/// client; the error text is the server's status message for the first
+/// write (or the close) it refused. The file is closed before this returns,
+/// after a failed write too, so the server has answered every write: what
+/// the file and the quota hold afterwards stays as it is.
 pub async fn put(
     sftp: &russh_sftp::client::SftpSession,
     name: &str,
@@ -37,9 +45,19 @@ pub async fn put(
 ) -> Result<(), String> {
     use tokio::io::AsyncWriteExt;
     let mut file = sftp.create(name).await.map_err(|e| e.to_string())?;
-    file.write_all(data).await.map_err(|e| e.to_string())?;
-    file.shutdown().await.map_err(|e| e.to_string())?;
-    Ok(())
+    let mut first_error = file.write_all(data).await.err();
+    for _ in 0..MAX_UNANSWERED_WRITES {
+        match file.shutdown().await {
+            Ok(()) => break,
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) => Err(err.to_string()),
+        None => Ok(()),
+    }
 }
 
 /// Connects to `addr` over TCP and reads until the server's SSH

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
@@ -88,6 +90,41 @@ pub fn stored_bytes(dir: &Path) -> u64 {
         total
     }
     walk(dir, &mut HashSet::new())
+}
+
+/// The largest [`stored_bytes`] of a folder seen while something runs,
+/// sampled by a thread from [`PeakUsage::watch`] to [`PeakUsage::stop`].
+/// Sound while files only grow: a walk reads each size no later than its
+/// end, so what it adds up is at most the usage at that moment.
+pub struct PeakUsage {
+    stop: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl PeakUsage {
+    /// Starts sampling `dir`.
+    pub fn watch(dir: &Path) -> PeakUsage {
+        let dir = dir.to_owned();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    peak = peak.max(stored_bytes(&dir));
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                peak.max(stored_bytes(&dir))
+            })
+        };
+        PeakUsage { stop, sampler }
+    }
+
+    /// Stops sampling and returns the peak.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.sampler.join().unwrap()
+    }
 }
 
 /// What an entry of a walked folder is.
