@@ -1,7 +1,7 @@
 //! One SSH connection: the russh [`Handler`](russh::server::Handler). It asks
 //! [`accounts`](crate::accounts) who may log in, keeps the table of open
-//! channels and routes each channel to its service (`sftp` now; commands and
-//! the shell through [`channels`]).
+//! channels and routes each channel to its service (`sftp` directly; commands
+//! and the shell through [`commands`]).
 //!
 //! It decides nothing about paths, SFTP packets or command semantics: every
 //! service gets a byte stream and a [`Jail`].

@@ -2,7 +2,7 @@
 //! `file:line:column: message`.
 //!
 //! A loader parses the file into toml's span-carrying tree (`DeTable`), walks
-//! it, and hands every problem to a [`Report`] with the byte span it is
+//! it, and hands every problem to a `Report` with the byte span it is
 //! about; the report turns spans into lines and columns and gives the
 //! problems back in file order. All of them are collected, not just the
 //! first: an administrator fixing a file wants the whole list at once.

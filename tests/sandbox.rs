@@ -631,8 +631,8 @@ fn an_account_left_over_its_quota_by_a_program_can_only_delete() {
     // External programs write behind the server's back: each file is capped
     // at what is left (RLIMIT_FSIZE) and usage is recounted while they run
     // and after they exit, but several small files written between two
-    // recounts can take the account over. Then, as the issue asks, only
-    // deleting is possible until the account is back under its quota.
+    // recounts can take the account over. Then only deleting is possible
+    // until the account is back under its quota.
     const QUOTA: u64 = 1024 * 1024;
     let _serial = serial();
     let server = start_with(alice().quota(QUOTA));
