@@ -79,7 +79,7 @@ pub fn connect_for_banner(addr: SocketAddr, within: Duration) -> (TcpStream, Vec
         stream.set_read_timeout(Some(left)).unwrap();
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Ok(n) => received.extend_from_slice(buf.get(..n).unwrap_or_default()),
         }
     }
     (stream, received)

@@ -4,13 +4,7 @@
 //!
 //! Each test crate uses a part of this, hence `dead_code`; the helpers run
 //! outside `#[test]` fns, where clippy.toml's test allowances do not reach.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 pub mod client;
 pub mod files;
