@@ -16,9 +16,11 @@ mod password;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use russh::keys::PublicKey;
+
+use crate::diagnostics::{Problem, render};
 
 pub(crate) use load::resolve_command;
 pub use password::hash_password;
@@ -253,64 +255,20 @@ impl Accounts {
     }
 }
 
-/// One problem in accounts.toml, at a place in the file. `line` and `column`
-/// count from 1 (the column in characters); both are 0 when the problem is
-/// the file as a whole (it cannot be read), and `Display` then omits them.
-#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("{}", self.render())]
-pub struct AccountsError {
-    /// The accounts file.
-    pub file: PathBuf,
-    /// 1-based line, or 0 for the whole file.
-    pub line: usize,
-    /// 1-based column in characters, or 0 for the whole file.
-    pub column: usize,
-    /// What is wrong and, where it helps, how to fix it.
-    pub message: String,
-}
-
-impl AccountsError {
-    fn render(&self) -> String {
-        if self.line == 0 {
-            format!("{}: {}", self.file.display(), self.message)
-        } else {
-            format!(
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            )
-        }
-    }
-}
+/// One problem in accounts.toml, at its place in the file (none when the
+/// file cannot be read).
+pub type AccountsError = Problem;
 
 /// Every problem found in accounts.toml, in file order; `Display` prints one
 /// per line.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("{}", self.render())]
+#[error("{}", render(problems))]
 pub struct AccountsLoadError {
     /// At least one problem.
     pub problems: Vec<AccountsError>,
 }
 
-impl AccountsLoadError {
-    fn render(&self) -> String {
-        self.problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -4,7 +4,7 @@
 //! without the file. Relative paths in the file are relative to the file's own
 //! folder, so `sftpbox serve --config /srv/box/sftpbox.toml` works from any
 //! current directory. Problems are reported as `file:line:column: message`,
-//! all of them at once, like accounts.toml.
+//! all of them at once, like accounts.toml (both through `crate::diagnostics`).
 //!
 //! This module must not know russh, accounts or sockets beyond parsing
 //! `SocketAddr`s: the server reads these numbers and applies them. Command-line
@@ -12,12 +12,13 @@
 //! caller through the public fields.
 
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
+
+use crate::diagnostics::{Problem, Report, render, syntax_error};
 
 /// The config file looked up in the current directory when none is given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
@@ -167,20 +168,8 @@ impl Default for PenaltySettings {
     }
 }
 
-/// One problem in sftpbox.toml. `line` and `column` count from 1 (column in
-/// characters).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}", file.display())]
-pub(crate) struct ConfigProblem {
-    /// The config file.
-    pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column in characters.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
+/// One problem in sftpbox.toml, at its place in the file.
+pub(crate) type ConfigProblem = Problem;
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -201,14 +190,6 @@ pub(crate) enum ConfigError {
         /// Every problem found, in file order.
         problems: Vec<ConfigProblem>,
     },
-}
-
-fn render(problems: &[ConfigProblem]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 impl ServerConfig {
@@ -252,19 +233,8 @@ impl ServerConfig {
         let base = file.parent().unwrap_or(Path::new(""));
         let mut config = ServerConfig::defaults_in(base);
         config.source = Some(file.to_owned());
-        let mut report = Report {
-            text,
-            file,
-            problems: Vec::new(),
-        };
-        let (document, syntax_errors) = DeTable::parse_recoverable(text);
-        for err in &syntax_errors {
-            report.at(
-                &err.span().unwrap_or(0..0),
-                format!("TOML syntax error: {}", err.message()),
-            );
-        }
-        if report.problems.is_empty() {
+        let mut report = Report::new(text, file);
+        if let Some(document) = report.parse(|message, _| syntax_error(message)) {
             for (key, value) in document.get_ref().iter() {
                 match key.get_ref().as_ref() {
                     "listen" => {
@@ -286,14 +256,10 @@ impl ServerConfig {
                 }
             }
         }
-        if report.problems.is_empty() {
-            Ok(config)
-        } else {
-            report.problems.sort_by_key(|p| (p.line, p.column));
-            Err(ConfigError::Invalid {
-                problems: report.problems,
-            })
-        }
+        report
+            .finish()
+            .map(|()| config)
+            .map_err(|problems| ConfigError::Invalid { problems })
     }
 }
 
@@ -302,38 +268,6 @@ fn default_listen() -> Vec<SocketAddr> {
         .parse()
         .map(|addr| vec![addr])
         .unwrap_or_default()
-}
-
-/// Collects problems with their places in the file.
-struct Report<'a> {
-    text: &'a str,
-    file: &'a Path,
-    problems: Vec<ConfigProblem>,
-}
-
-impl Report<'_> {
-    fn at(&mut self, span: &Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_column(self.text, span.start);
-        self.problems.push(ConfigProblem {
-            file: self.file.to_owned(),
-            line,
-            column,
-            message: message.into(),
-        });
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    let before = text.get(..end).unwrap_or_default();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
 }
 
 fn listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<SocketAddr>> {
@@ -367,9 +301,9 @@ fn listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<S
                 report.at(&value.span(), "`listen` needs at least one address");
                 return None;
             }
-            let before = report.problems.len();
+            let before = report.count();
             let addrs: Vec<SocketAddr> = items.iter().filter_map(|i| parse(report, i)).collect();
-            (report.problems.len() == before).then_some(addrs)
+            (report.count() == before).then_some(addrs)
         }
         _ => parse(report, value).map(|addr| vec![addr]),
     }
@@ -670,12 +604,6 @@ fn limits(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, limits: &mut Li
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

@@ -186,12 +186,6 @@ fn algorithm_rank(algorithm: &Algorithm) -> u8 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
     use russh::keys::PublicKey;

@@ -9,7 +9,7 @@
 //!
 //! # Chroot semantics with `openat2(RESOLVE_IN_ROOT)`
 //!
-//! The SPEC asks for chroot semantics: `..` at `/` stays at `/`, and
+//! The box has chroot semantics: `..` at `/` stays at `/`, and
 //! absolute paths and symlink targets, absolute or relative, made by the
 //! client or planted by an administrator, are read inside the box. Linux
 //! `openat2` with `RESOLVE_IN_ROOT` does exactly that: the kernel resolves
@@ -433,12 +433,6 @@ fn openat2(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 pub(crate) mod tests {
     use super::*;
 

@@ -12,8 +12,10 @@
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
-//! `host_keys` and `penalties` (per-source penalties) are read by the edge. Only what `main`, the tests and the
-//! benches use is public: `cli`, `server`, `accounts`, `config`, `host_keys`.
+//! `host_keys` and `penalties` (per-source penalties) are read by the edge;
+//! `diagnostics` turns TOML spans into `file:line:column` problems for both
+//! loaders. Only what `main`, the tests and the benches use is public: `cli`,
+//! `server`, `accounts`, `config`, `host_keys`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +24,7 @@ pub mod accounts;
 pub mod cli;
 pub mod config;
 mod connection;
+mod diagnostics;
 mod exec;
 pub mod host_keys;
 mod jail;

@@ -362,12 +362,6 @@ fn route(session: &Arc<Session>, path_lane: &Lane, request: Packet, cost: usize)
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use bytes::{BufMut, BytesMut};
     use russh_sftp::protocol::{FileAttributes, Open, OpenFlags};

@@ -8,21 +8,19 @@
 //! result proves the transfer continued rather than started over.
 //!
 //! `RUST_LOG=debug cargo test --test clients` shows the server's log.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, require_tool, sha256_hex, text};
+use common::files::{pattern, set_mode, sha1_hex, sha256_hex};
+use common::process::{assert_ok, fingerprint, require_paramiko, require_tool, text, with_timeout};
+use common::{AccountSpec, TestServer};
 
 /// The size of the transferred file: a little over 3 MiB.
 const SIZE: usize = 3 * 1024 * 1024 + 321;
@@ -47,19 +45,19 @@ struct Fixture {
 
 impl Fixture {
     fn new(seed: u64) -> Fixture {
-        init_logging();
         let server = TestServer::start(&[AccountSpec::new("alice")]);
         let home = server.home("alice");
         std::fs::create_dir_all(home.join("etc")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        set_mode(&home, 0o700);
         std::fs::write(home.join("etc/passwd"), DECOY).unwrap();
         std::fs::write(home.join(MARKER), b"here").unwrap();
         std::fs::write(server.dir.path().join("secret.txt"), SECRET).unwrap();
-        let local = server.dir.path().join("local");
-        std::fs::create_dir(&local).unwrap();
         let data = pattern(SIZE, seed);
-        std::fs::write(local.join("full"), &data).unwrap();
+        let local = server
+            .local_file("full", &data)
+            .parent()
+            .unwrap()
+            .to_owned();
         Fixture {
             server,
             local,
@@ -75,28 +73,14 @@ impl Fixture {
         self.local.join(name)
     }
 
-    fn host_key_pub(&self) -> PathBuf {
-        self.server.dir.path().join("keys/ssh_host_ed25519_key.pub")
-    }
-
     /// `SHA256:...` of the server's host key, as `ssh-keygen -lf` prints it.
     fn host_key_fingerprint(&self) -> String {
-        let out = Command::new(require_tool("ssh-keygen"))
-            .arg("-lf")
-            .arg(self.host_key_pub())
-            .output()
-            .unwrap();
-        assert_ok(&out);
-        let line = text(&out.stdout);
-        line.split_whitespace()
-            .find(|w| w.starts_with("SHA256:"))
-            .unwrap_or_else(|| panic!("no SHA256 fingerprint in {line:?}"))
-            .to_owned()
+        fingerprint(&self.server.host_key_pub())
     }
 
     /// A known_hosts file naming this server's host key and nothing else.
     fn known_hosts(&self) -> PathBuf {
-        let public = std::fs::read_to_string(self.host_key_pub()).unwrap();
+        let public = std::fs::read_to_string(self.server.host_key_pub()).unwrap();
         let mut fields = public.split_whitespace();
         let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
         let path = self.local("known_hosts");
@@ -209,28 +193,8 @@ fn assert_lists_the_home(what: &str, listing: &str) {
     }
 }
 
-/// `program` under `timeout 60`, stdin closed, run in `dir`.
-fn timed(program: &Path, dir: &Path) -> Command {
-    let mut cmd = Command::new(require_tool("timeout"));
-    cmd.args(["-k", "5", "60"])
-        .arg(program)
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    cmd
-}
-
 fn output(mut cmd: Command) -> Output {
     cmd.output().unwrap()
-}
-
-/// Sends the server's log to the test output when RUST_LOG is set.
-fn init_logging() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
 }
 
 // ---------------------------------------------------------------- psftp
@@ -244,7 +208,7 @@ fn putty_psftp_logs_in_transfers_resumes_and_stays_in_the_home() {
     let base = |auth: &[&OsStr], script: &str, extra: &[&str]| {
         let batch = fx.local("batch");
         std::fs::write(&batch, script).unwrap();
-        let mut cmd = timed(&psftp, &fx.local);
+        let mut cmd = with_timeout(&psftp, &fx.local);
         cmd.args(["-P", &fx.port(), "-hostkey", &fingerprint, "-batch"])
             .args(auth)
             .args(extra)
@@ -326,7 +290,7 @@ fn curl_logs_in_transfers_resumes_and_stays_in_the_home() {
     let key = fx.server.client_key();
     let public = key.with_extension("pub");
     let run = |args: &[&OsStr]| {
-        let mut cmd = timed(&curl, &fx.local);
+        let mut cmd = with_timeout(&curl, &fx.local);
         cmd.args(["-sS", "--connect-timeout", "20", "--hostpubsha256", &pinned])
             .args(args);
         output(cmd)
@@ -428,7 +392,7 @@ fn lftp_logs_in_transfers_resumes_and_stays_in_the_home() {
         known_hosts.display()
     );
     let run = |user: &str, connect: &str, commands: &str| {
-        let mut cmd = timed(&lftp, &fx.local);
+        let mut cmd = with_timeout(&lftp, &fx.local);
         cmd.env("HOME", &fx.local)
             .args(["-p", &fx.port(), "-u", user, "-e"])
             .arg(format!(
@@ -507,7 +471,7 @@ fn rclone_logs_in_transfers_and_stays_in_the_home() {
         .unwrap();
     // An on-the-fly remote `box:` from the environment; no config file.
     let run = |args: &[&OsStr]| {
-        let mut cmd = timed(&rclone, &fx.local);
+        let mut cmd = with_timeout(&rclone, &fx.local);
         cmd.env("HOME", &fx.local)
             .env("RCLONE_CONFIG", fx.local("rclone.conf"))
             .env("RCLONE_CONFIG_BOX_TYPE", "sftp")
@@ -556,12 +520,8 @@ fn rclone_logs_in_transfers_and_stays_in_the_home() {
     // falls back to unix); the box's sha1sum must agree with the bytes.
     let out = with_key(&["sha1sum", "box:up"]);
     assert_ok(&out);
-    let sha1 = {
-        use sha1::Digest;
-        hex::encode(sha1::Sha1::digest(&fx.data))
-    };
     assert!(
-        text(&out.stdout).starts_with(&format!("{sha1}  up")),
+        text(&out.stdout).starts_with(&format!("{}  up", sha1_hex(&fx.data))),
         "{}",
         text(&out.stdout)
     );
@@ -653,21 +613,7 @@ report("done", "yes")
 
 #[test]
 fn paramiko_logs_in_transfers_resumes_with_check_file_and_stays_in_the_home() {
-    // The python3 on PATH, or Debian's (where python3-paramiko installs).
-    let python = ["python3", "/usr/bin/python3"]
-        .into_iter()
-        .find(|python| {
-            Command::new(python)
-                .args(["-c", "import paramiko"])
-                .output()
-                .is_ok_and(|out| out.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "this test needs python3 with the paramiko module \
-                 (Debian: python3-paramiko, see .ci/run)"
-            )
-        });
+    let python = require_paramiko();
     let fx = Fixture::new(25);
     let script = fx.local("client.py");
     std::fs::write(&script, PARAMIKO_SCRIPT).unwrap();
@@ -680,7 +626,7 @@ fn paramiko_logs_in_transfers_resumes_with_check_file_and_stays_in_the_home() {
     )
     .unwrap();
 
-    let mut cmd = timed(Path::new(python), &fx.local);
+    let mut cmd = with_timeout(&python, &fx.local);
     cmd.arg(&script)
         .arg(fx.port())
         .arg(fx.server.password("alice"))

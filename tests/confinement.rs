@@ -1,18 +1,14 @@
 //! No sequence of requests reaches a byte outside the home: `..`, absolute
 //! paths, symlinks made by the client or planted by an administrator, hard
 //! links, renames and setstat.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-
-use common::{AccountSpec, TestServer, assert_ok, text};
+use common::files::mode_of;
+use common::process::{assert_ok, text};
+use common::{AccountSpec, TestServer};
 
 /// A server with alice, a secret file beside the homes and a decoy inside
 /// alice's home at the path the secret has on the host.
@@ -20,14 +16,14 @@ fn setup() -> (TestServer, std::path::PathBuf) {
     let server = TestServer::start(&[AccountSpec::new("alice"), AccountSpec::new("bob")]);
     let secret = server.dir.path().join("secret.txt");
     std::fs::write(&secret, b"TOP SECRET").unwrap();
-    assert_ok(&server.sftp_batch("alice", "pwd\n"));
-    assert_ok(&server.sftp_batch("bob", "pwd\n"));
-    std::fs::write(server.home("bob").join("bobs.txt"), b"bob only").unwrap();
+    server.create_home("alice");
+    let bob = server.create_home("bob");
+    std::fs::write(bob.join("bobs.txt"), b"bob only").unwrap();
     (server, secret)
 }
 
 fn download(server: &TestServer, user: &str, remote: &str) -> (bool, Vec<u8>, String) {
-    let local = server.dir.path().join("downloaded");
+    let local = server.local("downloaded");
     let _ = std::fs::remove_file(&local);
     let out = server.sftp_batch(user, &format!("get \"{remote}\" {}\n", local.display()));
     let bytes = std::fs::read(&local).unwrap_or_default();
@@ -86,12 +82,7 @@ fn client_made_symlinks_cannot_reach_out() {
     }
     // Writing through a link to a directory outside creates nothing outside.
     std::os::unix::fs::symlink(server.dir.path(), server.home("alice").join("outdir")).unwrap();
-    let local = server.dir.path().join("payload");
-    std::fs::write(&local, b"x").unwrap();
-    let _ = server.sftp_batch(
-        "alice",
-        &format!("put {} outdir/planted-by-client\n", local.display()),
-    );
+    let _ = server.sftp_put("alice", "outdir/planted-by-client", b"x");
     assert!(!server.dir.path().join("planted-by-client").exists());
 }
 
@@ -123,10 +114,7 @@ fn setuid_and_setgid_bits_are_never_set() {
     let home = server.home("alice");
     std::fs::write(home.join("tool"), b"#!/bin/sh\n").unwrap();
     let _ = server.sftp_batch("alice", "chmod 6755 tool\n");
-    let mode = std::fs::metadata(home.join("tool"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = mode_of(&home.join("tool"));
     assert_eq!(mode & 0o7000, 0, "mode {mode:o}");
     assert_eq!(mode & 0o777, 0o755);
 }
@@ -144,9 +132,5 @@ fn two_accounts_cannot_see_each_other() {
 #[test]
 fn homes_are_created_private_on_first_login() {
     let (server, _) = setup();
-    let mode = std::fs::metadata(server.home("alice"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o700);
+    assert_eq!(mode_of(&server.home("alice")), 0o700);
 }

@@ -2,24 +2,18 @@
 //! exit as GNU coreutils do, shell syntax is refused, nothing but built-ins
 //! runs, paths stay in the box, the quota holds, and exit status, stderr and
 //! large output reach the client intact.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{
-    AccountSpec, TestServer, assert_ok, describe, host_passwd_lines, pattern, require_tool,
-    sha256_hex, text,
-};
+use common::files::{mode_of, pattern, set_mode, sha256_hex, stored_bytes, summary, tree};
+use common::host::{assert_no_host_passwd, assert_no_host_passwd_in};
+use common::process::{assert_ok, describe, require_tool, text};
+use common::{AccountSpec, TestServer};
 
 /// The files every comparison starts from, written into `dir`.
 fn populate(dir: &Path) {
@@ -73,29 +67,6 @@ fn assert_like_gnu(server: &TestServer, host: &Path, command: &str) -> Output {
         describe(&theirs)
     );
     ours
-}
-
-/// Every entry under `dir`: relative path → (permission bits, file content
-/// or `None` for a directory).
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Option<Vec<u8>>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, (u32, Option<Vec<u8>>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().to_owned();
-            let mode = meta.permissions().mode() & 0o7777;
-            if meta.is_dir() {
-                out.insert(rel, (mode, None));
-                walk(root, &path, out);
-            } else {
-                out.insert(rel, (mode, Some(std::fs::read(&path).unwrap())));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 #[test]
@@ -239,8 +210,8 @@ fn changing_built_ins_do_what_gnu_does() {
         "rm -rf x",
     ] {
         assert_like_gnu(&server, host.path(), command);
-        let ours = snapshot(&home);
-        let theirs = snapshot(host.path());
+        let ours = tree(&home);
+        let theirs = tree(host.path());
         assert!(
             ours == theirs,
             "after `{command}` the box differs from GNU\nsftpbox: {:?}\nGNU: {:?}",
@@ -252,24 +223,7 @@ fn changing_built_ins_do_what_gnu_does() {
         std::fs::read(home.join("docs/d.txt")).unwrap(),
         b"one\ntwo\nthree\n"
     );
-    assert_eq!(
-        std::fs::metadata(home.join("a.txt"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o640
-    );
-}
-
-/// Paths, modes and sizes, for messages.
-fn summary(snap: &BTreeMap<PathBuf, (u32, Option<Vec<u8>>)>) -> Vec<String> {
-    snap.iter()
-        .map(|(path, (mode, content))| match content {
-            Some(bytes) => format!("{} {mode:o} {}", path.display(), bytes.len()),
-            None => format!("{}/ {mode:o}", path.display()),
-        })
-        .collect()
+    assert_eq!(mode_of(&home.join("a.txt")), 0o640);
 }
 
 #[test]
@@ -343,13 +297,9 @@ fn shell_syntax_is_refused_and_nothing_runs() {
 fn commands_that_are_not_built_ins_are_not_allowed() {
     let (server, _host) = setup();
     let marker = server.dir.path().join("uploaded-program-ran");
-    let local = server.dir.path().join("fake-sha256sum");
-    std::fs::write(
-        &local,
-        format!("#!/bin/sh\ntouch '{}'\necho FAKE\n", marker.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = format!("#!/bin/sh\ntouch '{}'\necho FAKE\n", marker.display());
+    let local = server.local_file("fake-sha256sum", fake.as_bytes());
+    set_mode(&local, 0o755);
     assert_ok(&server.sftp_batch(
         "alice",
         &format!("put {} sha256sum\nchmod 755 sha256sum\n", local.display()),
@@ -498,11 +448,12 @@ fn built_ins_never_read_the_host() {
             continue;
         }
         if let Ok(bytes) = std::fs::read(&path) {
-            let bytes = text(&bytes);
-            assert!(!bytes.contains("TOP SECRET"), "{name}: {bytes}");
-            for line in host_passwd_lines() {
-                assert!(!bytes.contains(&line), "{name} holds {line:?}");
-            }
+            assert!(
+                !text(&bytes).contains("TOP SECRET"),
+                "{name}: {}",
+                text(&bytes)
+            );
+            assert_no_host_passwd_in(&bytes, name);
         }
     }
     assert!(!home.join("x").exists(), "cp /etc/passwd x created x");
@@ -533,20 +484,16 @@ fn copying_over_the_quota_fails_and_keeps_usage_under_it() {
         "{}",
         describe(&out)
     );
-    let used = |home: &Path| -> u64 {
-        snapshot(home)
-            .values()
-            .filter_map(|(_, c)| c.as_ref().map(|c| c.len() as u64))
-            .sum()
-    };
-    assert!(used(&home) <= QUOTA, "usage {} > {QUOTA}", used(&home));
+    let used = stored_bytes(&home);
+    assert!(used <= QUOTA, "usage {used} > {QUOTA}");
     assert_eq!(std::fs::read(home.join("big")).unwrap(), big);
     // Recursive copies and a second try are refused the same way.
     std::fs::create_dir_all(home.join("dir")).unwrap();
     let out = server.ssh("alice", &["cp -r big dir/"], b"");
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(text(&out.stderr).contains("quota exceeded"));
-    assert!(used(&home) <= QUOTA, "usage {} > {QUOTA}", used(&home));
+    let used = stored_bytes(&home);
+    assert!(used <= QUOTA, "usage {used} > {QUOTA}");
     // Small copies still fit.
     let out = server.ssh("alice", &["rm -f big2 dir/big"], b"");
     assert_ok(&out);
@@ -620,8 +567,4 @@ fn large_output_arrives_complete() {
     let out = server.ssh("alice", &["tail -c 100 big"], b"");
     assert_ok(&out);
     assert!(out.stdout == data[data.len() - 100..]);
-}
-
-fn assert_no_host_passwd(output: &Output, what: &str) {
-    common::assert_no_host_passwd_in(&describe(output), &format!("`{what}`"));
 }

@@ -1,10 +1,6 @@
 //! The binary: exit codes, `check`, `hash-password`, host keys, SIGTERM and SIGHUP.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -13,17 +9,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_ok, require_tool, run_with_stdin, text};
+use common::client::put;
+use common::files::{mode_of, pattern};
+use common::process::{
+    assert_ok, fingerprint, generate_key, require_tool, run_with_stdin, sftpbox, text,
+};
+use common::{AccountSpec, TestServer};
+use sftpbox::config::Limits;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sftpbox");
-
-fn sftpbox(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn hash(password: &str) -> String {
     let out = run_with_stdin(
@@ -131,18 +125,8 @@ fn serve_creates_a_host_key_that_ssh_keygen_reads() {
     signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(20)).success());
     let key = dir.path().join("keys/ssh_host_ed25519_key");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let out = Command::new(require_tool("ssh-keygen"))
-        .arg("-lf")
-        .arg(key.with_extension("pub"))
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    assert!(text(&out.stdout).contains("SHA256:"));
+    assert_eq!(mode_of(&key), 0o600);
+    assert!(fingerprint(&key.with_extension("pub")).starts_with("SHA256:"));
 }
 
 #[test]
@@ -175,12 +159,7 @@ fn sigterm_lets_a_running_transfer_finish_then_exits_0() {
     require_tool("sftp");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("ck");
-    let status = Command::new(require_tool("ssh-keygen"))
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    generate_key(&key);
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     std::fs::write(
         dir.path().join("accounts.toml"),
@@ -189,7 +168,7 @@ fn sigterm_lets_a_running_transfer_finish_then_exits_0() {
     .unwrap();
     let (mut child, port) = serve(dir.path());
     let big = dir.path().join("big");
-    std::fs::write(&big, common::pattern(200 * 1024 * 1024, 1)).unwrap();
+    std::fs::write(&big, pattern(200 * 1024 * 1024, 1)).unwrap();
     let mut upload = Command::new(require_tool("sftp"))
         .args([
             "-P",
@@ -242,11 +221,7 @@ fn sighup_reloads_accounts_and_a_bad_file_keeps_the_old_ones() {
             .build()
             .unwrap();
         rt.block_on(async {
-            let config = std::sync::Arc::new(russh::client::Config::default());
-            let mut h =
-                russh::client::connect(config, ("127.0.0.1", port), common::AcceptAnyHostKey)
-                    .await
-                    .unwrap();
+            let mut h = common::client::connect(([127, 0, 0, 1], port).into()).await;
             h.authenticate_password(user, password)
                 .await
                 .unwrap()
@@ -277,16 +252,15 @@ fn sighup_reloads_accounts_and_a_bad_file_keeps_the_old_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_for_idle_sftp_sessions() {
-    let accounts = [common::AccountSpec::new("alice")];
-    let mut server = common::TestServer::start_with_limits(
-        &accounts,
-        sftpbox::config::Limits {
+    let mut server = TestServer::start_with_limits(
+        &[AccountSpec::new("alice")],
+        Limits {
             shutdown_grace: Duration::from_secs(20),
-            ..sftpbox::config::Limits::default()
+            ..Limits::default()
         },
     );
     let sftp = server.russh_sftp("alice").await;
-    common::put(&sftp, "a", b"x").await.unwrap();
+    put(&sftp, "a", b"x").await.unwrap();
     let started = Instant::now();
     tokio::task::spawn_blocking(move || server.stop())
         .await

@@ -1,17 +1,13 @@
 //! Network-facing limits: login grace, connections per address, sessions per
 //! account, channels per connection.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use common::client::connect_for_banner;
+use common::process::text;
 use common::{AccountSpec, TestServer};
 use sftpbox::config::Limits;
 
@@ -52,6 +48,12 @@ fn a_client_that_never_logs_in_is_dropped_after_the_login_grace_time() {
     assert!(waited < Duration::from_secs(15), "not closed: {waited:?}");
 }
 
+/// How soon a refused connection must see its end, counted from connect.
+/// The server closes it as soon as it accepts it, in milliseconds; one that
+/// stalls it instead holds it until a slot frees or the login grace time
+/// (30 s by default) runs out.
+const REFUSED_CLOSE_BOUND: Duration = Duration::from_secs(2);
+
 #[test]
 fn connections_past_the_per_address_cap_are_closed_at_once() {
     let server = TestServer::start_with_limits(
@@ -61,16 +63,59 @@ fn connections_past_the_per_address_cap_are_closed_at_once() {
             ..limits()
         },
     );
-    let _a = std::net::TcpStream::connect(server.addr()).unwrap();
-    let _b = std::net::TcpStream::connect(server.addr()).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Two connections the server has taken: each got its banner, so each
+    // holds a slot.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (stream, banner) = connect_for_banner(server.addr(), Duration::from_secs(10));
+        assert!(
+            banner.starts_with(b"SSH-2.0-sftpbox"),
+            "a connection within the cap got {:?}",
+            text(&banner)
+        );
+        held.push(stream);
+    }
+
+    // The third is closed at once: EOF (or a reset) well before the bound,
+    // and not a byte of SSH.
+    let started = Instant::now();
     let mut third = std::net::TcpStream::connect(server.addr()).unwrap();
-    third
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = Vec::new();
-    let n = third.read_to_end(&mut buf).unwrap_or(0);
-    assert_eq!(n, 0, "the third connection got a banner");
+    third.set_read_timeout(Some(REFUSED_CLOSE_BOUND)).unwrap();
+    let mut received = Vec::new();
+    let read = third.read_to_end(&mut received);
+    let waited = started.elapsed();
+    match read {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(err) => panic!(
+            "the connection past the cap was still open after {waited:?} ({err}): \
+             the server stalls it instead of closing it"
+        ),
+    }
+    assert!(
+        received.is_empty(),
+        "the connection past the cap got {:?}",
+        text(&received)
+    );
+    assert!(
+        waited < REFUSED_CLOSE_BOUND,
+        "the connection past the cap was closed only after {waited:?}"
+    );
+
+    // The cap counts open connections: once one closes, a new one is served.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_stream, banner) = connect_for_banner(server.addr(), Duration::from_secs(10));
+        if banner.starts_with(b"SSH-2.0-sftpbox") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no connection was served after one of the two closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,14 +1,9 @@
 //! Logging in: both methods, refusals that look alike, and what OpenSSH sees.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 
-use common::{AccountSpec, TestServer, assert_ok, text};
+use common::process::{assert_ok, text};
+use common::{AccountSpec, TestServer};
 
 #[test]
 fn openssh_logs_in_with_a_key() {

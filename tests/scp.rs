@@ -4,105 +4,36 @@
 //! and times (never setuid), names are tokenized as sh would, the quota
 //! holds per file, a dropped upload leaves the old file intact, and no path
 //! or symlink leads out of the home.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
-use common::{AccountSpec, TestServer, assert_ok, describe, pattern, text};
+use common::files::{
+    Content, contents, mode_of, mtime_of, names_in, pattern, set_mode, set_mtime, stored_bytes,
+};
+use common::host::assert_no_host_passwd_in;
+use common::process::{assert_failed, assert_ok, describe, text};
+use common::{AccountSpec, TestServer};
 
 /// `alice@127.0.0.1:PATH`, the remote operand of scp.
 fn remote(path: &str) -> String {
     format!("alice@127.0.0.1:{path}")
 }
 
-fn assert_failed(output: &Output, what: &str) {
-    assert!(
-        !output.status.success(),
-        "{what} should have failed\n{}",
-        describe(output)
-    );
-}
-
 fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Sets a file's or directory's mtime (and atime) to `secs` after the epoch.
-fn set_mtime(path: &Path, secs: u64) {
-    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
-    let times = std::fs::FileTimes::new()
-        .set_modified(time)
-        .set_accessed(time);
-    std::fs::File::open(path).unwrap().set_times(times).unwrap();
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn mode_of(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
-}
-
-fn mtime_of(path: &Path) -> i64 {
-    std::fs::symlink_metadata(path).unwrap().mtime()
-}
-
-/// Bytes of every regular file under `dir` (symlinks not followed): what
-/// the quota counts.
-fn usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = std::fs::symlink_metadata(entry.path()).unwrap();
-        if meta.is_dir() {
-            total += usage(&entry.path());
-        } else if meta.is_file() {
-            total += meta.len();
-        }
-    }
-    total
-}
-
-/// Every entry under `dir`, relative, with its content (`None` for a
-/// directory, the target for a symlink).
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().to_owned();
-            if meta.is_dir() {
-                out.insert(rel, None);
-                walk(root, &path, out);
-            } else if meta.is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
-                out.insert(rel, Some(target.into_os_string().into_encoded_bytes()));
-            } else {
-                out.insert(rel, Some(std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 /// Names of temporary upload files left anywhere under `dir`.
 fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    tree(dir)
+    contents(dir)
         .into_keys()
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
@@ -114,8 +45,7 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
 /// A server with alice, logged in once so that her home exists.
 fn start(account: AccountSpec) -> TestServer {
     let server = TestServer::start(&[account]);
-    assert_ok(&server.ssh("alice", &["pwd"], b""));
-    assert!(server.home("alice").is_dir());
+    server.create_home("alice");
     server
 }
 
@@ -240,7 +170,7 @@ fn recursive_tree_with_preserve_keeps_contents_modes_and_times() {
     let out = server.scp(&["-O", "-r", "-p", path_str(&src), &remote("")]);
     assert_ok(&out);
     let stored = server.home("alice").join("tree");
-    assert_eq!(tree(&stored), tree(&src), "uploaded tree differs");
+    assert_eq!(contents(&stored), contents(&src), "uploaded tree differs");
     assert_tree_preserved(&stored, &entries, "on the server");
 
     // Download the server's copy with -p into a fresh folder.
@@ -248,13 +178,17 @@ fn recursive_tree_with_preserve_keeps_contents_modes_and_times() {
     let out = server.scp(&["-O", "-r", "-p", &remote("tree"), path_str(back.path())]);
     assert_ok(&out);
     let fetched = back.path().join("tree");
-    assert_eq!(tree(&fetched), tree(&src), "downloaded tree differs");
+    assert_eq!(
+        contents(&fetched),
+        contents(&src),
+        "downloaded tree differs"
+    );
     assert_tree_preserved(&fetched, &entries, "downloaded");
 
     // -r into a new name: the directory itself becomes that name.
     let out = server.scp(&["-O", "-r", path_str(&src), &remote("copy")]);
     assert_ok(&out);
-    assert_eq!(tree(&server.home("alice").join("copy")), tree(&src));
+    assert_eq!(contents(&server.home("alice").join("copy")), contents(&src));
     assert!(leftovers(&server.home("alice")).is_empty());
 }
 
@@ -420,9 +354,9 @@ fn quota_refuses_a_file_that_does_not_fit_and_keeps_the_old_one() {
         "the old file changed"
     );
     assert!(
-        usage(&home) <= QUOTA,
+        stored_bytes(&home) <= QUOTA,
         "usage {} over the quota",
-        usage(&home)
+        stored_bytes(&home)
     );
     assert!(leftovers(&home).is_empty(), "{:?}", leftovers(&home));
 
@@ -444,14 +378,14 @@ fn quota_refuses_a_file_that_does_not_fit_and_keeps_the_old_one() {
     assert_eq!(std::fs::read(home.join("c")).unwrap(), pattern(300_000, 15));
     assert!(!home.join("b").exists(), "the file over the quota arrived");
     assert!(
-        usage(&home) <= QUOTA,
+        stored_bytes(&home) <= QUOTA,
         "usage {} over the quota",
-        usage(&home)
+        stored_bytes(&home)
     );
     assert!(leftovers(&home).is_empty(), "{:?}", leftovers(&home));
 
     // Exactly what is left still fits; one byte more does not.
-    let left = QUOTA - usage(&home);
+    let left = QUOTA - stored_bytes(&home);
     let over = local.path().join("over");
     std::fs::write(&over, pattern(usize::try_from(left + 1).unwrap(), 16)).unwrap();
     let out = server.scp(&["-O", path_str(&over), &remote("over")]);
@@ -461,7 +395,7 @@ fn quota_refuses_a_file_that_does_not_fit_and_keeps_the_old_one() {
     std::fs::write(&exact, pattern(usize::try_from(left).unwrap(), 17)).unwrap();
     let out = server.scp(&["-O", path_str(&exact), &remote("exact")]);
     assert_ok(&out);
-    assert_eq!(usage(&home), QUOTA);
+    assert_eq!(stored_bytes(&home), QUOTA);
     assert!(leftovers(&home).is_empty(), "{:?}", leftovers(&home));
 }
 
@@ -487,7 +421,7 @@ fn recursive_upload_over_the_quota_stops_at_the_file_that_does_not_fit() {
         pattern(100_000, 21)
     );
     assert!(!home.join("dir/huge").exists());
-    assert!(usage(&home) <= QUOTA);
+    assert!(stored_bytes(&home) <= QUOTA);
     assert!(leftovers(&home).is_empty(), "{:?}", leftovers(&home));
 }
 
@@ -519,7 +453,7 @@ fn a_dropped_upload_leaves_the_old_file_and_no_temp_file() {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "the upload never started; home: {:?}",
-            tree(&home).keys().collect::<Vec<_>>()
+            contents(&home).keys().collect::<Vec<_>>()
         );
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -544,7 +478,7 @@ fn a_dropped_upload_leaves_the_old_file_and_no_temp_file() {
     while !leftovers(&home).is_empty() && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let names: Vec<PathBuf> = tree(&home).into_keys().collect();
+    let names: Vec<PathBuf> = contents(&home).into_keys().collect();
     assert_eq!(
         names,
         vec![PathBuf::from("big.bin")],
@@ -597,7 +531,7 @@ fn a_dropped_scp_process_alone_also_leaves_the_old_file() {
     // Clean up the orphaned ssh, if any, before asserting.
     let group = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    let names: Vec<PathBuf> = tree(&home).into_keys().collect();
+    let names: Vec<PathBuf> = contents(&home).into_keys().collect();
     assert_eq!(names, vec![PathBuf::from("big.bin")]);
     assert!(std::fs::read(home.join("big.bin")).unwrap() == old);
 }
@@ -618,8 +552,8 @@ fn host_paths_are_not_downloaded() {
         let out = server.scp(&["-O", &remote(path), path_str(&dest)]);
         assert_failed(&out, &format!("download of {path} from an empty box"));
         assert!(!dest.exists(), "{path}: a local file was written");
-        assert_no_host_passwd(&out.stdout, path);
-        assert_no_host_passwd(&out.stderr, path);
+        assert_no_host_passwd_in(&out.stdout, path);
+        assert_no_host_passwd_in(&out.stderr, path);
     }
 
     // A box file of that name is what those paths mean.
@@ -665,9 +599,9 @@ fn uploads_stay_inside_the_home() {
         assert!(!host_tmp.exists(), "{target}: wrote the host's /tmp");
         if out.status.success() {
             // It must have landed inside the box.
-            let inside = tree(&home)
+            let inside = contents(&home)
                 .into_values()
-                .any(|v| v.as_deref() == Some(b"escape attempt\n".as_slice()));
+                .any(|c| c == Content::File(b"escape attempt\n".to_vec()));
             assert!(inside, "{target}: succeeded but is nowhere in the home");
         }
     }
@@ -699,7 +633,7 @@ fn planted_symlinks_do_not_lead_out_of_the_home() {
             let got = std::fs::read(&dest).unwrap();
             assert!(got != host_passwd, "{name}: read the host's /etc/passwd");
             assert!(got != b"victim stays\n", "{name}: read a host file");
-            assert_no_host_passwd(&got, name);
+            assert_no_host_passwd_in(&got, name);
             std::fs::remove_file(&dest).unwrap();
         }
         assert_failed(&out, &format!("download through the symlink {name}"));
@@ -708,14 +642,14 @@ fn planted_symlinks_do_not_lead_out_of_the_home() {
     // Recursively: the links in the tree are not followed out.
     let back = tempfile::tempdir().unwrap();
     let _ = server.scp(&["-O", "-r", &remote("tree"), path_str(back.path())]);
-    for (rel, content) in tree(back.path()) {
-        if let Some(content) = content {
+    for (rel, content) in contents(back.path()) {
+        if let Content::File(content) = content {
             assert!(
                 content != host_passwd,
                 "tree/{}: host passwd",
                 rel.display()
             );
-            assert_no_host_passwd(&content, &rel.display().to_string());
+            assert_no_host_passwd_in(&content, &rel.display().to_string());
         }
     }
     assert_eq!(
@@ -730,11 +664,11 @@ fn planted_symlinks_do_not_lead_out_of_the_home() {
     let _ = server.scp(&["-O", path_str(&f), &remote("outdir/victim.txt")]);
     let _ = server.scp(&["-O", path_str(&f), &remote("outdir")]);
     assert_eq!(std::fs::read(&victim).unwrap(), b"victim stays\n");
-    let names: Vec<PathBuf> = std::fs::read_dir(outside.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(names, vec![victim.clone()], "something was written outside");
+    assert_eq!(
+        names_in(outside.path()),
+        BTreeSet::from(["victim.txt".to_owned()]),
+        "something was written outside"
+    );
     assert_eq!(std::fs::read("/etc/passwd").unwrap(), host_passwd);
 }
 
@@ -808,7 +742,12 @@ fn default_sftp_mode_scp_recursive_with_preserve() {
     let entries = make_tree(local.path());
     let src = local.path().join("tree");
     let out = server.scp(&["-r", "-p", path_str(&src), &remote("")]);
-    assert_eq!(tree(&home.join("tree")), tree(&src), "{}", describe(&out));
+    assert_eq!(
+        contents(&home.join("tree")),
+        contents(&src),
+        "{}",
+        describe(&out)
+    );
     // OpenSSH's SFTP client sets the times and modes of files (and of
     // directories after their contents).
     let files: Vec<(&str, u32, u64)> = entries
@@ -818,9 +757,4 @@ fn default_sftp_mode_scp_recursive_with_preserve() {
         .collect();
     assert_tree_preserved(&home.join("tree"), &files, "SFTP-mode upload");
     assert_ok(&out);
-}
-
-/// Asserts that no host passwd line occurs in `data`.
-fn assert_no_host_passwd(data: &[u8], what: &str) {
-    common::assert_no_host_passwd_in(&text(data), what);
 }

@@ -1,38 +1,30 @@
 //! SFTP through OpenSSH `sftp` and the russh client: byte-exact transfers,
 //! listings, renames, links and the OpenSSH extensions.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod common;
 
-use common::{AccountSpec, TestServer, assert_ok, pattern, sha256_hex, text};
+use common::client::put;
+use common::files::{pattern, sha256_hex, stored_bytes};
+use common::process::{assert_ok, text};
+use common::{AccountSpec, TestServer};
 
 #[test]
 fn put_and_get_are_byte_exact_at_edge_sizes() {
     let server = TestServer::start(&[AccountSpec::new("alice")]);
-    let local = server.dir.path().join("local");
-    std::fs::create_dir(&local).unwrap();
     let sizes = [0usize, 1, 32 * 1024 + 1, 65 * 1024 * 1024 + 7];
     let mut script = String::new();
     for (i, size) in sizes.iter().enumerate() {
-        let path = local.join(format!("in{i}"));
-        std::fs::write(&path, pattern(*size, i as u64)).unwrap();
+        let path = server.local_file(&format!("in{i}"), &pattern(*size, i as u64));
         script.push_str(&format!("put {} f{i}\n", path.display()));
-        script.push_str(&format!(
-            "get f{i} {}\n",
-            local.join(format!("out{i}")).display()
-        ));
+        let back = server.local(&format!("out{i}"));
+        script.push_str(&format!("get f{i} {}\n", back.display()));
     }
     let out = server.sftp_batch("alice", &script);
     assert_ok(&out);
     for (i, size) in sizes.iter().enumerate() {
         let sent = pattern(*size, i as u64);
         let stored = std::fs::read(server.home("alice").join(format!("f{i}"))).unwrap();
-        let back = std::fs::read(local.join(format!("out{i}"))).unwrap();
+        let back = std::fs::read(server.local(&format!("out{i}"))).unwrap();
         assert_eq!(stored.len(), *size);
         assert_eq!(sha256_hex(&stored), sha256_hex(&sent), "stored f{i}");
         assert_eq!(sha256_hex(&back), sha256_hex(&sent), "downloaded f{i}");
@@ -62,9 +54,7 @@ fn listings_look_like_ls_and_names_round_trip() {
 #[test]
 fn rename_refuses_to_clobber_but_posix_rename_replaces() {
     let server = TestServer::start(&[AccountSpec::new("alice")]);
-    let home = server.home("alice");
-    let out = server.sftp_batch("alice", "pwd\n");
-    assert_ok(&out);
+    let home = server.create_home("alice");
     std::fs::write(home.join("a"), b"first").unwrap();
     std::fs::write(home.join("b"), b"second").unwrap();
     // OpenSSH's rename uses posix-rename@openssh.com when offered: it replaces.
@@ -78,8 +68,8 @@ fn rename_refuses_to_clobber_but_posix_rename_replaces() {
 async fn plain_rename_fails_when_the_target_exists() {
     let server = TestServer::start(&[AccountSpec::new("alice")]);
     let sftp = server.russh_sftp("alice").await;
-    common::put(&sftp, "x", b"one").await.unwrap();
-    common::put(&sftp, "y", b"two").await.unwrap();
+    put(&sftp, "x", b"one").await.unwrap();
+    put(&sftp, "y", b"two").await.unwrap();
     assert!(sftp.rename("x", "y").await.is_err());
     assert_eq!(
         std::fs::read(server.home("alice").join("y")).unwrap(),
@@ -95,9 +85,7 @@ async fn plain_rename_fails_when_the_target_exists() {
 #[test]
 fn symlinks_and_hard_links_are_made_inside_the_home() {
     let server = TestServer::start(&[AccountSpec::new("alice")]);
-    let home = server.home("alice");
-    let out = server.sftp_batch("alice", "pwd\n");
-    assert_ok(&out);
+    let home = server.create_home("alice");
     std::fs::write(home.join("data"), b"payload").unwrap();
     let out = server.sftp_batch("alice", "symlink data soft\nln data hard\n");
     assert_ok(&out);
@@ -129,7 +117,7 @@ async fn many_sessions_at_once_each_get_their_bytes() {
         tasks.push(tokio::spawn(async move {
             let data = pattern(300_000 + i as usize, i);
             let name = format!("session{i}");
-            common::put(&sftp, &name, &data).await.unwrap();
+            put(&sftp, &name, &data).await.unwrap();
             let back = sftp.read(&name).await.unwrap();
             assert_eq!(back, data);
         }));
@@ -158,8 +146,7 @@ fn unknown_handles_and_missing_files_get_clear_errors() {
 #[test]
 fn cp_copies_inside_the_server_and_respects_the_quota() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(3_000_000)]);
-    let local = server.dir.path().join("f");
-    std::fs::write(&local, pattern(1_200_000, 7)).unwrap();
+    let local = server.local_file("f", &pattern(1_200_000, 7));
     assert_ok(&server.sftp_batch("alice", &format!("put {} f\ncp f g\n", local.display())));
     let home = server.home("alice");
     assert_eq!(
@@ -169,9 +156,6 @@ fn cp_copies_inside_the_server_and_respects_the_quota() {
     // A third copy would cross the 3 MB quota.
     let out = server.sftp_batch("alice", "cp f h\n");
     assert!(!out.status.success());
-    let stored: u64 = std::fs::read_dir(&home)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
+    let stored = stored_bytes(&home);
     assert!(stored <= 3_000_000, "stored {stored}");
 }

@@ -1,18 +1,15 @@
 //! The interactive shell: `ssh -t USER@HOST` gets a command loop of the
 //! built-ins with its own echo and prompt; a shell request without a
 //! terminal is refused with a pointer to `ssh USER@HOST COMMAND`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use std::time::Duration;
 
-use common::{AccountSpec, TestServer, text};
+use common::process::text;
+use common::{AccountSpec, TestServer};
 use russh::ChannelMsg;
 
 /// A server with alice, whose home holds `docs/` with two files.
@@ -87,7 +84,7 @@ struct Session {
     /// Where the next `until` starts looking.
     mark: usize,
     exit_status: Option<u32>,
-    _handle: russh::client::Handle<common::AcceptAnyHostKey>,
+    _handle: russh::client::Handle<common::client::AcceptAnyHostKey>,
 }
 
 impl Session {

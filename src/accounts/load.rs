@@ -5,7 +5,8 @@
 //! walked by hand rather than through `#[derive(Deserialize)]`: serde stops at
 //! the first error, and an administrator fixing a file wants all of them at
 //! once. Keys point at the key (unknown field, bad account name); values at
-//! the value (bad hash, bad key line, bad quota).
+//! the value (bad hash, bad key line, bad quota); `crate::diagnostics` turns
+//! those spans into lines and columns.
 //!
 //! Besides the file this module reads only the directories of
 //! [`COMMAND_DIRS`], to check that each external command exists. It knows
@@ -20,6 +21,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{Account, AccountName, Accounts, AccountsError, AccountsLoadError, PasswordHash};
+use crate::diagnostics::{Report, syntax_error};
 
 /// Commands that run inside the server (exec's built-ins and scp). An account
 /// may list them in `commands` without them existing on disk; exec must keep
@@ -146,36 +148,30 @@ pub(super) fn load_file(path: &Path) -> Result<Accounts, AccountsLoadError> {
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(&text, path),
         Err(err) => Err(AccountsLoadError {
-            problems: vec![AccountsError {
-                file: path.to_owned(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read the accounts file: {err}"),
-            }],
+            problems: vec![AccountsError::whole_file(
+                path,
+                format!("cannot read the accounts file: {err}"),
+            )],
         }),
     }
 }
 
 pub(super) fn load_str(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
-    let mut report = Report {
-        text,
-        file,
-        problems: Vec::new(),
+    let mut report = Report::new(text, file);
+    let accounts = match report.parse(|message, span| syntax_message(text, message, span)) {
+        Some(document) => check_document(&mut report, document.get_ref()),
+        None => Vec::new(),
     };
-    let (document, syntax_errors) = DeTable::parse_recoverable(text);
-    for err in &syntax_errors {
-        let span = err.span().unwrap_or(0..0);
-        let message = syntax_message(text, err.message(), &span);
-        report.at(&span, message);
-    }
-    // After a syntax error the recovered tree may miss pieces; checking it
-    // would add confusing follow-on errors, so report the syntax alone.
-    if !report.problems.is_empty() {
-        return Err(report.finish());
-    }
+    report
+        .finish()
+        .map_err(|problems| AccountsLoadError { problems })?;
+    Ok(Accounts::from_accounts(accounts))
+}
 
+/// The accounts of a parsed file; every problem goes to `report`.
+fn check_document(report: &mut Report<'_>, document: &DeTable<'_>) -> Vec<Account> {
     let mut accounts = Vec::new();
-    for (key, value) in document.get_ref().iter() {
+    for (key, value) in document.iter() {
         if key.get_ref() != "users" {
             report.at(
                 &key.span(),
@@ -194,56 +190,12 @@ pub(super) fn load_str(text: &str, file: &Path) -> Result<Accounts, AccountsLoad
             continue;
         };
         for (name, table) in users.iter() {
-            if let Some(account) = check_account(&mut report, name, table) {
+            if let Some(account) = check_account(report, name, table) {
                 accounts.push(account);
             }
         }
     }
-    if report.problems.is_empty() {
-        Ok(Accounts::from_accounts(accounts))
-    } else {
-        Err(report.finish())
-    }
-}
-
-/// Collects problems with their places in the file.
-struct Report<'a> {
-    text: &'a str,
-    file: &'a Path,
-    problems: Vec<AccountsError>,
-}
-
-impl Report<'_> {
-    fn at(&mut self, span: &Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_column(self.text, span.start);
-        self.problems.push(AccountsError {
-            file: self.file.to_owned(),
-            line,
-            column,
-            message: message.into(),
-        });
-    }
-
-    fn finish(mut self) -> AccountsLoadError {
-        // Tables come out of the parser sorted by key, not in file order.
-        self.problems.sort_by_key(|p| (p.line, p.column));
-        AccountsLoadError {
-            problems: self.problems,
-        }
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut end = offset.min(text.len());
-    while !text.is_char_boundary(end) {
-        end = end.saturating_sub(1);
-    }
-    let before = text.get(..end).unwrap_or_default();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, column)
+    accounts
 }
 
 /// Makes toml's messages speak of accounts where they are about accounts.
@@ -263,7 +215,7 @@ fn syntax_message(text: &str, message: &str, span: &Range<usize>) -> String {
         }
         return format!("duplicate key `{key}`: each key may appear only once in a table");
     }
-    format!("TOML syntax error: {message}")
+    syntax_error(message)
 }
 
 fn check_account(
@@ -271,7 +223,7 @@ fn check_account(
     name: &Spanned<std::borrow::Cow<'_, str>>,
     table: &Spanned<DeValue<'_>>,
 ) -> Option<Account> {
-    let problems_before = report.problems.len();
+    let problems_before = report.count();
     let account_name = match AccountName::new(name.get_ref()) {
         Ok(n) => Some(n),
         Err(message) => {
@@ -367,7 +319,7 @@ fn check_account(
             ),
         }
     }
-    if report.problems.len() > problems_before {
+    if report.count() > problems_before {
         return None;
     }
     let name = account_name?;
@@ -632,12 +584,6 @@ fn check_home(home: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 
@@ -1025,7 +971,6 @@ colour = \"blue\"
     fn columns_count_characters_not_bytes() {
         let p = only_problem("[users.alice] # é\nhome = \"ü/..\"\n");
         assert!(p.starts_with("2:8: home"), "{p}");
-        assert_eq!(line_column("ab\nçd x", 7), (2, 4));
     }
 
     #[test]

@@ -426,10 +426,4 @@ fn os_word(word: &[u8]) -> std::ffi::OsString {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests;

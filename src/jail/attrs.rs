@@ -99,12 +99,6 @@ fn chmod_pinned(fd: &OwnedFd, mode: u32) -> Result<(), JailError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use std::os::unix::fs::{MetadataExt, symlink};
 

@@ -247,12 +247,6 @@ fn rename_noreplace(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use std::os::unix::fs::{MetadataExt, symlink};
 

@@ -211,12 +211,6 @@ pub(crate) fn timestamps(attrs: &SetAttrs) -> Option<Timestamps> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::super::OpenOptions;
     use super::super::tests::{Fixture, vp};

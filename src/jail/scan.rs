@@ -103,12 +103,6 @@ fn walk(dir: &OwnedFd, depth: usize, usage: &mut Usage) -> Result<(), JailError>
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use std::os::unix::fs::symlink;
     use std::sync::Arc;

@@ -11,8 +11,9 @@
 //! temporary file is sized to SIZE at once (`set_len`, a sparse file), which
 //! reserves SIZE atomically against concurrent sessions. The old file still
 //! counts until the rename, so a replace needs SIZE *plus* the old size free
-//! for a moment; that is the price of never losing the old file, and it is
-//! what the design notes chose. Refused → `\x01scp: NAME: quota exceeded
+//! for a moment; that is the price of never losing the old file (writing in
+//! place would need no more room, but a client that vanished midway would
+//! leave half a file). Refused → `\x01scp: NAME: quota exceeded
 //! (used X of Y bytes)` instead of the ack; the source skips the file.
 //!
 //! Modes lose setuid, setgid and sticky. Without `-p` a new file gets the

@@ -1,18 +1,21 @@
 //! The test harness: a real sftpbox on an ephemeral port in a temp deployment
-//! folder, driven by the russh client and the OpenSSH binaries.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! folder, driven by the russh client and the OpenSSH binaries, and the
+//! helpers every test file shares (`client`, `files`, `host`, `process`).
+//!
+//! Each test crate uses a part of this, hence `dead_code`; the helpers run
+//! outside `#[test]` fns, where clippy.toml's test allowances do not reach.
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
-use std::io::Write;
+pub mod client;
+pub mod files;
+pub mod host;
+pub mod process;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use russh::keys::PrivateKeyWithHashAlg;
@@ -22,15 +25,18 @@ use sftpbox::server::{Server, ServerSettings};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-/// Fails the test when a tool it needs is not installed.
-pub fn require_tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin"] {
-        let path = Path::new(dir).join(name);
-        if path.exists() {
-            return path;
-        }
+use client::AcceptAnyHostKey;
+use process::{assert_ok, generate_key, require_tool, run_with_stdin};
+
+/// Sends the server's log to the test output when RUST_LOG is set
+/// (`RUST_LOG=debug cargo test --test clients`).
+pub fn init_logging() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
-    panic!("this test needs `{name}`, which is not installed (see .ci/run)");
 }
 
 /// One account of a test deployment.
@@ -87,6 +93,8 @@ pub struct TestServer {
     server: Option<Server>,
     pub accounts: Vec<AccountSpec>,
     limits: Limits,
+    /// Names the next file [`TestServer::sftp_put`] writes on the client side.
+    uploads: AtomicUsize,
 }
 
 /// The client key pair every key-enabled test account trusts.
@@ -108,15 +116,10 @@ impl TestServer {
 
     /// Like [`TestServer::start`] with chosen limits.
     pub fn start_with_limits(accounts: &[AccountSpec], limits: Limits) -> TestServer {
+        init_logging();
         let dir = tempfile::tempdir().unwrap();
         let key = client_key_path(dir.path());
-        let keygen = require_tool("ssh-keygen");
-        let status = Command::new(keygen)
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@client", "-f"])
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        generate_key(&key);
         std::fs::create_dir_all(dir.path().join("homes")).unwrap();
         let text = accounts_toml(
             accounts,
@@ -131,6 +134,7 @@ impl TestServer {
             server: None,
             accounts: accounts.to_vec(),
             limits,
+            uploads: AtomicUsize::new(0),
         };
         server.launch();
         server
@@ -199,6 +203,42 @@ impl TestServer {
     /// The host path of `user`'s home.
     pub fn home(&self, user: &str) -> PathBuf {
         self.dir.path().join("homes").join(user)
+    }
+
+    /// Logs `user` in once, so that the server creates the home, and
+    /// returns the home's host path.
+    pub fn create_home(&self, user: &str) -> PathBuf {
+        assert_ok(&self.sftp_batch(user, "pwd\n"));
+        let home = self.home(user);
+        assert!(home.is_dir(), "no home at {} after a login", home.display());
+        home
+    }
+
+    /// The server's public host key file.
+    pub fn host_key_pub(&self) -> PathBuf {
+        self.dir.path().join("keys/ssh_host_ed25519_key.pub")
+    }
+
+    /// The path of `name` in the client's folder: in the deployment folder,
+    /// outside every home (the folder is created the first time).
+    pub fn local(&self, name: &str) -> PathBuf {
+        let local = self.dir.path().join("local");
+        std::fs::create_dir_all(&local).unwrap();
+        local.join(name)
+    }
+
+    /// Writes `data` to [`local`](Self::local)`(name)` and returns its path.
+    pub fn local_file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.local(name);
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+
+    /// Uploads `data` as `remote` with OpenSSH `sftp` (`put`) as `user`.
+    pub fn sftp_put(&self, user: &str, remote: &str, data: &[u8]) -> Output {
+        let n = self.uploads.fetch_add(1, Ordering::Relaxed);
+        let local = self.local_file(&format!("upload-{n}"), data);
+        self.sftp_batch(user, &format!("put {} {remote}\n", local.display()))
     }
 
     pub fn client_key(&self) -> PathBuf {
@@ -270,15 +310,20 @@ impl TestServer {
         command_args: &[&str],
         stdin: &[u8],
     ) -> Output {
-        let ssh = require_tool("ssh");
-        let mut cmd = Command::new(ssh);
+        run_with_stdin(self.ssh_command(user, flags, command_args), stdin)
+    }
+
+    /// The OpenSSH `ssh` command line of [`ssh_with`](Self::ssh_with), to
+    /// run after setting more of it (such as the client's environment).
+    pub fn ssh_command(&self, user: &str, flags: &[&str], command_args: &[&str]) -> Command {
+        let mut cmd = Command::new(require_tool("ssh"));
         cmd.args(self.openssh_options("-p"))
             .args(["-o", "BatchMode=yes", "-i"])
             .arg(self.client_key())
             .args(flags)
             .arg(format!("{user}@127.0.0.1"))
             .args(command_args);
-        run_with_stdin(cmd, stdin)
+        cmd
     }
 
     /// The OpenSSH `scp` client with this server's options, `BatchMode` and
@@ -351,10 +396,7 @@ impl TestServer {
 
     /// An unauthenticated SSH connection from the russh client.
     pub async fn russh_connect(&self) -> russh::client::Handle<AcceptAnyHostKey> {
-        let config = Arc::new(russh::client::Config::default());
-        russh::client::connect(config, self.addr, AcceptAnyHostKey)
-            .await
-            .unwrap()
+        client::connect(self.addr).await
     }
 
     /// An SFTP session over the russh client, as `user`.
@@ -377,20 +419,6 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// A russh client handler that trusts any host key (tests only).
-pub struct AcceptAnyHostKey;
-
-impl russh::client::Handler for AcceptAnyHostKey {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        _key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
     }
 }
 
@@ -418,102 +446,4 @@ fn accounts_toml(accounts: &[AccountSpec], public_key: &str) -> String {
         text.push('\n');
     }
     text
-}
-
-/// Runs `cmd` with `input` on stdin and collects its output.
-pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    output
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// SHA-256 of `data` as hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(data))
-}
-
-/// Text of an output stream, for assertions.
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts a command succeeded, printing its streams when it did not.
-pub fn assert_ok(output: &Output) {
-    assert!(
-        output.status.success(),
-        "command failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
-
-/// Creates (or truncates) `name` and writes `data` through the russh SFTP client;
-/// the error text is the server's status message.
-pub async fn put(
-    sftp: &russh_sftp::client::SftpSession,
-    name: &str,
-    data: &[u8],
-) -> Result<(), String> {
-    use tokio::io::AsyncWriteExt;
-    let mut file = sftp.create(name).await.map_err(|e| e.to_string())?;
-    file.write_all(data).await.map_err(|e| e.to_string())?;
-    file.shutdown().await.map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// Status, stdout and stderr of a command, for assertion messages.
-pub fn describe(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr)
-    )
-}
-
-/// The non-empty lines of the host's /etc/passwd, which no client may see.
-pub fn host_passwd_lines() -> Vec<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let lines: Vec<String> = passwd
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert!(!lines.is_empty());
-    lines
-}
-
-/// Asserts that no line of the host's /etc/passwd occurs in `seen`.
-pub fn assert_no_host_passwd_in(seen: &str, what: &str) {
-    for line in host_passwd_lines() {
-        assert!(
-            !seen.contains(&line),
-            "{what} shows the host's /etc/passwd line {line:?}:\n{seen}"
-        );
-    }
 }

@@ -3,12 +3,6 @@
 //! plain directory (`cp -a`), each command line runs in both, and stdout,
 //! stderr and exit status must agree. The account is called `root` so that
 //! `ls -l` owner columns agree with GNU's when the tests run as root.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //!
 //! Everything that allocates (paths as `CString`s, the Landlock ruleset fd,
 //! the environment) was built in the parent by `plan.rs`; here nothing
-//! allocates, locks or touches Rust's runtime. Order (notes §2.2):
+//! allocates, locks or touches Rust's runtime. The steps, in order:
 //!
 //! 1. `setsid`: own session and process group, no controlling terminal;
 //! 2. `unshare` mount, network, IPC, UTS and pid namespaces;

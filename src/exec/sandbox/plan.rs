@@ -382,7 +382,6 @@ fn path_cstring(path: &Path) -> Result<CString, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
