@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod builtin_names;
 pub mod cli;
 pub mod config;
 pub mod connection;

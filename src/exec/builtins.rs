@@ -9,13 +9,16 @@
 //! offers it, and the function that runs it. [`REGISTRY`] lists those
 //! slices, one line per file, in the order `help` shows them; dispatch,
 //! `help` and `--help` all read it. Adding a command is writing its file
-//! and giving it that one registry line (plus `mod`).
+//! and giving it that one registry line (plus `mod`), and naming it in
+//! `crate::builtin_names::BUILTIN_NAMES`, which accounts.toml's `commands`
+//! check reads and a test here holds equal to the registry.
 //!
 //! A registry of entries rather than an enum matched totally: with an enum,
 //! a command is spread over the variant, the name table and the dispatch
 //! `match`, three places away from the command's own file, and a family
 //! (six hash sums) needs one variant per name anyway. The price is that
-//! the compiler no longer proves every name is served; the tests do.
+//! the compiler no longer proves every name is served; the tests do
+//! (names unique, registry and `BUILTIN_NAMES` equal, every entry runs).
 //!
 //! # Running
 //!

@@ -1,7 +1,8 @@
 //! Names that are not UTF-8, against GNU: every built-in uses the stored
 //! bytes, writes them raw where GNU writes them raw and quotes them in
 //! messages as GNU quotes them. Output is compared byte for byte (never
-//! through a lossy decoding).
+//! through a lossy decoding). Also: the table of built-in names and the
+//! dispatcher agree.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -9,6 +10,8 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 
 use super::Fixture;
+use crate::builtin_names::BUILTIN_NAMES;
+use crate::exec::builtins::{Builtin, commands};
 use crate::exec::{ExitOutcome, run_command};
 
 /// A file name in Latin-1, as an old client would send it: not UTF-8.
@@ -246,4 +249,46 @@ async fn a_manifest_of_such_names_verifies_byte_for_byte() {
         std::fs::write(dir.join("ODD"), &manifest).unwrap();
     }
     same_as(&fx, b"sha256sum -c ODD", b"sha256sum -c ODD").await;
+}
+
+#[tokio::test]
+async fn the_names_table_and_the_dispatcher_agree() {
+    let registered: Vec<&str> = commands().map(|command| command.name).collect();
+    let mut unique = registered.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), registered.len(), "a name is registered twice");
+    // Every built-in is named in the table, and the table names nothing
+    // else but scp, which exec serves in-process too.
+    for name in &registered {
+        assert!(
+            BUILTIN_NAMES.contains(name),
+            "{name} is not in BUILTIN_NAMES"
+        );
+    }
+    for name in BUILTIN_NAMES {
+        assert!(
+            *name == "scp" || Builtin::from_name(name.as_bytes()).is_some(),
+            "{name} is in BUILTIN_NAMES but not registered"
+        );
+    }
+    assert_eq!(BUILTIN_NAMES.len(), registered.len() + 1);
+    // Every name dispatches in-process through exec: never "not allowed".
+    let fx = Fixture::new(None);
+    for name in BUILTIN_NAMES {
+        let (_, err, status) = ours(&fx, format!("{name} --help").as_bytes()).await;
+        assert_ne!(
+            status,
+            ExitOutcome::Status(127),
+            "{name}: {}",
+            err.escape_ascii()
+        );
+    }
+    // And `help` lists every built-in, with its synopsis.
+    let (help, _, _) = ours(&fx, b"help").await;
+    let help = String::from_utf8(help).unwrap();
+    for builtin in commands().map(Builtin) {
+        let line = format!("  {} {}\n", builtin.name(), builtin.synopsis());
+        assert!(help.contains(&line), "help lacks {line:?}");
+    }
 }
