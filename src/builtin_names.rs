@@ -30,6 +30,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "cp",
     "touch",
     "chmod",
+    "date",
     "echo",
     "help",
     "true",

@@ -53,6 +53,7 @@ mod streams;
 mod cat;
 mod chmod;
 mod cp;
+mod date;
 mod disk_usage;
 mod echo;
 mod free_space;
@@ -127,6 +128,7 @@ const REGISTRY: &[&[Command]] = &[
     cp::COMMANDS,
     touch::COMMANDS,
     chmod::COMMANDS,
+    date::COMMANDS,
     echo::COMMANDS,
     help::COMMANDS,
     true_false::COMMANDS,

@@ -1,4 +1,4 @@
-//! Dates as users type them after `touch -d`: the forms
+//! Dates as users type them after `-d` (`date -d`, `touch -d`): the forms
 //! of GNU's date strings that scripts use, read in UTC (the server's only
 //! time zone): `@SECONDS[.FRACTION]`, `YYYY-MM-DD`,
 //! `YYYY-MM-DD[ T]HH:MM[:SS][Z]`, `now` (or `today`) and the empty string

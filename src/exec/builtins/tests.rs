@@ -21,6 +21,7 @@ use crate::exec::{ExecContext, ExitOutcome, run_command};
 use crate::jail::{Jail, Quota};
 
 mod changes;
+mod dates;
 mod names;
 mod sessions;
 

@@ -139,6 +139,7 @@ async fn reading_commands_write_names_raw_where_gnu_does() {
         b"sha256sum caf\xe9.txt d\xff/f\xfe",
         b"md5sum --tag caf\xe9.txt",
         b"stat -c %n:%N:%s caf\xe9.txt d\xff",
+        b"date -r caf\xe9.txt +%s",
         b"echo caf\xe9.txt",
     ] {
         same_as(&fx, line, line).await;
@@ -170,11 +171,13 @@ async fn messages_quote_such_names_as_gnu_does() {
         b"mkdir nope/x\xff",
         b"mkdir d\xff",
         b"chmod 644 nope\xff",
+        b"date -r nope\xff",
         b"head -n x\xff caf\xe9.txt",
         b"du -d x\xff",
         b"touch -d x\xff t",
         b"chmod x\xff t",
         b"mkdir -m x\xff m",
+        b"date -d x\xff",
         b"ls --x\xff",
         b"ls -\xff",
         b"rm -r d\xff/.",
