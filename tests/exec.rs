@@ -1,8 +1,8 @@
 //! `ssh USER@HOST CMD` through the real OpenSSH client: built-ins print and
 //! exit as GNU coreutils do, shell syntax is refused, nothing but built-ins
 //! runs, paths stay in the box, the quota holds, exit status, stderr and
-//! large output reach the client intact, and names that are not UTF-8 are
-//! kept byte for byte and shown as GNU shows them.
+//! large output reach the client intact, names that are not UTF-8 are kept
+//! byte for byte and shown as GNU shows them, and `date` is GNU's in UTC.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -867,5 +867,36 @@ fn messages_about_such_a_name_quote_it_as_gnu_does() {
         b"head -v caf\xe9.txt",
     ] {
         assert_bytes_like_gnu(&server, host.path(), line, line);
+    }
+}
+
+#[test]
+fn date_prints_what_gnu_date_prints_with_tz_utc() {
+    let (server, host) = setup();
+    for command in [
+        "date -u -d @1700000000 '+%F %T %a %b %j'",
+        "date -d @1700000000",
+        "date -u -d @0",
+        "date -d @-86401 '+%Y-%m-%d %H:%M:%S %A %B %e %y %C'",
+        "date -d @1700000000.123456789 '+%s %N %3N %p %P %I %l %k'",
+        "date -d @1609635723 '+%G-W%V-%u %g %U %W %w %u'",
+        "date -d @1700000000 '+%D|%R|%c|%x|%X|%r|%h|%q|%n|%t|%%'",
+        "date -d @1700000000 '+%z %:z %::z %:::z %Z'",
+        "date -d @1700000000 '+%-d %-m %_d %_H %05e %^A %#B %-j %10A'",
+        "date -R -d @1700000000",
+        "date -I -d @1700000000",
+        "date -Iseconds -d @1700000000",
+        "date -Ins -d @1700000000.5",
+        "date --iso-8601=minutes -d @1700000000",
+        "date --rfc-3339=seconds -d @1700000000",
+        "date -d 2023-11-14",
+        "date -d '2023-11-14 10:00:05'",
+        "date -r a.txt +%Y",
+        "date -d nonsense",
+        "date -d @1 -r a.txt",
+        "date -I -R",
+        "date -u +%Y",
+    ] {
+        assert_like_gnu(&server, host.path(), command);
     }
 }
