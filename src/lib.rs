@@ -8,7 +8,9 @@
 //! - the services: `service` (what a logged-in account can do, built once
 //!   per connection) over `sftp` (SFTP v3 over a byte stream), `exec`
 //!   (commands, built-ins, the shell, the sandbox) and `scp` (legacy scp),
-//!   with `listing` (how files are shown to people);
+//!   with `listing` (how files are shown to people) and `builtin_names`
+//!   (the one table of commands served in-process, which accounts.toml's
+//!   check reads too);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
@@ -21,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod builtin_names;
 pub mod cli;
 pub mod config;
 mod connection;

@@ -1,18 +1,21 @@
 //! `ssh USER@HOST CMD` through the real OpenSSH client: built-ins print and
 //! exit as GNU coreutils do, shell syntax is refused, nothing but built-ins
-//! runs, paths stay in the box, the quota holds, and exit status, stderr and
-//! large output reach the client intact.
+//! runs, paths stay in the box, the quota holds, exit status, stderr and
+//! large output reach the client intact, names that are not UTF-8 are kept
+//! byte for byte and shown as GNU shows them, and `date` is GNU's in UTC.
 // The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod common;
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::files::{mode_of, pattern, set_mode, sha256_hex, stored_bytes, summary, tree};
 use common::host::{assert_no_host_passwd, assert_no_host_passwd_in};
-use common::process::{assert_ok, describe, require_tool, text};
+use common::process::{assert_ok, describe, require_tool, run_with_stdin, text};
 use common::{AccountSpec, TestServer};
 
 /// The files every comparison starts from, written into `dir`.
@@ -567,4 +570,276 @@ fn large_output_arrives_complete() {
     let out = server.ssh("alice", &["tail -c 100 big"], b"");
     assert_ok(&out);
     assert!(out.stdout == data[data.len() - 100..]);
+}
+
+/// A file name in Latin-1, as an old Windows client sends it: not UTF-8.
+const LATIN1: &[u8] = b"caf\xe9.txt";
+
+/// `name` under `dir`, from its bytes.
+fn at(dir: &Path, name: &[u8]) -> PathBuf {
+    dir.join(OsStr::from_bytes(name))
+}
+
+/// Runs the command line `line`, whatever its bytes, through ssh as alice
+/// (the harness's `ssh` takes text only; ssh itself sends bytes).
+fn ssh_bytes(server: &TestServer, line: &[u8]) -> Output {
+    let mut cmd = Command::new(require_tool("ssh"));
+    cmd.args(server.openssh_options("-p"))
+        .args(["-o", "BatchMode=yes", "-T", "-i"])
+        .arg(server.client_key())
+        .arg("alice@127.0.0.1")
+        .arg(OsStr::from_bytes(line));
+    run_with_stdin(cmd, b"")
+}
+
+/// Runs `line`, whatever its bytes, with GNU in `dir`, as [`gnu`] does.
+fn gnu_bytes(dir: &Path, line: &[u8]) -> Output {
+    Command::new(require_tool("sh"))
+        .arg("-c")
+        .arg(OsStr::from_bytes(line))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap()
+}
+
+/// `line` as ssh and GNU run it must print the same bytes and end alike.
+fn assert_bytes_like_gnu(server: &TestServer, host: &Path, ours: &[u8], theirs: &[u8]) {
+    let (ours_out, theirs_out) = (ssh_bytes(server, ours), gnu_bytes(host, theirs));
+    assert!(
+        ours_out.status.code() == theirs_out.status.code()
+            && ours_out.stdout == theirs_out.stdout
+            && ours_out.stderr == theirs_out.stderr,
+        "`{}` differs from GNU `{}`\n=== sftpbox: {:?} {:?} {:?}\n=== GNU: {:?} {:?} {:?}",
+        ours.escape_ascii(),
+        theirs.escape_ascii(),
+        ours_out.status.code(),
+        ours_out.stdout.escape_ascii().to_string(),
+        ours_out.stderr.escape_ascii().to_string(),
+        theirs_out.status.code(),
+        theirs_out.stdout.escape_ascii().to_string(),
+        theirs_out.stderr.escape_ascii().to_string(),
+    );
+}
+
+/// The name column of each `ls -l` line, as printed (GNU's alignment
+/// space included): what follows the eighth field and its one space.
+fn name_column(listing: &[u8]) -> Vec<Vec<u8>> {
+    listing
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty() && !line.starts_with(b"total "))
+        .map(|line| {
+            let mut rest = line;
+            for _ in 0..8 {
+                let start = rest.iter().position(|&b| b != b' ').unwrap();
+                let field = &rest[start..];
+                let end = field.iter().position(|&b| b == b' ').unwrap();
+                rest = &field[end..];
+            }
+            rest[1..].to_vec()
+        })
+        .collect()
+}
+
+/// A server whose alice and a host directory both hold [`populate`]'s files
+/// and [`LATIN1`].
+fn setup_latin1() -> (TestServer, tempfile::TempDir) {
+    let (server, host) = setup();
+    for dir in [server.home("alice"), host.path().to_owned()] {
+        std::fs::write(at(&dir, LATIN1), b"caf\xe9 in Latin-1\n").unwrap();
+    }
+    (server, host)
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_listed_as_gnu_ls_shell_escape_lists_it() {
+    let (server, host) = setup_latin1();
+    for (ours, theirs) in [
+        ("ls", "ls --quoting-style=shell-escape"),
+        ("ls -a", "ls -a --quoting-style=shell-escape"),
+        ("ls -1 caf*", "ls -1 --quoting-style=shell-escape caf*"),
+    ] {
+        assert_bytes_like_gnu(&server, host.path(), ours.as_bytes(), theirs.as_bytes());
+    }
+    let out = server.ssh("alice", &["ls"], b"");
+    assert!(
+        text(&out.stdout).contains("'caf'$'\\351''.txt'\n"),
+        "{}",
+        describe(&out)
+    );
+    // `ls -l`: owners and times differ by design; the name column, with
+    // the space GNU puts before unquoted names to line them up, does not.
+    let ours = server.ssh("alice", &["ls -l"], b"");
+    assert_ok(&ours);
+    let theirs = gnu(host.path(), "ls -l --quoting-style=shell-escape");
+    assert_ok(&theirs);
+    assert_eq!(
+        name_column(&ours.stdout),
+        name_column(&theirs.stdout),
+        "\n=== sftpbox:\n{}\n=== GNU:\n{}",
+        text(&ours.stdout),
+        text(&theirs.stdout)
+    );
+    assert!(name_column(&ours.stdout).contains(&b" a.txt".to_vec()));
+    // Listing never renamed anything.
+    assert_eq!(
+        std::fs::read(at(&server.home("alice"), LATIN1)).unwrap(),
+        b"caf\xe9 in Latin-1\n"
+    );
+}
+
+#[test]
+fn rm_r_empties_and_removes_a_folder_holding_such_a_name() {
+    let (server, host) = setup_latin1();
+    for dir in [server.home("alice"), host.path().to_owned()] {
+        std::fs::create_dir_all(dir.join("old/inner")).unwrap();
+        std::fs::write(at(&dir, b"old/caf\xe9.txt"), b"x").unwrap();
+        std::fs::write(at(&dir, b"old/inner/\xff"), b"y").unwrap();
+    }
+    assert_bytes_like_gnu(
+        &server,
+        host.path(),
+        b"rm -rv old/inner",
+        b"rm -rv old/inner",
+    );
+    let out = server.ssh("alice", &["rm -r old"], b"");
+    assert_ok(&out);
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        describe(&out)
+    );
+    assert!(!server.home("alice").join("old").exists());
+    assert!(at(&server.home("alice"), LATIN1).exists());
+}
+
+#[test]
+fn mv_and_cp_keep_such_a_name_byte_for_byte() {
+    let (server, host) = setup_latin1();
+    let home = server.home("alice");
+    let content = b"caf\xe9 in Latin-1\n".to_vec();
+    // Typed as raw bytes: the exact name reaches the jail and the disk.
+    for line in [
+        &b"cp -v caf\xe9.txt copy\xe9.txt"[..],
+        b"mv -v copy\xe9.txt moved\xff.txt",
+        b"mkdir -v d\xe9",
+        b"cp -v moved\xff.txt d\xe9/",
+        b"mv -v moved\xff.txt d\xe9/back\xe9.txt",
+    ] {
+        assert_bytes_like_gnu(&server, host.path(), line, line);
+    }
+    assert_eq!(
+        std::fs::read(at(&home, b"d\xe9/moved\xff.txt")).unwrap(),
+        content
+    );
+    assert_eq!(
+        std::fs::read(at(&home, b"d\xe9/back\xe9.txt")).unwrap(),
+        content
+    );
+    assert!(!at(&home, b"copy\xe9.txt").exists() && !at(&home, b"moved\xff.txt").exists());
+    // Found by a glob and copied as a tree: the bytes stay the same.
+    let out = server.ssh("alice", &["cp -r d? tree"], b"");
+    assert_ok(&out);
+    assert_eq!(
+        std::fs::read(at(&home, b"tree/back\xe9.txt")).unwrap(),
+        content
+    );
+    assert_eq!(
+        std::fs::read(at(&home, b"tree/moved\xff.txt")).unwrap(),
+        content
+    );
+    let out = server.ssh("alice", &["mv caf?.txt tree"], b"");
+    assert_ok(&out);
+    assert_eq!(
+        std::fs::read(at(&home, b"tree/caf\xe9.txt")).unwrap(),
+        content
+    );
+    let names: Vec<Vec<u8>> = {
+        let mut names: Vec<Vec<u8>> = std::fs::read_dir(home.join("tree"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names,
+        [
+            b"back\xe9.txt".to_vec(),
+            b"caf\xe9.txt".to_vec(),
+            b"moved\xff.txt".to_vec()
+        ]
+    );
+}
+
+#[test]
+fn sha256sum_of_such_a_name_then_sha256sum_c_round_trips() {
+    let (server, host) = setup_latin1();
+    let out = ssh_bytes(&server, b"sha256sum caf\xe9.txt a.txt");
+    assert_ok(&out);
+    // The manifest holds the raw name, as GNU writes it.
+    let theirs = gnu_bytes(host.path(), b"sha256sum caf\xe9.txt a.txt");
+    assert_eq!(out.stdout, theirs.stdout);
+    assert!(out.stdout.windows(LATIN1.len()).any(|w| w == LATIN1));
+    std::fs::write(server.home("alice").join("SUMS"), &out.stdout).unwrap();
+    let check = server.ssh("alice", &["sha256sum -c SUMS"], b"");
+    assert_ok(&check);
+    assert_eq!(check.stdout, b"caf\xe9.txt: OK\na.txt: OK\n");
+    // A changed byte is a different file, and fails.
+    std::fs::write(at(&server.home("alice"), LATIN1), b"changed").unwrap();
+    let check = server.ssh("alice", &["sha256sum -c SUMS"], b"");
+    assert_eq!(check.status.code(), Some(1), "{}", describe(&check));
+    assert_eq!(check.stdout, b"caf\xe9.txt: FAILED\na.txt: OK\n");
+}
+
+#[test]
+fn messages_about_such_a_name_quote_it_as_gnu_does() {
+    let (server, host) = setup_latin1();
+    for line in [
+        &b"cat nope\xe9"[..],
+        b"ls nope\xe9",
+        b"rm nope\xe9",
+        b"mv nope\xe9 x",
+        b"cp nope\xe9 x",
+        b"stat -c %n:%s caf\xe9.txt",
+        b"wc caf\xe9.txt",
+        b"du -b caf\xe9.txt",
+        b"head -v caf\xe9.txt",
+    ] {
+        assert_bytes_like_gnu(&server, host.path(), line, line);
+    }
+}
+
+#[test]
+fn date_prints_what_gnu_date_prints_with_tz_utc() {
+    let (server, host) = setup();
+    for command in [
+        "date -u -d @1700000000 '+%F %T %a %b %j'",
+        "date -d @1700000000",
+        "date -u -d @0",
+        "date -d @-86401 '+%Y-%m-%d %H:%M:%S %A %B %e %y %C'",
+        "date -d @1700000000.123456789 '+%s %N %3N %p %P %I %l %k'",
+        "date -d @1609635723 '+%G-W%V-%u %g %U %W %w %u'",
+        "date -d @1700000000 '+%D|%R|%c|%x|%X|%r|%h|%q|%n|%t|%%'",
+        "date -d @1700000000 '+%z %:z %::z %:::z %Z'",
+        "date -d @1700000000 '+%-d %-m %_d %_H %05e %^A %#B %-j %10A'",
+        "date -R -d @1700000000",
+        "date -I -d @1700000000",
+        "date -Iseconds -d @1700000000",
+        "date -Ins -d @1700000000.5",
+        "date --iso-8601=minutes -d @1700000000",
+        "date --rfc-3339=seconds -d @1700000000",
+        "date -d 2023-11-14",
+        "date -d '2023-11-14 10:00:05'",
+        "date -r a.txt +%Y",
+        "date -d nonsense",
+        "date -d @1 -r a.txt",
+        "date -I -R",
+        "date -u +%Y",
+    ] {
+        assert_like_gnu(&server, host.path(), command);
+    }
 }

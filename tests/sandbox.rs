@@ -699,3 +699,57 @@ fn sftp_files_and_program_files_are_shared() {
     assert_eq!(std::fs::read(local.path().join("c.txt")).unwrap(), b"in\n");
     assert!(!home.join("a.txt").exists());
 }
+
+#[test]
+fn a_program_gets_an_argument_that_is_not_utf8_byte_for_byte() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let _serial = serial();
+    require_tool("od");
+    let server = start_with(AccountSpec::new("alice").commands(&["od"]));
+    let host = tempfile::tempdir().unwrap();
+    // Two names one byte apart, so only the exact bytes open the right one.
+    for dir in [server.home("alice"), host.path().to_owned()] {
+        std::fs::write(
+            dir.join(OsStr::from_bytes(b"caf\xe9.txt")),
+            b"latin-1 \xe9\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join(OsStr::from_bytes(b"caf\xe8.txt")), b"other\n").unwrap();
+    }
+    for args in [
+        &[&b"-An"[..], b"-c", b"caf\xe9.txt"][..],
+        &[b"-tx1", b"caf\xe8.txt", b"caf\xe9.txt"],
+        &[b"nope\xff"],
+    ] {
+        // ssh sends the command line as bytes; the program's argv must be them.
+        let line = [&b"od "[..], &args.join(&b' ')].concat();
+        let mut ssh = Command::new(require_tool("ssh"));
+        ssh.args(server.openssh_options("-p"))
+            .args(["-o", "BatchMode=yes", "-T", "-i"])
+            .arg(server.client_key())
+            .arg("alice@127.0.0.1")
+            .arg(OsStr::from_bytes(&line));
+        let ours = common::process::run_with_stdin(ssh, b"");
+        // The host runs the same program the way the sandbox does: found on
+        // PATH (argv[0] is `od`), cwd the folder, no environment but PATH
+        // and LANG.
+        let theirs = Command::new("od")
+            .args(args.iter().map(|arg| OsStr::from_bytes(arg)))
+            .current_dir(host.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap();
+        let what = line.escape_ascii().to_string();
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "`{what}`: {}",
+            describe(&ours)
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "`{what}` stdout");
+        assert_eq!(ours.stderr, theirs.stderr, "`{what}` stderr");
+    }
+}

@@ -23,35 +23,10 @@ use toml::de::{DeTable, DeValue};
 use super::{Account, AccountName, Accounts, AccountsError, AccountsLoadError, PasswordHash};
 use crate::diagnostics::{Report, syntax_error};
 
-/// Commands that run inside the server (exec's built-ins and scp). An account
-/// may list them in `commands` without them existing on disk; exec must keep
-/// its own list within this one.
-pub const BUILTIN_COMMANDS: &[&str] = &[
-    "ls",
-    "pwd",
-    "cat",
-    "head",
-    "tail",
-    "wc",
-    "stat",
-    "md5sum",
-    "sha1sum",
-    "sha256sum",
-    "sha512sum",
-    "du",
-    "df",
-    "quota",
-    "mkdir",
-    "rmdir",
-    "rm",
-    "mv",
-    "cp",
-    "touch",
-    "chmod",
-    "echo",
-    "help",
-    "scp",
-];
+/// Commands that run inside the server (exec's built-ins and scp): the one
+/// table in `builtin_names`, which exec dispatches from too. An account may
+/// list them in `commands` without them existing on disk.
+pub const BUILTIN_COMMANDS: &[&str] = crate::builtin_names::BUILTIN_NAMES;
 
 /// Where external commands are looked up, in this order. A fixed list, not
 /// `$PATH`: the server's environment must not decide what a client can run.

@@ -1,6 +1,8 @@
 //! Seconds since the epoch ↔ UTC calendar dates, for long names, `stat`,
-//! `touch -t` and `date`. The server shows every time in UTC (no time zone database).
-//! Howard Hinnant's `days_from_civil` algorithms, proleptic Gregorian.
+//! `touch -t` and `date`: day of the week, day of the year, ISO 8601 weeks
+//! and the C locale's English names. The server shows every time in UTC (no
+//! time zone database). Howard Hinnant's `days_from_civil` algorithms,
+//! proleptic Gregorian.
 
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,40 @@ pub struct DateTime {
 pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+
+/// Full English month names, as the C locale prints them.
+pub const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Three-letter English weekday names from Sunday, as the C locale prints
+/// them.
+pub const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// Full English weekday names from Sunday, as the C locale prints them.
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// 1970-01-01, day 0, was a Thursday.
+const EPOCH_WEEKDAY: i64 = 4;
 
 /// The UTC date and time of `secs` seconds since the epoch.
 pub fn utc(secs: i64) -> DateTime {
@@ -51,15 +87,65 @@ pub fn utc(secs: i64) -> DateTime {
 
 /// Seconds since the epoch of a UTC date and time.
 pub fn seconds(dt: &DateTime) -> i64 {
-    let (month, day) = (i64::from(dt.month), i64::from(dt.day));
-    let year = if month <= 2 { dt.year - 1 } else { dt.year };
+    days_from_civil(dt.year, dt.month, dt.day) * 86_400
+        + i64::from(dt.hour) * 3600
+        + i64::from(dt.minute) * 60
+        + i64::from(dt.second)
+}
+
+/// Days since 1970-01-01 of a date.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let (month, day) = (i64::from(month), i64::from(day));
+    let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let yoe = year.rem_euclid(400);
     let mp = if month > 2 { month - 3 } else { month + 9 };
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days * 86_400 + i64::from(dt.hour) * 3600 + i64::from(dt.minute) * 60 + i64::from(dt.second)
+    era * 146_097 + doe - 719_468
+}
+
+/// The day of the week: 0 is Sunday, 6 Saturday.
+pub fn weekday(dt: &DateTime) -> u32 {
+    let day = (days_from_civil(dt.year, dt.month, dt.day) + EPOCH_WEEKDAY).rem_euclid(7);
+    u32::try_from(day).unwrap_or(0)
+}
+
+/// The day of the year: 1 is January 1st.
+pub fn day_of_year(dt: &DateTime) -> u32 {
+    let days = days_from_civil(dt.year, dt.month, dt.day) - days_from_civil(dt.year, 1, 1);
+    u32::try_from(days + 1).unwrap_or(1)
+}
+
+/// The ISO 8601 week-numbering year and week (1..=53) of a date: weeks
+/// start on Monday, and week 1 is the one holding the year's first
+/// Thursday, so early January may belong to the year before and late
+/// December to the year after.
+pub fn iso_week(dt: &DateTime) -> (i64, u32) {
+    // Monday is 1 … Sunday 7.
+    let iso_weekday = i64::from((weekday(dt) + 6) % 7 + 1);
+    let week = (i64::from(day_of_year(dt)) - iso_weekday + 10).div_euclid(7);
+    let (year, week) = if week < 1 {
+        (dt.year - 1, iso_weeks_in(dt.year - 1))
+    } else if week > iso_weeks_in(dt.year) {
+        (dt.year + 1, 1)
+    } else {
+        (dt.year, week)
+    };
+    (year, u32::try_from(week).unwrap_or(1))
+}
+
+/// 53 when the year starts on a Thursday, or is a leap year starting on a
+/// Wednesday; 52 otherwise.
+fn iso_weeks_in(year: i64) -> i64 {
+    let starts = |year: i64| {
+        (year + year.div_euclid(4) - year.div_euclid(100) + year.div_euclid(400)).rem_euclid(7)
+    };
+    if starts(year) == 4 || starts(year - 1) == 3 {
+        53
+    } else {
+        52
+    }
 }
 
 /// The month's name, `???` if out of range.
@@ -70,6 +156,16 @@ pub fn month_name(month: u32) -> &'static str {
         .and_then(|index| MONTHS.get(index))
         .copied()
         .unwrap_or("???")
+}
+
+/// Now, in seconds since the epoch and the nanoseconds after them.
+pub fn now_precise() -> (i64, u32) {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or((0, 0), |elapsed| {
+            let seconds = i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX);
+            (seconds, elapsed.subsec_nanos())
+        })
 }
 
 /// Now, in seconds since the epoch.
@@ -93,5 +189,42 @@ mod tests {
         let leap = utc(951_782_400);
         assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
         assert_eq!(month_name(leap.month), "Feb");
+    }
+
+    #[test]
+    fn weekdays_and_days_of_the_year_follow_the_calendar() {
+        // 2023-11-14 was a Tuesday, the 318th day; 1970-01-01 a Thursday.
+        let dt = utc(1_700_000_000);
+        assert_eq!((weekday(&dt), day_of_year(&dt)), (2, 318));
+        assert_eq!(weekday(&utc(0)), 4);
+        assert_eq!(weekday(&utc(-1)), 3);
+        assert_eq!(day_of_year(&utc(951_782_400)), 60); // 2000-02-29
+        assert_eq!(day_of_year(&utc(978_220_800)), 366); // 2000-12-31
+    }
+
+    #[test]
+    fn iso_weeks_cross_year_ends_as_iso_8601_says() {
+        let date = |year, month, day| DateTime {
+            year,
+            month,
+            day,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        };
+        // Each expectation is what GNU date +%G-%V printed.
+        for (dt, expected) in [
+            (date(2023, 11, 14), (2023, 46)),
+            (date(2021, 1, 3), (2020, 53)),
+            (date(2021, 1, 4), (2021, 1)),
+            (date(2019, 12, 30), (2020, 1)),
+            (date(2026, 12, 31), (2026, 53)),
+            (date(2027, 1, 1), (2026, 53)),
+            (date(2024, 12, 30), (2025, 1)),
+            (date(1970, 1, 1), (1970, 1)),
+            (date(10000, 1, 1), (9999, 52)),
+        ] {
+            assert_eq!(iso_week(&dt), expected, "{dt:?}");
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! (`-n5`, `-n 5`), long options map onto a short letter (`--all` → `a`;
 //! long-only options use a letter the command has no short form for), `--`
 //! ends the options, and options may follow operands, as GNU `getopt_long`
-//! permutes them. A lone `-` is an operand (stdin).
+//! permutes them. A lone `-` is an operand (stdin). Errors are getopt's
+//! messages, which show what was typed raw, whatever its bytes.
 
 use super::{Builtin, Gone, Io};
 
@@ -59,9 +60,14 @@ impl Parsed {
     }
 }
 
+/// `PREFIX'ARG'SUFFIX` as bytes: getopt prints what was typed unquoted.
+fn message(prefix: &str, arg: &[u8], suffix: &str) -> Vec<u8> {
+    [prefix.as_bytes(), b"'", arg, b"'", suffix.as_bytes()].concat()
+}
+
 /// Parses `args` (argv without argv[0]). The error is GNU's first line,
 /// e.g. `invalid option -- 'z'`.
-pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, String> {
+pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, Vec<u8>> {
     let mut parsed = Parsed::default();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -88,24 +94,19 @@ pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, String> {
                 .find(|(known, _)| known.as_bytes() == name);
             let (known, letter) = match (exact, candidates.as_slice()) {
                 (Some(found), _) | (None, [found]) => **found,
-                (None, []) => {
-                    return Err(format!("unrecognized option '{}'", super::shown(arg)));
-                }
-                (None, _) => {
-                    return Err(format!("option '{}' is ambiguous", super::shown(arg)));
-                }
+                (None, []) => return Err(message("unrecognized option ", arg, "")),
+                (None, _) => return Err(message("option ", arg, " is ambiguous")),
             };
             if spec.valued.contains(letter) {
                 let value = match attached {
                     Some(value) => value.to_vec(),
-                    None => iter
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| format!("option '--{known}' requires an argument"))?,
+                    None => iter.next().cloned().ok_or_else(|| {
+                        format!("option '--{known}' requires an argument").into_bytes()
+                    })?,
                 };
                 parsed.options.push((letter, Some(value)));
             } else if attached.is_some() {
-                return Err(format!("option '--{known}' doesn't allow an argument"));
+                return Err(format!("option '--{known}' doesn't allow an argument").into_bytes());
             } else {
                 parsed.options.push((letter, None));
             }
@@ -122,7 +123,7 @@ pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, String> {
                 let value = if rest.is_empty() {
                     iter.next()
                         .cloned()
-                        .ok_or_else(|| format!("option requires an argument -- '{letter}'"))?
+                        .ok_or_else(|| message("option requires an argument -- ", &[byte], ""))?
                 } else {
                     rest.to_vec()
                 };
@@ -130,7 +131,7 @@ pub(crate) fn parse(spec: &Spec, args: &[Vec<u8>]) -> Result<Parsed, String> {
                 break;
             }
             if !(spec.flags.contains(letter) && byte.is_ascii_alphanumeric()) {
-                return Err(format!("invalid option -- '{letter}'"));
+                return Err(message("invalid option -- ", &[byte], ""));
             }
             parsed.options.push((letter, None));
         }
@@ -152,7 +153,7 @@ pub(crate) fn options(
             Ok(Err(0))
         }
         Ok(parsed) => Ok(Ok(parsed)),
-        Err(message) => io.usage(spec.name, &message, spec.usage_status).map(Err),
+        Err(message) => io.usage(spec.name, message, spec.usage_status).map(Err),
     }
 }
 
@@ -184,16 +185,29 @@ mod tests {
         assert_eq!(parsed.operands, args(&["x", "-", "-a"]));
         assert_eq!(
             parse(&SPEC, &args(&["-z"])).unwrap_err(),
-            "invalid option -- 'z'"
+            b"invalid option -- 'z'"
         );
         assert_eq!(
             parse(&SPEC, &args(&["--l"])).unwrap_err(),
-            "option '--l' is ambiguous"
+            b"option '--l' is ambiguous"
         );
         assert_eq!(
             parse(&SPEC, &args(&["-n"])).unwrap_err(),
-            "option requires an argument -- 'n'"
+            b"option requires an argument -- 'n'"
         );
         assert!(parse(&SPEC, &args(&["--nope"])).is_err());
+    }
+
+    #[test]
+    fn errors_show_what_was_typed_raw_as_getopt_does() {
+        let bad = [b"--x\xff".to_vec(), b"-\xfe".to_vec()];
+        assert_eq!(
+            parse(&SPEC, &bad[..1]).unwrap_err(),
+            b"unrecognized option '--x\xff'"
+        );
+        assert_eq!(
+            parse(&SPEC, &bad[1..]).unwrap_err(),
+            b"invalid option -- '\xfe'"
+        );
     }
 }

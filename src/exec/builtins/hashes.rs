@@ -2,18 +2,111 @@
 //! GNU's output (`HEX  NAME`, `*` with `-b`, `--tag`, `-z`, and the leading
 //! `\` plus escapes for a name holding `\`, CR or LF) and `-c` to verify a
 //! manifest (`--quiet`, `--status`, `--ignore-missing`, `--strict`).
-//! Files and stdin stream to the end; a manifest line longer than
-//! [`MAX_MANIFEST_LINE_BYTES`] counts as improperly formatted.
+//! Names go into manifests and `-c` lines raw, byte for byte, as GNU writes
+//! them, so that `-c` finds the same file again; messages quote them.
+//! Files and stdin stream to the end. `-c` lives in `hashes/check.rs`.
+
+mod check;
 
 use digest::Digest;
 
-use super::args::{self, Parsed, Spec};
-use super::read::Input;
-use super::{Gone, Io, reason, shown};
+use super::args::{self, Spec};
+use super::input::Input;
+use super::quoting::quote_if_needed;
+use super::{Command, Gone, Io, reason};
 use crate::jail::JailError;
 
-/// Longest manifest line `-c` reads.
-pub const MAX_MANIFEST_LINE_BYTES: usize = 64 * 1024;
+/// The synopsis every sum shares.
+const SYNOPSIS: &str = "[-b] [--tag] [-c [--quiet|--status]] [FILE]...";
+
+/// One command per algorithm, in `help`'s order.
+pub(super) const COMMANDS: &[Command] = &[
+    Command {
+        name: "md5sum",
+        synopsis: SYNOPSIS,
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Md5, args),
+    },
+    Command {
+        name: "sha1sum",
+        synopsis: "(as md5sum)",
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Sha1, args),
+    },
+    Command {
+        name: "sha224sum",
+        synopsis: "(as md5sum)",
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Sha224, args),
+    },
+    Command {
+        name: "sha256sum",
+        synopsis: "(as md5sum)",
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Sha256, args),
+    },
+    Command {
+        name: "sha384sum",
+        synopsis: "(as md5sum)",
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Sha384, args),
+    },
+    Command {
+        name: "sha512sum",
+        synopsis: "(as md5sum)",
+        in_shell: true,
+        run: |io, args| sum(io, Algorithm::Sha512, args),
+    },
+];
+
+/// The digest algorithms, one per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Algorithm {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Algorithm {
+    /// The command that computes it, for messages.
+    pub(super) fn command(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "md5sum",
+            Algorithm::Sha1 => "sha1sum",
+            Algorithm::Sha224 => "sha224sum",
+            Algorithm::Sha256 => "sha256sum",
+            Algorithm::Sha384 => "sha384sum",
+            Algorithm::Sha512 => "sha512sum",
+        }
+    }
+
+    /// The `--tag` name: `MD5`, `SHA256`, ...
+    pub(super) fn tag(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha224 => "SHA224",
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha384 => "SHA384",
+            Algorithm::Sha512 => "SHA512",
+        }
+    }
+
+    /// Digits of a digest in hex.
+    pub(super) fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Md5 => 32,
+            Algorithm::Sha1 => 40,
+            Algorithm::Sha224 => 56,
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha384 => 96,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
 
 /// A running hash of one of the supported algorithms.
 enum Hasher {
@@ -26,15 +119,15 @@ enum Hasher {
 }
 
 impl Hasher {
-    /// The hasher of command `name`.
-    fn for_command(name: &str) -> Hasher {
-        match name {
-            "md5sum" => Hasher::Md5(md5::Md5::new()),
-            "sha1sum" => Hasher::Sha1(sha1::Sha1::new()),
-            "sha224sum" => Hasher::Sha224(sha2::Sha224::new()),
-            "sha384sum" => Hasher::Sha384(sha2::Sha384::new()),
-            "sha512sum" => Hasher::Sha512(sha2::Sha512::new()),
-            _ => Hasher::Sha256(sha2::Sha256::new()),
+    /// A new hash of `algorithm`.
+    fn new(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Md5 => Hasher::Md5(md5::Md5::new()),
+            Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            Algorithm::Sha224 => Hasher::Sha224(sha2::Sha224::new()),
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
         }
     }
 
@@ -63,18 +156,17 @@ impl Hasher {
     }
 }
 
-/// The `--tag` name of command `name`'s algorithm: `MD5`, `SHA256`, ...
-fn tag(name: &str) -> String {
-    name.trim_end_matches("sum").to_ascii_uppercase()
-}
-
 /// Hashes `operand` (`-` is stdin) to its end.
-fn digest_of(io: &mut Io, name: &str, operand: &[u8]) -> Result<Result<String, JailError>, Gone> {
+pub(super) fn digest_of(
+    io: &mut Io,
+    algorithm: Algorithm,
+    operand: &[u8],
+) -> Result<Result<String, JailError>, Gone> {
     let mut input = match Input::open(io, operand) {
         Ok(input) => input,
         Err(err) => return Ok(Err(err)),
     };
-    let mut hasher = Hasher::for_command(name);
+    let mut hasher = Hasher::new(algorithm);
     loop {
         match input.next(io)? {
             Ok(chunk) if chunk.is_empty() => return Ok(Ok(hasher.hex())),
@@ -86,7 +178,7 @@ fn digest_of(io: &mut Io, name: &str, operand: &[u8]) -> Result<Result<String, J
 
 /// A name as GNU writes it in a checksum line: with `\`, LF or CR, the
 /// line gets a leading `\` and those are escaped.
-fn escape(name: &[u8]) -> (bool, Vec<u8>) {
+pub(super) fn escape(name: &[u8]) -> (bool, Vec<u8>) {
     if !name.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r')) {
         return (false, name.to_vec());
     }
@@ -103,7 +195,8 @@ fn escape(name: &[u8]) -> (bool, Vec<u8>) {
 }
 
 /// `NAMEsum [OPTION]... [FILE]...`.
-pub(crate) fn sum(io: &mut Io, name: &'static str, args: &[Vec<u8>]) -> Result<u32, Gone> {
+fn sum(io: &mut Io, algorithm: Algorithm, args: &[Vec<u8>]) -> Result<u32, Gone> {
+    let name = algorithm.command();
     const LONG: &[(&str, char)] = &[
         ("binary", 'b'),
         ("check", 'c'),
@@ -135,16 +228,16 @@ pub(crate) fn sum(io: &mut Io, name: &'static str, args: &[Vec<u8>]) -> Result<u
     if opts.has('c') {
         let mut status = 0;
         for operand in &operands {
-            status = status.max(check(io, name, operand, &opts)?);
+            status = status.max(check::check(io, algorithm, operand, &opts)?);
         }
         return Ok(status);
     }
     let mut status = 0;
     for operand in &operands {
-        let hex = match digest_of(io, name, operand)? {
+        let hex = match digest_of(io, algorithm, operand)? {
             Ok(hex) => hex,
             Err(err) => {
-                io.err(name, format!("{}: {}", shown(operand), reason(&err)))?;
+                io.err(name, failure(operand, &err))?;
                 status = 1;
                 continue;
             }
@@ -160,7 +253,7 @@ pub(crate) fn sum(io: &mut Io, name: &'static str, args: &[Vec<u8>]) -> Result<u
         let end = if opts.has('z') { b'\0' } else { b'\n' };
         let mut line = Vec::with_capacity(file.len() + hex.len() + 16);
         if opts.has('G') {
-            line.extend_from_slice(format!("{prefix}{} (", tag(name)).as_bytes());
+            line.extend_from_slice(format!("{prefix}{} (", algorithm.tag()).as_bytes());
             line.extend_from_slice(&file);
             line.extend_from_slice(format!(") = {hex}").as_bytes());
         } else {
@@ -178,215 +271,7 @@ pub(crate) fn sum(io: &mut Io, name: &'static str, args: &[Vec<u8>]) -> Result<u
     Ok(status)
 }
 
-/// Tallies of one `-c` run.
-#[derive(Default)]
-struct Tally {
-    bad_lines: u64,
-    good_lines: u64,
-    unreadable: u64,
-    mismatched: u64,
-    verified: u64,
-}
-
-/// Verifies the manifest `operand`.
-fn check(io: &mut Io, name: &str, operand: &[u8], opts: &Parsed) -> Result<u32, Gone> {
-    let shown_manifest = if operand == b"-" {
-        String::from("'standard input'")
-    } else {
-        shown(operand)
-    };
-    let mut manifest = match Input::open(io, operand) {
-        Ok(input) => input,
-        Err(err) => {
-            io.err(name, format!("{}: {}", shown(operand), reason(&err)))?;
-            return Ok(1);
-        }
-    };
-    let mut tally = Tally::default();
-    let mut line: Vec<u8> = Vec::new();
-    let mut overlong = false;
-    loop {
-        let chunk = match manifest.next(io)? {
-            Ok(chunk) => chunk,
-            Err(err) => {
-                io.err(name, format!("{}: {}", shown(operand), reason(&err)))?;
-                return Ok(1);
-            }
-        };
-        let at_end = chunk.is_empty();
-        let mut rest: &[u8] = &chunk;
-        while !rest.is_empty() {
-            let (piece, complete, after) = match rest.iter().position(|&b| b == b'\n') {
-                Some(at) => (
-                    rest.get(..at).unwrap_or_default(),
-                    true,
-                    rest.get(at + 1..).unwrap_or_default(),
-                ),
-                None => (rest, false, &[][..]),
-            };
-            if line.len() + piece.len() > MAX_MANIFEST_LINE_BYTES {
-                overlong = true;
-            } else {
-                line.extend_from_slice(piece);
-            }
-            if complete {
-                check_line(io, name, &line, overlong, opts, &mut tally)?;
-                line.clear();
-                overlong = false;
-            }
-            rest = after;
-        }
-        if at_end {
-            if !line.is_empty() || overlong {
-                check_line(io, name, &line, overlong, opts, &mut tally)?;
-            }
-            break;
-        }
-    }
-    if tally.good_lines == 0 {
-        io.err(
-            name,
-            format!("{shown_manifest}: no properly formatted checksum lines found"),
-        )?;
-        return Ok(1);
-    }
-    if !opts.has('S') {
-        let plural = |n: u64, one: &str, many: &str| {
-            if n == 1 {
-                one.to_owned()
-            } else {
-                many.to_owned()
-            }
-        };
-        if tally.bad_lines > 0 {
-            let text = plural(tally.bad_lines, "line is", "lines are");
-            io.err(
-                name,
-                format!("WARNING: {} {text} improperly formatted", tally.bad_lines),
-            )?;
-        }
-        if tally.unreadable > 0 {
-            let text = plural(tally.unreadable, "listed file could", "listed files could");
-            io.err(
-                name,
-                format!("WARNING: {} {text} not be read", tally.unreadable),
-            )?;
-        }
-        if tally.mismatched > 0 {
-            let text = plural(
-                tally.mismatched,
-                "computed checksum did",
-                "computed checksums did",
-            );
-            io.err(
-                name,
-                format!("WARNING: {} {text} NOT match", tally.mismatched),
-            )?;
-        }
-    }
-    if opts.has('I') && tally.verified == 0 {
-        io.err(name, format!("{shown_manifest}: no file was verified"))?;
-        return Ok(1);
-    }
-    let failed =
-        tally.unreadable > 0 || tally.mismatched > 0 || (opts.has('X') && tally.bad_lines > 0);
-    Ok(u32::from(failed))
-}
-
-/// Parses one manifest line: `(expected hex, file name)`. The name is
-/// bytes, whatever they are.
-fn parse_line(name: &str, line: &[u8]) -> Option<(String, Vec<u8>)> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let (escaped, line) = match line.strip_prefix(b"\\") {
-        Some(rest) => (true, rest),
-        None => (false, line),
-    };
-    let hex_len = Hasher::for_command(name).hex().len();
-    let tagged = format!("{} (", tag(name));
-    let (hex, file) = if let Some(rest) = line.strip_prefix(tagged.as_bytes()) {
-        let split = rest.windows(4).rposition(|window| window == b") = ")?;
-        (rest.get(split + 4..)?, rest.get(..split)?)
-    } else {
-        let hex = line.get(..hex_len)?;
-        let sep = line.get(hex_len..hex_len + 2)?;
-        if sep != b"  " && sep != b" *" {
-            return None;
-        }
-        (hex, line.get(hex_len + 2..)?)
-    };
-    if hex.len() != hex_len || !hex.iter().all(u8::is_ascii_hexdigit) || file.is_empty() {
-        return None;
-    }
-    let file = if escaped {
-        unescape(file)?
-    } else {
-        file.to_vec()
-    };
-    let hex = std::str::from_utf8(hex).ok()?.to_ascii_lowercase();
-    Some((hex, file))
-}
-
-/// Undoes [`escape`]; `None` for an unknown escape.
-fn unescape(file: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(file.len());
-    let mut bytes = file.iter();
-    while let Some(&byte) = bytes.next() {
-        if byte != b'\\' {
-            out.push(byte);
-            continue;
-        }
-        out.push(match bytes.next()? {
-            b'\\' => b'\\',
-            b'n' => b'\n',
-            b'r' => b'\r',
-            _ => return None,
-        });
-    }
-    Some(out)
-}
-
-/// Verifies one manifest line.
-fn check_line(
-    io: &mut Io,
-    name: &str,
-    line: &[u8],
-    overlong: bool,
-    opts: &Parsed,
-    tally: &mut Tally,
-) -> Result<(), Gone> {
-    let parsed = if overlong {
-        None
-    } else {
-        parse_line(name, line)
-    };
-    let Some((expected, file)) = parsed else {
-        tally.bad_lines += 1;
-        return Ok(());
-    };
-    tally.good_lines += 1;
-    let status_only = opts.has('S');
-    let (_, shown_file) = escape(&file);
-    match digest_of(io, name, &file)? {
-        Ok(actual) if actual == expected => {
-            tally.verified += 1;
-            if !status_only && !opts.has('Q') {
-                io.out(&[shown_file.as_slice(), b": OK\n"].concat())?;
-            }
-        }
-        Ok(_) => {
-            tally.mismatched += 1;
-            if !status_only {
-                io.out(&[shown_file.as_slice(), b": FAILED\n"].concat())?;
-            }
-        }
-        Err(JailError::NotFound) if opts.has('I') => {}
-        Err(err) => {
-            tally.unreadable += 1;
-            io.err(name, format!("{}: {}", shown(&file), reason(&err)))?;
-            if !status_only {
-                io.out(&[shown_file.as_slice(), b": FAILED open or read\n"].concat())?;
-            }
-        }
-    }
-    Ok(())
+/// `NAME: REASON`, the name quoted as GNU's sums quote it.
+pub(super) fn failure(operand: &[u8], err: &JailError) -> String {
+    format!("{}: {}", quote_if_needed(operand), reason(err))
 }

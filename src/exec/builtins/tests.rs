@@ -15,6 +15,8 @@ use crate::exec::{ExecContext, ExitOutcome, run_command};
 use crate::jail::{Jail, Quota};
 
 mod changes;
+mod dates;
+mod names;
 mod sessions;
 
 struct Fixture {

@@ -1,11 +1,22 @@
 //! `wc`: counting lines, words, characters and bytes, as GNU `wc` lays
 //! them out (column width from the total size of the regular files, 7 when
 //! stdin is among the inputs, none for a single count of a single input).
+//! A name is written raw, as GNU does, unless it holds a newline, which
+//! would break the line: then it is quoted, as GNU does too.
 
 use super::args::{self, Spec};
-use super::read::Input;
-use super::{Gone, Io, reason, shown};
+use super::input::Input;
+use super::quoting::quote_if_needed;
+use super::{Command, Gone, Io, reason};
 use crate::jail::JailError;
+
+/// `wc`.
+pub(super) const COMMANDS: &[Command] = &[Command {
+    name: "wc",
+    synopsis: "[-lwmc] [FILE]...",
+    in_shell: true,
+    run: wc,
+}];
 
 /// Counts of one input.
 #[derive(Debug, Default, Clone, Copy)]
@@ -26,7 +37,7 @@ impl Counts {
 }
 
 /// `wc [-lwmc] [FILE]...`.
-pub(crate) fn wc(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
+fn wc(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     const SPEC: Spec = Spec {
         name: "wc",
         flags: "lwmc",
@@ -83,22 +94,32 @@ pub(crate) fn wc(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         let counts = match counted {
             Ok(counts) => counts,
             Err(JailError::IsADirectory) => {
-                io.err("wc", format!("{}: Is a directory", shown(operand)))?;
+                io.err(
+                    "wc",
+                    format!("{}: Is a directory", quote_if_needed(operand)),
+                )?;
                 status = 1;
                 Counts::default()
             }
             Err(err) => {
-                io.err("wc", format!("{}: {}", shown(operand), reason(&err)))?;
+                let text = format!("{}: {}", quote_if_needed(operand), reason(&err));
+                io.err("wc", text)?;
                 status = 1;
                 continue;
             }
         };
         total.add(&counts);
-        let name = if named { Some(shown(operand)) } else { None };
+        let name = if !named {
+            None
+        } else if operand.contains(&b'\n') {
+            Some(quote_if_needed(operand).into_bytes())
+        } else {
+            Some(operand.clone())
+        };
         line(io, &counts, &which, width, name.as_deref())?;
     }
     if operands.len() > 1 {
-        line(io, &total, &which, width, Some("total"))?;
+        line(io, &total, &which, width, Some(b"total"))?;
     }
     Ok(status)
 }
@@ -109,7 +130,7 @@ fn line(
     counts: &Counts,
     which: &[char],
     width: usize,
-    name: Option<&str>,
+    name: Option<&[u8]>,
 ) -> Result<(), Gone> {
     let mut text = String::new();
     for (index, letter) in which.iter().enumerate() {
@@ -124,12 +145,13 @@ fn line(
         }
         text.push_str(&format!("{value:>width$}"));
     }
+    let mut text = text.into_bytes();
     if let Some(name) = name {
-        text.push(' ');
-        text.push_str(name);
+        text.push(b' ');
+        text.extend_from_slice(name);
     }
-    text.push('\n');
-    io.out(text.as_bytes())
+    text.push(b'\n');
+    io.out(&text)
 }
 
 /// Counts one input to its end.

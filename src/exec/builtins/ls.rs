@@ -5,13 +5,26 @@
 //! account name as owner and group, never host ids, and a `total` line in
 //! 1 KiB blocks. Exit 2 when an operand cannot be reached, 1 for a
 //! directory found unreadable during `-R`. `-R` stops at [`MAX_DEPTH`]
-//! levels and never follows symlinks.
+//! levels and never follows symlinks. Names are shown by
+//! `listing::quoted_name` (GNU's `--quoting-style=shell-escape` for names
+//! that are not printable UTF-8); messages quote them as GNU `ls` does.
+
+use std::borrow::Cow;
 
 use super::args::{self, Parsed, Spec};
-use super::space::human;
-use super::{Gone, Io, MAX_DEPTH, reason, shown};
+use super::quoting::quote;
+use super::sizes::human;
+use super::{Command, Gone, Io, MAX_DEPTH, reason};
 use crate::jail::{Stat, VirtualPath};
 use crate::listing::{self, calendar};
+
+/// `ls`.
+pub(super) const COMMANDS: &[Command] = &[Command {
+    name: "ls",
+    synopsis: "[-1aAdhlrRSt] [FILE]...",
+    in_shell: true,
+    run: ls,
+}];
 
 /// Width of the terminal `ls` assumes for columns (the pty size is not
 /// passed down).
@@ -42,7 +55,7 @@ struct Item {
 }
 
 /// `ls [-1aAdhlrRSt] [FILE]...`.
-pub(crate) fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
+fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     let opts = match args::options(io, &SPEC, args)? {
         Ok(parsed) => parsed,
         Err(status) => return Ok(status),
@@ -79,10 +92,8 @@ pub(crate) fn ls(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
                 }
             }
             Err(err) => {
-                io.err(
-                    "ls",
-                    format!("cannot access '{}': {}", shown(operand), reason(&err)),
-                )?;
+                let text = format!("cannot access {}: {}", quote(operand), reason(&err));
+                io.err("ls", text)?;
                 status = 2;
             }
         }
@@ -122,15 +133,13 @@ fn list_dir(
         io.out(b"\n")?;
     }
     if let Some(header) = header {
-        io.out(format!("{}:\n", shown(header)).as_bytes())?;
+        io.out(format!("{}:\n", listing::quoted_name(header)).as_bytes())?;
     }
     let entries = match io.jail.read_dir(path) {
         Ok(entries) => entries,
         Err(err) => {
-            io.err(
-                "ls",
-                format!("cannot open directory '{}': {}", shown(name), reason(&err)),
-            )?;
+            let text = format!("cannot open directory {}: {}", quote(name), reason(&err));
+            io.err("ls", text)?;
             return Ok(2);
         }
     };
@@ -185,13 +194,11 @@ fn list_dir(
         }
         below.extend_from_slice(&item.name);
         if depth + 1 >= MAX_DEPTH {
-            io.err(
-                "ls",
-                format!(
-                    "'{}': directories nested too deep (limit {MAX_DEPTH})",
-                    shown(&below)
-                ),
-            )?;
+            let text = format!(
+                "{}: directories nested too deep (limit {MAX_DEPTH})",
+                quote(&below)
+            );
+            io.err("ls", text)?;
             status = 1;
             continue;
         }
@@ -229,12 +236,27 @@ fn show(io: &mut Io, items: &[Item], opts: &Parsed) -> Result<(), Gone> {
         }
         return Ok(());
     }
-    let shown: Vec<_> = items
+    let shown = aligned_names(items);
+    let names: Vec<&str> = shown.iter().map(String::as_str).collect();
+    io.out(columns(&names, TERMINAL_COLUMNS).as_bytes())
+}
+
+/// The names of a block as columns and `-l` show them: when any of them
+/// is quoted, the others get a leading space so that the names line up
+/// past the opening quote, as GNU `ls` does (one per line, it does not).
+fn aligned_names(items: &[Item]) -> Vec<String> {
+    let shown: Vec<Cow<'_, str>> = items
         .iter()
         .map(|item| listing::quoted_name(&item.name))
         .collect();
-    let names: Vec<&str> = shown.iter().map(AsRef::as_ref).collect();
-    io.out(columns(&names, TERMINAL_COLUMNS).as_bytes())
+    let some_quoted = shown.iter().any(|name| matches!(name, Cow::Owned(_)));
+    shown
+        .into_iter()
+        .map(|name| match name {
+            Cow::Borrowed(plain) if some_quoted => format!(" {plain}"),
+            name => name.into_owned(),
+        })
+        .collect()
 }
 
 /// GNU's vertical column layout: as many columns as fit in `width`.
@@ -292,7 +314,7 @@ fn long(io: &mut Io, items: &[Item], opts: &Parsed) -> Result<(), Gone> {
         .max()
         .unwrap_or(1);
     let size_width = items.iter().map(|i| size_of(i).len()).max().unwrap_or(1);
-    for item in items {
+    for (item, name) in items.iter().zip(aligned_names(items)) {
         io.check()?;
         let mut line = format!(
             "{} {:>link_width$} {owner} {owner} {:>size_width$} {} {}",
@@ -300,7 +322,7 @@ fn long(io: &mut Io, items: &[Item], opts: &Parsed) -> Result<(), Gone> {
             item.stat.nlink,
             size_of(item),
             listing::date_column(item.stat.mtime, now),
-            listing::quoted_name(&item.name),
+            name,
             owner = io.account,
         );
         if item.stat.is_symlink()

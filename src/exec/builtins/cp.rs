@@ -4,11 +4,25 @@
 //!
 //! `-r`/`-R` copy symlinks as symlinks (GNU's default `-P` with `-R`) and
 //! stop at [`MAX_DEPTH`] levels; `-p` keeps mode and times; `-a` is `-rp`.
+//! Copies keep the stored bytes of every name; messages and `-v` lines
+//! quote them as GNU does.
 
 use super::args::{self, Parsed, Spec};
-use super::rename::{is_within, targets};
-use super::{Gone, Io, MAX_DEPTH, OUTPUT_CHUNK_BYTES, reason, shown};
+use super::operands::{below, is_within, targets};
+use super::quoting::quote;
+use super::{Command, Gone, Io, MAX_DEPTH, OUTPUT_CHUNK_BYTES, reason};
 use crate::jail::{JailError, OpenOptions, SetAttrs, Stat, VirtualPath};
+
+/// `cp`.
+pub(super) const COMMANDS: &[Command] = &[Command {
+    name: "cp",
+    synopsis: "[-afnprv] SOURCE... DEST",
+    in_shell: true,
+    run: cp,
+}];
+
+/// A path and how it was named: the operand as typed, or below it.
+type Named<'a> = (&'a VirtualPath, &'a [u8]);
 
 /// Options of one `cp` run.
 struct Cp {
@@ -19,7 +33,7 @@ struct Cp {
 }
 
 /// `cp [-afnprRvT] SOURCE... DEST`.
-pub(crate) fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
+fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     const SPEC: Spec = Spec {
         name: "cp",
         flags: "afinprRvTdP",
@@ -50,11 +64,11 @@ pub(crate) fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     };
     let mut status = 0;
     for (source, target) in pairs {
-        let (src_name, dst_name) = (shown(&source), shown(&target));
+        let (src_name, dst_name) = (quote(&source), quote(&target));
         let (src, dst) = match (io.resolve(&source), io.resolve(&target)) {
             (Ok(src), Ok(dst)) => (src, dst),
             (Err(err), _) | (_, Err(err)) => {
-                io.err("cp", format!("cannot stat '{src_name}': {}", reason(&err)))?;
+                io.err("cp", format!("cannot stat {src_name}: {}", reason(&err)))?;
                 status = 1;
                 continue;
             }
@@ -67,7 +81,7 @@ pub(crate) fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         let stat = match found {
             Ok(stat) => stat,
             Err(err) => {
-                io.err("cp", format!("cannot stat '{src_name}': {}", reason(&err)))?;
+                io.err("cp", format!("cannot stat {src_name}: {}", reason(&err)))?;
                 status = 1;
                 continue;
             }
@@ -75,17 +89,14 @@ pub(crate) fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         if let Ok(existing) = io.jail.stat(&dst)
             && (existing.dev, existing.ino) == (stat.dev, stat.ino)
         {
-            io.err(
-                "cp",
-                format!("'{src_name}' and '{dst_name}' are the same file"),
-            )?;
+            io.err("cp", format!("{src_name} and {dst_name} are the same file"))?;
             status = 1;
             continue;
         }
         if stat.is_dir() && !cp.recursive {
             io.err(
                 "cp",
-                format!("-r not specified; omitting directory '{src_name}'"),
+                format!("-r not specified; omitting directory {src_name}"),
             )?;
             status = 1;
             continue;
@@ -93,12 +104,12 @@ pub(crate) fn cp(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         if stat.is_dir() && is_within(&dst, &src) {
             io.err(
                 "cp",
-                format!("cannot copy a directory, '{src_name}', into itself, '{dst_name}'"),
+                format!("cannot copy a directory, {src_name}, into itself, {dst_name}"),
             )?;
             status = 1;
             continue;
         }
-        if !cp.copy(io, (&src, &src_name), (&dst, &dst_name), &stat, 0)? {
+        if !cp.copy(io, (&src, &source), (&dst, &target), &stat, 0)? {
             status = 1;
         }
     }
@@ -110,8 +121,8 @@ impl Cp {
     fn copy(
         &self,
         io: &mut Io,
-        (src, src_name): (&VirtualPath, &str),
-        (dst, dst_name): (&VirtualPath, &str),
+        (src, src_name): Named<'_>,
+        (dst, dst_name): Named<'_>,
         stat: &Stat,
         depth: usize,
     ) -> Result<bool, Gone> {
@@ -128,10 +139,12 @@ impl Cp {
             match made {
                 Ok(()) => true,
                 Err(err) => {
-                    io.err(
-                        "cp",
-                        format!("cannot create symbolic link '{dst_name}': {}", reason(&err)),
-                    )?;
+                    let text = format!(
+                        "cannot create symbolic link {}: {}",
+                        quote(dst_name),
+                        reason(&err)
+                    );
+                    io.err("cp", text)?;
                     false
                 }
             }
@@ -147,32 +160,42 @@ impl Cp {
         } else {
             self.copy_file(io, (src, src_name), (dst, dst_name), stat)?
         };
-        if ok && self.verbose {
-            io.out(format!("'{src_name}' -> '{dst_name}'\n").as_bytes())?;
+        // A directory says so when it is made, before what it holds.
+        if ok && self.verbose && !stat.is_dir() {
+            self.say_copied(io, src_name, dst_name)?;
         }
         Ok(ok)
+    }
+
+    /// `-v`'s `'SOURCE' -> 'TARGET'`.
+    fn say_copied(&self, io: &mut Io, src_name: &[u8], dst_name: &[u8]) -> Result<(), Gone> {
+        let line = format!("{} -> {}\n", quote(src_name), quote(dst_name));
+        io.out(line.as_bytes())
     }
 
     fn copy_dir(
         &self,
         io: &mut Io,
-        (src, src_name): (&VirtualPath, &str),
-        (dst, dst_name): (&VirtualPath, &str),
+        (src, src_name): Named<'_>,
+        (dst, dst_name): Named<'_>,
         stat: &Stat,
         exists: Option<&Stat>,
         depth: usize,
     ) -> Result<bool, Gone> {
         if depth + 1 >= MAX_DEPTH {
-            io.err(
-                "cp",
-                format!("'{src_name}': directories nested too deep (limit {MAX_DEPTH})"),
-            )?;
+            let text = format!(
+                "{}: directories nested too deep (limit {MAX_DEPTH})",
+                quote(src_name)
+            );
+            io.err("cp", text)?;
             return Ok(false);
         }
         match exists {
             Some(existing) if !existing.is_dir() => {
                 let text = format!(
-                    "cannot overwrite non-directory '{dst_name}' with directory '{src_name}'"
+                    "cannot overwrite non-directory {} with directory {}",
+                    quote(dst_name),
+                    quote(src_name)
                 );
                 io.err("cp", text)?;
                 return Ok(false);
@@ -181,21 +204,24 @@ impl Cp {
             None => {
                 // Owner rwx while filling it; the real mode is set after.
                 if let Err(err) = io.jail.create_dir(dst, (stat.mode & 0o777) | 0o700) {
-                    io.err(
-                        "cp",
-                        format!("cannot create directory '{dst_name}': {}", reason(&err)),
-                    )?;
+                    let text = format!(
+                        "cannot create directory {}: {}",
+                        quote(dst_name),
+                        reason(&err)
+                    );
+                    io.err("cp", text)?;
                     return Ok(false);
+                }
+                if self.verbose {
+                    self.say_copied(io, src_name, dst_name)?;
                 }
             }
         }
         let entries = match io.jail.read_dir(src) {
             Ok(entries) => entries,
             Err(err) => {
-                io.err(
-                    "cp",
-                    format!("cannot access '{src_name}': {}", reason(&err)),
-                )?;
+                let text = format!("cannot access {}: {}", quote(src_name), reason(&err));
+                io.err("cp", text)?;
                 return Ok(false);
             }
         };
@@ -204,9 +230,8 @@ impl Cp {
             let (Ok(from), Ok(to)) = (src.join(&entry.name), dst.join(&entry.name)) else {
                 continue;
             };
-            let shown_name = super::shown(&entry.name);
-            let from_name = format!("{}/{shown_name}", src_name.trim_end_matches('/'));
-            let to_name = format!("{}/{shown_name}", dst_name.trim_end_matches('/'));
+            let from_name = below(src_name, &entry.name);
+            let to_name = below(dst_name, &entry.name);
             ok &= self.copy(
                 io,
                 (&from, &from_name),
@@ -224,17 +249,19 @@ impl Cp {
     fn copy_file(
         &self,
         io: &mut Io,
-        (src, src_name): (&VirtualPath, &str),
-        (dst, dst_name): (&VirtualPath, &str),
+        (src, src_name): Named<'_>,
+        (dst, dst_name): Named<'_>,
         stat: &Stat,
     ) -> Result<bool, Gone> {
         let input = match io.jail.open_file(src, &OpenOptions::default()) {
             Ok(file) => file,
             Err(err) => {
-                io.err(
-                    "cp",
-                    format!("cannot open '{src_name}' for reading: {}", reason(&err)),
-                )?;
+                let text = format!(
+                    "cannot open {} for reading: {}",
+                    quote(src_name),
+                    reason(&err)
+                );
+                io.err("cp", text)?;
                 return Ok(false);
             }
         };
@@ -249,17 +276,20 @@ impl Cp {
         let output = match io.jail.open_file(dst, &create) {
             Ok(file) => file,
             Err(JailError::IsADirectory) => {
-                io.err(
-                    "cp",
-                    format!("cannot overwrite directory '{dst_name}' with non-directory"),
-                )?;
+                let text = format!(
+                    "cannot overwrite directory {} with non-directory",
+                    quote(dst_name)
+                );
+                io.err("cp", text)?;
                 return Ok(false);
             }
             Err(err) => {
-                io.err(
-                    "cp",
-                    format!("cannot create regular file '{dst_name}': {}", reason(&err)),
-                )?;
+                let text = format!(
+                    "cannot create regular file {}: {}",
+                    quote(dst_name),
+                    reason(&err)
+                );
+                io.err("cp", text)?;
                 return Ok(false);
             }
         };
@@ -271,18 +301,14 @@ impl Cp {
                 Ok(0) => break,
                 Ok(read) => read,
                 Err(err) => {
-                    io.err(
-                        "cp",
-                        format!("error reading '{src_name}': {}", reason(&err)),
-                    )?;
+                    let text = format!("error reading {}: {}", quote(src_name), reason(&err));
+                    io.err("cp", text)?;
                     return Ok(false);
                 }
             };
             if let Err(err) = output.write_at(buf.get(..read).unwrap_or_default(), offset) {
-                io.err(
-                    "cp",
-                    format!("error writing '{dst_name}': {}", reason(&err)),
-                )?;
+                let text = format!("error writing {}: {}", quote(dst_name), reason(&err));
+                io.err("cp", text)?;
                 return Ok(false);
             }
             offset += read as u64;
@@ -298,7 +324,7 @@ impl Cp {
         &self,
         io: &mut Io,
         dst: &VirtualPath,
-        dst_name: &str,
+        dst_name: &[u8],
         stat: &Stat,
     ) -> Result<(), Gone> {
         let attrs = SetAttrs {
@@ -308,10 +334,12 @@ impl Cp {
             size: None,
         };
         if let Err(err) = io.jail.set_attrs(dst, &attrs, true) {
-            io.err(
-                "cp",
-                format!("preserving permissions for '{dst_name}': {}", reason(&err)),
-            )?;
+            let text = format!(
+                "preserving permissions for {}: {}",
+                quote(dst_name),
+                reason(&err)
+            );
+            io.err("cp", text)?;
         }
         Ok(())
     }
