@@ -12,9 +12,9 @@ use digest::Digest;
 
 use super::args::{self, Spec};
 use super::input::Input;
-use super::quoting::quote_if_needed;
 use super::{Command, Gone, Io, reason};
 use crate::jail::JailError;
+use crate::listing::quoting::quote_if_needed;
 
 /// The synopsis every sum shares.
 const SYNOPSIS: &str = "[-b] [--tag] [-c [--quiet|--status]] [FILE]...";

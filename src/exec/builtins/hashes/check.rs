@@ -8,9 +8,9 @@
 use super::{Algorithm, digest_of, escape, failure};
 use crate::exec::builtins::args::Parsed;
 use crate::exec::builtins::input::Input;
-use crate::exec::builtins::quoting::quote_if_needed;
 use crate::exec::builtins::{Gone, Io};
 use crate::jail::JailError;
+use crate::listing::quoting::quote_if_needed;
 
 /// Longest manifest line `-c` reads.
 pub const MAX_MANIFEST_LINE_BYTES: usize = 64 * 1024;
