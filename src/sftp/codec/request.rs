@@ -183,35 +183,6 @@ pub enum Request {
     },
 }
 
-impl Request {
-    /// The request id; INIT has none.
-    pub fn id(&self) -> Option<u32> {
-        match self {
-            Request::Init { .. } => None,
-            Request::Open { id, .. }
-            | Request::Close { id, .. }
-            | Request::Read { id, .. }
-            | Request::Write { id, .. }
-            | Request::Lstat { id, .. }
-            | Request::Fstat { id, .. }
-            | Request::SetStat { id, .. }
-            | Request::FSetStat { id, .. }
-            | Request::OpenDir { id, .. }
-            | Request::ReadDir { id, .. }
-            | Request::Remove { id, .. }
-            | Request::MkDir { id, .. }
-            | Request::RmDir { id, .. }
-            | Request::RealPath { id, .. }
-            | Request::Stat { id, .. }
-            | Request::Rename { id, .. }
-            | Request::ReadLink { id, .. }
-            | Request::Symlink { id, .. }
-            | Request::Extended { id, .. }
-            | Request::Unknown { id, .. } => Some(*id),
-        }
-    }
-}
-
 /// Decodes one packet as [`read_packet`](super::read_packet) returns it (type byte first).
 pub fn decode(packet: Bytes) -> Result<Request, DecodeError> {
     let mut c = Cursor::new(packet);
