@@ -5,7 +5,7 @@ mod common;
 
 use common::client::put;
 use common::files::{pattern, sha256_hex, stored_bytes};
-use common::process::{assert_ok, text};
+use common::process::{assert_failed, assert_ok, text};
 use common::{AccountSpec, TestServer};
 
 #[test]
@@ -158,4 +158,22 @@ fn cp_copies_inside_the_server_and_respects_the_quota() {
     assert!(!out.status.success());
     let stored = stored_bytes(&home);
     assert!(stored <= 3_000_000, "stored {stored}");
+}
+
+#[test]
+fn cp_of_a_file_onto_itself_is_refused_instead_of_filling_the_disk() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let local = server.local_file("f", &pattern(100_000, 8));
+    let script = format!("put {} f\nln f g\n", local.display());
+    assert_ok(&server.sftp_batch("alice", &script));
+    // `g` is the same inode under another name: sftp truncates it on open,
+    // then asks copy-data to copy the file onto itself.
+    for target in ["f", "g"] {
+        let out = server.sftp_batch("alice", &format!("cp f {target}\n"));
+        assert_failed(&out, &format!("cp f {target}"));
+        let size = std::fs::metadata(server.home("alice").join("f"))
+            .unwrap()
+            .len();
+        assert!(size <= 100_000, "cp f {target} grew the file to {size}");
+    }
 }

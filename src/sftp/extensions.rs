@@ -179,8 +179,23 @@ struct RangeCopy {
 }
 
 impl RangeCopy {
-    /// Copies, on the target's lane.
+    /// Copies, on the target's lane. A file copied onto itself is refused,
+    /// whichever handles name it: with length 0 the copy would read what it
+    /// just wrote until the disk is full (OpenSSH 10.4's sftp-server refuses
+    /// it too, by device and inode).
     fn run(self, id: u32) -> Bytes {
+        let same_file = self
+            .source
+            .file
+            .stat()
+            .and_then(|s| Ok((s, self.target.file.stat()?)));
+        match same_file {
+            Ok((s, t)) if (s.dev, s.ino) == (t.dev, t.ino) => {
+                return status::refused(id, &Refusal::CopyOntoItself);
+            }
+            Ok(_) => {}
+            Err(err) => return status::reply(id, &err),
+        }
         let mut buf = vec![0u8; MAX_DATA_BYTES as usize];
         let mut done: u64 = 0;
         loop {

@@ -33,6 +33,9 @@ pub enum Refusal {
     BlockSizeTooSmall,
     /// check-file asked for more block hashes than one reply carries.
     TooManyBlocks,
+    /// copy-data from a file onto itself (same device and inode), which
+    /// would chase its own writes until the disk is full.
+    CopyOntoItself,
 }
 
 impl Refusal {
@@ -47,7 +50,8 @@ impl Refusal {
             Refusal::InvalidHandle
             | Refusal::TooManyHandles
             | Refusal::BlockSizeTooSmall
-            | Refusal::TooManyBlocks => StatusCode::Failure,
+            | Refusal::TooManyBlocks
+            | Refusal::CopyOntoItself => StatusCode::Failure,
         }
     }
 
@@ -69,6 +73,7 @@ impl Refusal {
                 )
             }
             Refusal::TooManyBlocks => "too many blocks for one reply".into(),
+            Refusal::CopyOntoItself => "copy-data from a file onto itself".into(),
         }
     }
 }
@@ -198,6 +203,11 @@ mod tests {
                 Refusal::TooManyBlocks,
                 StatusCode::Failure,
                 "too many blocks for one reply",
+            ),
+            (
+                Refusal::CopyOntoItself,
+                StatusCode::Failure,
+                "copy-data from a file onto itself",
             ),
         ];
         for (refusal, code, message) in table {

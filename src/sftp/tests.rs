@@ -1,5 +1,5 @@
 //! The dispatcher over `tokio::io::duplex`: hostile input, names that are
-//! not UTF-8, refusals. Requests go out through russh-sftp's encoder where its `String`s can say
+//! not UTF-8, copy-data onto itself, refusals. Requests go out through russh-sftp's encoder where its `String`s can say
 //! them and by hand otherwise; replies come back through our framing.
 
 use std::os::unix::ffi::OsStrExt;
@@ -259,6 +259,46 @@ async fn link_targets_and_real_paths_come_back_byte_for_byte() {
     )
     .await;
     assert_eq!(names(receive_raw(&mut client).await)[0].0, b"/d\xfe");
+}
+
+/// A copy-data request.
+fn copy_data(id: u32, from: &[u8], to: &[u8], length: u64, to_offset: u64) -> Raw {
+    Raw::new(packet_type::EXTENDED, id)
+        .string(b"copy-data")
+        .string(from)
+        .u64(0)
+        .u64(length)
+        .string(to)
+        .u64(to_offset)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_copied_onto_itself_is_refused_whichever_handles_name_it() {
+    let (fixture, mut client, _session) = start().await;
+    let home = fixture.home();
+    std::fs::write(home.join("f"), vec![5u8; 1000]).unwrap();
+    std::fs::hard_link(home.join("f"), home.join("g")).unwrap();
+    let first = open(&mut client, 1, b"f", OpenFlags::READ | OpenFlags::WRITE).await;
+    let second = open(&mut client, 2, b"f", OpenFlags::READ | OpenFlags::WRITE).await;
+    let linked = open(&mut client, 3, b"g", OpenFlags::READ | OpenFlags::WRITE).await;
+    for (id, to) in [(4u32, &first), (5, &second), (6, &linked)] {
+        send_raw(&mut client, copy_data(id, &first, to, 0, 1000).bytes()).await;
+        assert_eq!(
+            receive_status(&mut client).await,
+            (
+                id,
+                StatusCode::Failure,
+                "copy-data from a file onto itself".to_owned()
+            )
+        );
+    }
+    assert_eq!(std::fs::metadata(home.join("f")).unwrap().len(), 1000);
+
+    // Onto another file it copies.
+    let other = open(&mut client, 7, b"h", rw_create()).await;
+    send_raw(&mut client, copy_data(8, &first, &other, 0, 0).bytes()).await;
+    assert_eq!(receive_status(&mut client).await.1, StatusCode::Ok);
+    assert_eq!(std::fs::read(home.join("h")).unwrap(), vec![5u8; 1000]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
