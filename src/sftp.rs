@@ -15,6 +15,14 @@
 //! byte. Only the long name of a listing, which is text for people, quotes a
 //! name that is not printable UTF-8.
 //!
+//! SYMLINK's argument order depends on the client, as ProFTPD's
+//! `SFTPClientMatch` decides it: OpenSSH's `sftp`, sshfs and paramiko send the
+//! target first (OpenSSH's PROTOCOL file documents the reversal from the
+//! draft), and WinSCP sends that order only to servers whose banner says
+//! OpenSSH or ProFTPD, the draft's order (link first) to everyone else. So a
+//! client whose SSH version string starts with `SSH-2.0-WinSCP` gets the
+//! draft's order and every other client OpenSSH's ([`SymlinkOrder`]).
+//!
 //! It knows nothing of accounts, sockets or russh's `Session`; every path goes
 //! through the [`Jail`].
 
@@ -80,11 +88,45 @@ impl Totals {
     }
 }
 
+/// Which of SYMLINK's two paths is the target, by client (see the module
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymlinkOrder {
+    /// Target first, then the link: OpenSSH's order, which its `sftp`,
+    /// sshfs, paramiko and most clients follow.
+    TargetFirst,
+    /// The draft's order: the link first, then the target (WinSCP talking to
+    /// a server that is neither OpenSSH nor ProFTPD).
+    LinkFirst,
+}
+
+impl SymlinkOrder {
+    /// The order the client with SSH version string `client_id` (as it sent
+    /// it, e.g. `SSH-2.0-WinSCP_release_6.3`) uses with us.
+    pub fn for_client(client_id: &[u8]) -> SymlinkOrder {
+        if client_id.starts_with(b"SSH-2.0-WinSCP") {
+            SymlinkOrder::LinkFirst
+        } else {
+            SymlinkOrder::TargetFirst
+        }
+    }
+
+    /// SYMLINK's (first, second) paths as (target, link).
+    fn target_and_link(self, first: Bytes, second: Bytes) -> (Bytes, Bytes) {
+        match self {
+            SymlinkOrder::TargetFirst => (first, second),
+            SymlinkOrder::LinkFirst => (second, first),
+        }
+    }
+}
+
 /// What the requests of one session share.
 struct Session {
     jail: Jail,
     /// Shown as owner and group in long names.
     owner: String,
+    /// How this client orders SYMLINK's paths.
+    symlink_order: SymlinkOrder,
     handles: HandleTable,
     replies: mpsc::UnboundedSender<Reply>,
     totals: Arc<Totals>,
@@ -101,12 +143,14 @@ impl Session {
 /// and the stream itself (so the caller can report an exit status before it
 /// closes the channel), unless writing replies failed.
 /// `open_handles` follows how many files and directories the client holds
-/// open, so a shutdown can tell a transfer from an idle session.
+/// open, so a shutdown can tell a transfer from an idle session;
+/// `symlink_order` is the client's ([`SymlinkOrder::for_client`]).
 pub async fn serve<S>(
     stream: S,
     jail: Jail,
     owner: &str,
     open_handles: Arc<AtomicUsize>,
+    symlink_order: SymlinkOrder,
 ) -> (SessionTotals, Option<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -124,6 +168,7 @@ where
     let session = Arc::new(Session {
         jail,
         owner: owner.to_owned(),
+        symlink_order,
         handles: HandleTable::new(open_handles),
         replies: replies.clone(),
         totals: Arc::default(),
@@ -329,8 +374,7 @@ fn dispatch(
             requests::read_link(s, id, &path)
         }),
         Request::Symlink { id, first, second } => {
-            // OpenSSH's order, which its clients follow: the target first.
-            let (target, link) = (first, second);
+            let (target, link) = session.symlink_order.target_and_link(first, second);
             on_path(session, path_lane, cost, move |s| {
                 requests::symlink(s, id, &target, &link)
             })

@@ -294,8 +294,8 @@ pub fn read_link(session: &Session, id: u32, raw: &[u8]) -> Bytes {
     answer(id, result, |target| single_name(id, &target))
 }
 
-/// SYMLINK, its paths already put in order by the dispatcher. The target
-/// is stored as sent.
+/// SYMLINK, its paths already put in order by the dispatcher (see
+/// [`super::SymlinkOrder`]). The target is stored as sent.
 pub fn symlink(session: &Session, id: u32, target: &[u8], link: &[u8]) -> Bytes {
     let result = path(link).and_then(|l| session.jail.symlink(target, &l));
     answer_unit(id, result)

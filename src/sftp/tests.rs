@@ -1,5 +1,6 @@
 //! The dispatcher over `tokio::io::duplex`: hostile input, names that are
-//! not UTF-8, copy-data onto itself, refusals. Requests go out through russh-sftp's encoder where its `String`s can say
+//! not UTF-8, SYMLINK's order by client, copy-data onto itself, refusals.
+//! Requests go out through russh-sftp's encoder where its `String`s can say
 //! them and by hand otherwise; replies come back through our framing.
 
 use std::os::unix::ffi::OsStrExt;
@@ -16,10 +17,16 @@ use crate::jail::tests::Fixture;
 type Served = JoinHandle<(SessionTotals, Option<DuplexStream>)>;
 
 /// A session over duplex on a fresh box, INIT already exchanged.
-async fn start() -> (Fixture, DuplexStream, Served) {
+async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
     let fixture = Fixture::new(None);
     let (mut client, server) = tokio::io::duplex(1 << 20);
-    let session = tokio::spawn(serve(server, fixture.jail.clone(), "alice", Arc::default()));
+    let session = tokio::spawn(serve(
+        server,
+        fixture.jail.clone(),
+        "alice",
+        Arc::default(),
+        order,
+    ));
     send(&mut client, Packet::Init(theirs::Init::new())).await;
     assert!(matches!(receive(&mut client).await, Packet::Version(_)));
     (fixture, client, session)
@@ -129,7 +136,7 @@ fn rw_create() -> OpenFlags {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_offsets_get_a_status_and_the_session_goes_on() {
-    let (fixture, mut client, session) = start().await;
+    let (fixture, mut client, session) = start(SymlinkOrder::TargetFirst).await;
     let handle = open(&mut client, 1, b"f", rw_create()).await;
 
     // READ and WRITE near the end of the u64 range: each gets a status.
@@ -176,7 +183,7 @@ async fn hostile_offsets_get_a_status_and_the_session_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_that_differ_in_one_byte_are_two_files_and_come_back_byte_for_byte() {
-    let (fixture, mut client, _session) = start().await;
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     send_raw(
         &mut client,
         Raw::new(packet_type::MKDIR, 1).string(b"d").u32(0).bytes(),
@@ -238,7 +245,7 @@ async fn names_that_differ_in_one_byte_are_two_files_and_come_back_byte_for_byte
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_targets_and_real_paths_come_back_byte_for_byte() {
-    let (fixture, mut client, _session) = start().await;
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     std::fs::create_dir(fixture.home().join(std::ffi::OsStr::from_bytes(b"d\xfe"))).unwrap();
     std::os::unix::fs::symlink(
         std::ffi::OsStr::from_bytes(b"t\xff/x"),
@@ -261,6 +268,52 @@ async fn link_targets_and_real_paths_come_back_byte_for_byte() {
     assert_eq!(names(receive_raw(&mut client).await)[0].0, b"/d\xfe");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlink_paths_are_taken_in_the_clients_order() {
+    for (order, link, target) in [
+        // OpenSSH's order: target, then link.
+        (SymlinkOrder::TargetFirst, "second", "first"),
+        // The draft's order (WinSCP): link, then target.
+        (SymlinkOrder::LinkFirst, "first", "second"),
+    ] {
+        let (fixture, mut client, _session) = start(order).await;
+        let request = Raw::new(packet_type::SYMLINK, 1)
+            .string(b"first")
+            .string(b"second");
+        send_raw(&mut client, request.bytes()).await;
+        assert_eq!(
+            receive_status(&mut client).await.1,
+            StatusCode::Ok,
+            "{order:?}"
+        );
+        let made = std::fs::read_link(fixture.home().join(link)).unwrap();
+        assert_eq!(made, std::path::Path::new(target), "{order:?}");
+        assert!(!fixture.home().join(target).exists(), "{order:?}");
+    }
+}
+
+#[test]
+fn winscp_clients_get_the_drafts_symlink_order_and_everyone_else_openssh_s() {
+    assert_eq!(
+        SymlinkOrder::for_client(b"SSH-2.0-WinSCP_release_6.3"),
+        SymlinkOrder::LinkFirst
+    );
+    for other in [
+        &b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10"[..],
+        b"SSH-2.0-paramiko_2.12.0",
+        b"SSH-2.0-PuTTY_Release_0.78",
+        b"SSH-2.0-libssh2_1.10.0",
+        b"SSH-2.0-winscp",
+        b"",
+    ] {
+        assert_eq!(
+            SymlinkOrder::for_client(other),
+            SymlinkOrder::TargetFirst,
+            "{other:?}"
+        );
+    }
+}
+
 /// A copy-data request.
 fn copy_data(id: u32, from: &[u8], to: &[u8], length: u64, to_offset: u64) -> Raw {
     Raw::new(packet_type::EXTENDED, id)
@@ -274,7 +327,7 @@ fn copy_data(id: u32, from: &[u8], to: &[u8], length: u64, to_offset: u64) -> Ra
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_copied_onto_itself_is_refused_whichever_handles_name_it() {
-    let (fixture, mut client, _session) = start().await;
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     let home = fixture.home();
     std::fs::write(home.join("f"), vec![5u8; 1000]).unwrap();
     std::fs::hard_link(home.join("f"), home.join("g")).unwrap();
@@ -303,7 +356,7 @@ async fn a_file_copied_onto_itself_is_refused_whichever_handles_name_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_requests_and_extensions_are_unsupported_for_their_id() {
-    let (_fixture, mut client, _session) = start().await;
+    let (_fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     send_raw(&mut client, Raw::new(99, 41).bytes()).await;
     assert_eq!(
         receive_status(&mut client).await,
@@ -343,7 +396,7 @@ async fn unknown_requests_and_extensions_are_unsupported_for_their_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_file_refuses_an_unknown_algorithm_and_a_tiny_block_size() {
-    let (fixture, mut client, _session) = start().await;
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     std::fs::write(fixture.home().join("f"), b"hello").unwrap();
     let check = |id, algorithms: &[u8], block_size| {
         Raw::new(packet_type::EXTENDED, id)
@@ -389,7 +442,7 @@ async fn check_file_refuses_an_unknown_algorithm_and_a_tiny_block_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_sent_by_russh_sftp_reach_the_file() {
-    let (fixture, mut client, _session) = start().await;
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
     std::fs::write(fixture.home().join("f"), b"0123456789").unwrap();
     send(
         &mut client,

@@ -295,6 +295,23 @@ impl TestServer {
         run_with_stdin(cmd, script.as_bytes())
     }
 
+    /// Runs the paramiko `script` (python source) with this server's port,
+    /// the client key's path and `args` as its arguments, under the
+    /// harness's client timeout.
+    pub fn paramiko(&self, script: &str, args: &[&str]) -> Output {
+        let path = self.dir.path().join(format!(
+            "paramiko-{}.py",
+            files::sha256_hex(script.as_bytes())
+        ));
+        std::fs::write(&path, script).unwrap();
+        let mut cmd = process::with_timeout(&process::require_paramiko(), self.dir.path());
+        cmd.arg(&path)
+            .arg(self.port().to_string())
+            .arg(self.client_key())
+            .args(args);
+        cmd.output().unwrap()
+    }
+
     /// Runs the OpenSSH `ssh` client as `user` with the client key and no
     /// terminal (`-T`): `command_args` is the remote command (ssh joins the
     /// words with spaces; none asks for a shell), `stdin` is piped in.
