@@ -22,7 +22,7 @@ use russh::keys::PublicKey;
 
 use crate::diagnostics::{Problem, render};
 
-pub(crate) use load::resolve_command;
+pub(crate) use load::{parse_quota, resolve_command};
 pub use password::hash_password;
 pub(crate) use password::{
     MAX_CONCURRENT_VERIFIES, PUBLIC_EXAMPLE_PASSWORD, PasswordHash, release_verify_memory,
@@ -185,6 +185,12 @@ impl Accounts {
     /// its `file:line:column`.
     pub fn load(path: &Path) -> Result<Accounts, AccountsLoadError> {
         load::load_file(path)
+    }
+
+    /// Checks `text` as if it were the content of `file`, without reading
+    /// it: how a change to accounts.toml is validated before it is written.
+    pub(crate) fn parse(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
+        load::load_str(text, file)
     }
 
     /// Builds a set from accounts already made (for tests and tools). A later

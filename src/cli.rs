@@ -1,9 +1,11 @@
-//! The command line: `serve`, `hash-password` and `check`, their exit codes
-//! (0 ok, 1 runtime failure, 2 usage or configuration error), logging set-up
-//! and the signals that stop the server or reload its accounts.
+//! The command line: `serve`, `hash-password`, `check` and `account`, their
+//! exit codes (0 ok, 1 runtime failure, 2 usage or configuration error),
+//! logging set-up (text, coloured only on a terminal, or JSON lines) and the
+//! signals that stop the server or reload its accounts.
 //!
 //! It knows no protocol: it loads the deployment, binds the listeners and
-//! hands them to [`crate::server::Server`].
+//! hands them to [`crate::server::Server`]; `account` reads what it needs
+//! from the terminal or stdin and hands the change to [`crate::admin`].
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -16,8 +18,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::accounts::{self, Accounts};
-use crate::config::ServerConfig;
+use crate::accounts::{self, AccountName, Accounts};
+use crate::admin::{self, Change, Deployment, Edit};
+use crate::config::{LogFormat, ServerConfig};
 use crate::host_keys;
 use crate::server::{Server, ServerSettings};
 
@@ -42,6 +45,90 @@ enum Command {
     HashPassword,
     /// Validate sftpbox.toml and accounts.toml; print every problem as file:line:column.
     Check(CheckArgs),
+    /// List, show, add, change or remove accounts in accounts.toml (a running
+    /// server is told to reload).
+    Account(AccountArgs),
+}
+
+#[derive(Args, Debug)]
+struct AccountArgs {
+    #[command(subcommand)]
+    action: AccountAction,
+    /// Server settings file (default: ./sftpbox.toml when it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Accounts file, overriding the settings file.
+    #[arg(long, global = true)]
+    accounts: Option<PathBuf>,
+    /// Folder of homes, overriding the settings file (for usage figures).
+    #[arg(long, global = true)]
+    homes: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountAction {
+    /// One line per account; --json prints one JSON array.
+    List {
+        /// One JSON array of objects (name, quota, used, keys, commands, readonly, disabled).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every field of one account (never the password hash).
+    Show {
+        /// The account.
+        name: String,
+        /// The account as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an account.
+    Add {
+        /// The new account's name.
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Change fields of an account; the others stay as they are.
+    Set {
+        /// The account.
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Remove an account from accounts.toml; its home is left on disk.
+    Remove {
+        /// The account.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct FieldArgs {
+    /// Set a password: asked twice without echo on a terminal, else one line from stdin.
+    #[arg(long)]
+    password: bool,
+    /// authorized_keys file whose keys the account gets (`-` = stdin; repeatable;
+    /// with `set`, they replace the account's keys).
+    #[arg(long = "key", value_name = "FILE")]
+    keys: Vec<PathBuf>,
+    /// Quota: bytes or a size such as "500 MiB"; "none" removes it.
+    #[arg(long, value_name = "SIZE")]
+    quota: Option<String>,
+    /// External programs the account may run, comma-separated ("" for none).
+    #[arg(long, value_name = "a,b")]
+    commands: Option<String>,
+    /// Refuse every write.
+    #[arg(long, conflicts_with = "writable")]
+    readonly: bool,
+    /// Allow writes again.
+    #[arg(long)]
+    writable: bool,
+    /// Refuse every login.
+    #[arg(long, conflicts_with = "enable")]
+    disable: bool,
+    /// Allow logins again.
+    #[arg(long)]
+    enable: bool,
 }
 
 #[derive(Args, Debug)]
@@ -91,29 +178,41 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::HashPassword => hash_password(),
         Command::Check(args) => check(args),
+        Command::Account(args) => account(args),
     }
 }
 
-fn init_logging() {
+/// Logs to stderr as `format` says: text, coloured only when stderr is a
+/// terminal (a log file or journald gets no escape codes), or one JSON
+/// object per line.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // russh warns about client quirks (e.g. PuTTY's `simple@putty…` request)
         // that are not ours to act on; RUST_LOG brings them back.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=error"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging();
     let mut config = match ServerConfig::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
-            error!("{err}");
+            eprintln!("{err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    init_logging(config.log_format);
     if !args.listen.is_empty() {
         config.listen = args.listen;
     }
@@ -256,28 +355,69 @@ fn raise_open_files_limit() {
     }
 }
 
-fn hash_password() -> ExitCode {
+/// A failure of a command, with its exit status and what stderr is told.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_CONFIG,
+            message: message.into(),
+        }
+    }
+
+    fn runtime(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_RUNTIME,
+            message: message.into(),
+        }
+    }
+
+    fn report(self) -> ExitCode {
+        eprintln!("sftpbox: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}
+
+/// A password from the terminal without echo (asked twice when `confirm`)
+/// or one line of stdin; never empty. Held as a [`accounts::Secret`] so it
+/// cannot reach a log line by accident.
+fn read_password(confirm: bool) -> Result<accounts::Secret<String>, Failure> {
+    let cannot = |err: std::io::Error| Failure::runtime(format!("cannot read the password: {err}"));
     let password = if std::io::stdin().is_terminal() {
-        match rpassword::prompt_password("password: ") {
-            Ok(p) => p,
-            Err(err) => {
-                eprintln!("sftpbox: cannot read the password: {err}");
-                return ExitCode::from(EXIT_RUNTIME);
+        let first = rpassword::prompt_password("password: ").map_err(cannot)?;
+        if confirm {
+            let again = rpassword::prompt_password("password again: ").map_err(cannot)?;
+            if again != first {
+                return Err(Failure::usage(
+                    "the two passwords differ; nothing was changed",
+                ));
             }
         }
+        first
     } else {
         let mut line = String::new();
-        if let Err(err) = std::io::stdin().lock().read_line(&mut line) {
-            eprintln!("sftpbox: cannot read the password: {err}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(cannot)?;
         line.trim_end_matches(['\n', '\r']).to_owned()
     };
     if password.is_empty() {
-        eprintln!("sftpbox: the password is empty");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(Failure::usage("the password is empty"));
     }
-    match accounts::hash_password(&password) {
+    Ok(accounts::Secret::new(password))
+}
+
+fn hash_password() -> ExitCode {
+    let password = match read_password(false) {
+        Ok(password) => password,
+        Err(failure) => return failure.report(),
+    };
+    match accounts::hash_password(password.expose()) {
         Ok(hash) => {
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{hash}").is_err() {
@@ -317,6 +457,128 @@ fn check(args: CheckArgs) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn account(args: AccountArgs) -> ExitCode {
+    match run_account(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn run_account(args: AccountArgs) -> Result<(), Failure> {
+    let config = ServerConfig::load(args.config.as_deref())
+        .map_err(|err| Failure::usage(err.to_string()))?;
+    let deployment = Deployment {
+        accounts: args.accounts.unwrap_or(config.accounts),
+        homes: args.homes.unwrap_or(config.homes),
+    };
+    let fail = |err: admin::AdminError| {
+        if err.is_usage() {
+            Failure::usage(err.to_string())
+        } else {
+            Failure::runtime(err.to_string())
+        }
+    };
+    let written = match args.action {
+        AccountAction::List { json } => {
+            print!("{}", admin::list(&deployment, json).map_err(fail)?);
+            return Ok(());
+        }
+        AccountAction::Show { name, json } => {
+            print!("{}", admin::show(&deployment, &name, json).map_err(fail)?);
+            return Ok(());
+        }
+        AccountAction::Add { name, fields } => {
+            AccountName::new(&name).map_err(Failure::usage)?;
+            let change = read_change(fields)?;
+            admin::change(&deployment, Edit::Add(&name, &change)).map_err(fail)?
+        }
+        AccountAction::Set { name, fields } => {
+            let change = read_change(fields)?;
+            admin::change(&deployment, Edit::Set(&name, &change)).map_err(fail)?
+        }
+        AccountAction::Remove { name } => {
+            admin::change(&deployment, Edit::Remove(&name)).map_err(fail)?
+        }
+    };
+    println!("{}", written.summary);
+    for note in &written.notes {
+        eprintln!("sftpbox: note: {note}");
+    }
+    if written.reloaded != admin::Reloaded::NotNeeded {
+        println!("{}", written.reloaded);
+    }
+    Ok(())
+}
+
+/// The change the flags ask for: the password read and hashed, the key
+/// files read, the quota checked.
+fn read_change(fields: FieldArgs) -> Result<Change, Failure> {
+    let stdin_keys = fields.keys.iter().filter(|k| k.as_os_str() == "-").count();
+    if stdin_keys > 1 {
+        return Err(Failure::usage("`--key -` may be given once"));
+    }
+    if stdin_keys == 1 && fields.password && !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "--password and `--key -` cannot both read stdin; give the key as a file",
+        ));
+    }
+    let quota = match fields.quota.as_deref().map(str::trim) {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => {
+            accounts::parse_quota(text).map_err(|err| Failure::usage(format!("--quota: {err}")))?;
+            Some(Some(text.to_owned()))
+        }
+    };
+    let mut keys = None;
+    for file in &fields.keys {
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(file)
+        }
+        .map_err(|err| Failure::runtime(format!("cannot read {}: {err}", file.display())))?;
+        let found: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        if found.is_empty() {
+            return Err(Failure::usage(format!("{}: no key in it", file.display())));
+        }
+        keys.get_or_insert_with(Vec::new).extend(found);
+    }
+    let password_hash = if fields.password {
+        let password = read_password(true)?;
+        Some(
+            accounts::hash_password(password.expose())
+                .map_err(|err| Failure::runtime(err.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let flag = |on: bool, off: bool| match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    Ok(Change {
+        password_hash,
+        keys,
+        quota,
+        commands: fields.commands.map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
+        readonly: flag(fields.readonly, fields.writable),
+        disabled: flag(fields.disable, fields.enable),
+    })
 }
 
 fn display(path: &Path) -> String {

@@ -18,13 +18,15 @@
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
 //! `host_keys` and `penalties` (per-source penalties) are read by the edge;
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
-//! loaders. Only what `main`, the tests and the benches use is public: `cli`,
+//! loaders. `admin` is `sftpbox account`: accounts.toml listed and
+//! changed in place, validated by the loader before it is written. Only what `main`, the tests and the benches use is public: `cli`,
 //! `server`, `accounts`, `config`, `host_keys`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod admin;
 mod builtin_names;
 mod checksum;
 pub mod cli;
