@@ -143,7 +143,7 @@ impl Connection {
     fn admit(&mut self, user: &str, method: &str) -> Auth {
         match self.context.services.try_take_session(user) {
             Some(slot) => {
-                info!(user, method, peer = %self.peer, result = "accepted", "login");
+                info!(target: "audit", account = user, method, peer = %self.peer, result = "accepted", "login");
                 self.login = Some(Login {
                     account_name: user.to_owned(),
                     _session_slot: slot,
@@ -152,7 +152,7 @@ impl Connection {
                 Auth::Accept
             }
             None => {
-                warn!(user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
+                warn!(target: "audit", account = user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
                 rejection()
             }
         }
@@ -305,7 +305,7 @@ impl russh::server::Handler for Connection {
         if verified {
             Ok(self.admit(user, "password"))
         } else {
-            info!(user, method = "password", peer = %self.peer, result = "refused", "login");
+            info!(target: "audit", account = user, method = "password", peer = %self.peer, result = "refused", "login");
             self.refused_attempt()
         }
     }
@@ -320,7 +320,8 @@ impl russh::server::Handler for Connection {
             Ok(Auth::Accept)
         } else {
             info!(
-                user,
+                target: "audit",
+                account = user,
                 method = "publickey",
                 peer = %self.peer,
                 key = %offer.public_key.fingerprint(russh::keys::HashAlg::Sha256),

@@ -6,9 +6,16 @@
 //! [`FileTransfer`] that counts into its own figures (for the file's log
 //! line) and into the connection's at the same time, so the connection's
 //! figures are live while a transfer runs, not added up when it ends.
+//!
+//! An upload also keeps the sha256 of what it writes, as the bytes go by,
+//! for as long as they arrive in order from offset 0 ([`InOrderDigest`]):
+//! the first write anywhere else ends it, and a file whose final size is not
+//! what was hashed gets none. The file is never read again for it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::checksum::{HashAlgorithm, Hasher};
 
 /// What was moved, at one moment.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +62,67 @@ impl Transferred {
     }
 }
 
+/// The sha256 of a file's content, fed by its writes while they come in
+/// order from offset 0; given up at the first write elsewhere.
+pub struct InOrderDigest {
+    /// `None` once a write came out of order.
+    hasher: Option<Hasher>,
+    /// The offset the next in-order write starts at: bytes hashed so far.
+    next: u64,
+}
+
+impl Default for InOrderDigest {
+    fn default() -> InOrderDigest {
+        InOrderDigest {
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            next: 0,
+        }
+    }
+}
+
+impl InOrderDigest {
+    /// Feeds `data`, written at `offset`: hashed when it starts where the
+    /// last write ended, else the digest is given up for good.
+    pub fn written_at(&mut self, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        match &mut self.hasher {
+            Some(hasher) if offset == self.next => {
+                hasher.update(data);
+                self.next = self.next.saturating_add(data.len() as u64);
+            }
+            Some(_) => self.hasher = None,
+            None => {}
+        }
+    }
+
+    /// The hex sha256 of the file, if every byte of a file of `final_size`
+    /// bytes was hashed in order; consumes the running hash.
+    pub fn finish(&mut self, final_size: u64) -> Option<String> {
+        let hasher = self.hasher.take()?;
+        (self.next == final_size).then(|| hasher.finalize_hex())
+    }
+}
+
+impl std::fmt::Debug for InOrderDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InOrderDigest")
+            .field("in_order", &self.hasher.is_some())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
 /// The transfer of one file: its own figures, counted into the total of
-/// whoever moves it (the connection) as they grow.
+/// whoever moves it (the connection) as they grow, and for an upload the
+/// sha256 of what it wrote in order.
 #[derive(Debug)]
 pub struct FileTransfer {
     own: Transferred,
     total: Arc<Transferred>,
+    /// `Some` for an upload.
+    digest: Option<Mutex<InOrderDigest>>,
 }
 
 impl FileTransfer {
@@ -69,7 +131,45 @@ impl FileTransfer {
         FileTransfer {
             own: Transferred::default(),
             total,
+            digest: None,
         }
+    }
+
+    /// An upload: like [`FileTransfer::new`], and it hashes what it writes
+    /// in order from offset 0.
+    pub fn upload(total: Arc<Transferred>) -> FileTransfer {
+        FileTransfer {
+            digest: Some(Mutex::new(InOrderDigest::default())),
+            ..FileTransfer::new(total)
+        }
+    }
+
+    /// Whether it was made as an upload.
+    pub fn is_upload(&self) -> bool {
+        self.digest.is_some()
+    }
+
+    /// Counts `data`, written to the file at `offset`, and hashes it if it
+    /// is the next in order.
+    pub fn written_at(&self, offset: u64, data: &[u8]) {
+        self.add_written(data.len() as u64);
+        if let Some(digest) = &self.digest {
+            digest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .written_at(offset, data);
+        }
+    }
+
+    /// The hex sha256 of the uploaded file, when it was written in order
+    /// from its start to `final_size`; `None` otherwise or for a download.
+    pub fn sha256(&self, final_size: u64) -> Option<String> {
+        self.digest.as_ref().and_then(|digest| {
+            digest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .finish(final_size)
+        })
     }
 
     /// Counts `n` bytes read from the file.
@@ -94,6 +194,47 @@ impl FileTransfer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sha256(data: &[u8]) -> String {
+        let mut hasher = Hasher::new(HashAlgorithm::Sha256);
+        hasher.update(data);
+        hasher.finalize_hex()
+    }
+
+    #[test]
+    fn writes_in_order_from_the_start_give_the_files_sha256() {
+        let upload = FileTransfer::upload(Arc::default());
+        upload.written_at(0, b"hello ");
+        upload.written_at(6, b"");
+        upload.written_at(6, b"world");
+        assert_eq!(upload.own.snapshot().bytes_written, 11);
+        assert_eq!(upload.sha256(11), Some(sha256(b"hello world")));
+    }
+
+    #[test]
+    fn a_write_out_of_order_gives_up_the_digest_for_good() {
+        let upload = FileTransfer::upload(Arc::default());
+        upload.written_at(5, b"world");
+        upload.written_at(0, b"hello");
+        assert_eq!(upload.sha256(10), None);
+        let rewrite = FileTransfer::upload(Arc::default());
+        rewrite.written_at(0, b"abc");
+        rewrite.written_at(1, b"b");
+        rewrite.written_at(3, b"d");
+        assert_eq!(rewrite.sha256(4), None);
+    }
+
+    #[test]
+    fn a_file_longer_or_shorter_than_what_was_hashed_has_no_digest() {
+        let upload = FileTransfer::upload(Arc::default());
+        upload.written_at(0, b"abc");
+        assert_eq!(upload.sha256(10), None);
+        let empty = FileTransfer::upload(Arc::default());
+        assert_eq!(empty.sha256(0), Some(sha256(b"")));
+        let download = FileTransfer::new(Arc::default());
+        download.written_at(0, b"abc");
+        assert_eq!(download.sha256(3), None);
+    }
 
     #[test]
     fn a_file_counts_into_its_own_figures_and_the_total_at_once() {

@@ -88,7 +88,7 @@ impl Lane {
     }
 }
 
-/// An open file and what it moved, for the close log line.
+/// An open file and what it moved, for its audit line at close.
 pub struct FileHandle {
     /// The file.
     pub file: JailFile,
@@ -97,18 +97,29 @@ pub struct FileHandle {
     /// When it was opened.
     pub opened: Instant,
     /// What moved through this handle, counted into the connection's
-    /// figures too.
+    /// figures too; for a file opened for writing, an upload, which hashes
+    /// what is written in order.
     pub transfer: FileTransfer,
 }
 
 impl FileHandle {
-    /// A handle for a freshly opened file, whose transfer counts into `total`.
-    pub fn new(file: JailFile, path: VirtualPath, total: Arc<Transferred>) -> FileHandle {
+    /// A handle for a freshly opened file, whose transfer counts into
+    /// `total`; `writable` says whether it was opened for writing.
+    pub fn new(
+        file: JailFile,
+        path: VirtualPath,
+        writable: bool,
+        total: Arc<Transferred>,
+    ) -> FileHandle {
         FileHandle {
             file,
             path,
             opened: Instant::now(),
-            transfer: FileTransfer::new(total),
+            transfer: if writable {
+                FileTransfer::upload(total)
+            } else {
+                FileTransfer::new(total)
+            },
         }
     }
 
@@ -117,9 +128,9 @@ impl FileHandle {
         self.transfer.add_read(n as u64);
     }
 
-    /// Counts `n` bytes written.
-    pub fn count_written(&self, n: usize) {
-        self.transfer.add_written(n as u64);
+    /// Counts `data`, written at `offset` (and hashes it when in order).
+    pub fn count_written(&self, offset: u64, data: &[u8]) {
+        self.transfer.written_at(offset, data);
     }
 }
 
