@@ -208,11 +208,20 @@ pub fn log_close(file: &FileHandle) {
 /// only them.
 const AUDIT: &str = "audit";
 
-/// The audit line of a request that changes the box at `raw` (as the
-/// client sent it, escaped where not printable): `event`, then `ok` or
-/// the error.
+/// How a path from the client is shown in an audit line: resolved against
+/// the box root (as the other lines show paths), escaped where not
+/// printable; as sent when it does not resolve.
+fn shown(raw: &[u8]) -> String {
+    match path(raw) {
+        Ok(resolved) => resolved.to_string(),
+        Err(_) => crate::jail::escaped(raw).into_owned(),
+    }
+}
+
+/// The audit line of a request that changes the box at `raw`: `event`,
+/// then `ok` or the error.
 fn audit<T>(event: &str, raw: &[u8], result: &Result<T, JailError>) {
-    let path = crate::jail::escaped(raw);
+    let path = shown(raw);
     match result {
         Ok(_) => info!(target: AUDIT, path = %path, result = "ok", "{event}"),
         Err(err) => info!(target: AUDIT, path = %path, result = "failed", error = %err, "{event}"),
@@ -319,7 +328,7 @@ pub fn rename(session: &Session, id: u32, from: &[u8], to: &[u8], replace: bool)
         let t = path(to)?;
         session.jail.rename(&f, &t, replace)
     });
-    let (shown_from, shown_to) = (crate::jail::escaped(from), crate::jail::escaped(to));
+    let (shown_from, shown_to) = (shown(from), shown(to));
     match &result {
         Ok(()) => info!(target: AUDIT, from = %shown_from, to = %shown_to, result = "ok", "rename"),
         Err(err) => info!(
