@@ -862,7 +862,9 @@ disabled = true
         );
         let p = only_problem("[users.alice]\nmax_files = \"lots\"\n");
         assert!(
-            p.starts_with("2:13: max_files must be a whole number of files and folders, not string"),
+            p.starts_with(
+                "2:13: max_files must be a whole number of files and folders, not string"
+            ),
             "{p}"
         );
         let p = only_problem("[users.alice]\nmax_files = 2.5\n");

@@ -618,7 +618,7 @@ mod tests {
         );
         assert_eq!(fixture.jail.create_dir(&vp("/e"), 0o755), Err(full()));
         assert_eq!(fixture.jail.symlink(b"x", &vp("/m")), Err(full()));
-        assert_eq!(full().to_string(), "too many files: used 3 of 3");
+        assert_eq!(full().to_string(), "file limit reached: used 3 of 3 files");
         // An existing file opens with `create` as before: nothing is made.
         fixture.jail.open_file(&vp("/a"), &create).unwrap();
         fixture.jail.open_file(&vp("/d/l"), &create).unwrap();

@@ -51,7 +51,7 @@ pub enum JailError {
     },
     /// Creating the entry would take the box past its `max_files`; nothing
     /// was created.
-    #[error("too many files: used {used} of {limit}")]
+    #[error("file limit reached: used {used} of {limit} files")]
     TooManyFiles {
         /// Files (inodes) in the box before the refused operation.
         used: u64,
@@ -194,12 +194,9 @@ mod tests {
         assert_eq!(quota.to_string(), "quota exceeded: used 5 of 9 bytes");
         assert_eq!(JailError::NotFound.to_string(), "no such file or directory");
         let files = JailError::TooManyFiles { used: 7, limit: 7 };
-        assert_eq!(files.to_string(), "too many files: used 7 of 7");
-        assert_eq!(files.strerror(), "too many files: used 7 of 7");
+        assert_eq!(files.to_string(), "file limit reached: used 7 of 7 files");
+        assert_eq!(files.strerror(), "file limit reached: used 7 of 7 files");
         assert_ne!(files, JailError::TooManyFiles { used: 6, limit: 7 });
-        assert_eq!(
-            io::Error::from(files).kind(),
-            io::ErrorKind::QuotaExceeded
-        );
+        assert_eq!(io::Error::from(files).kind(), io::ErrorKind::QuotaExceeded);
     }
 }
