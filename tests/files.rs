@@ -2,6 +2,8 @@
 //! home holds, whichever way they are made, and with a byte quota every
 //! entry pays for its room on disk (a symlink its target, a folder its
 //! size), so a home at its quota cannot grow by empty ones.
+// The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
