@@ -28,7 +28,8 @@
 //! `..` nor contain `/`, so it cannot leave that directory.
 //!
 //! Client paths arrive as [`VirtualPath`]s (lexically normalized, see
-//! `path.rs`); sizes are accounted in a shared [`Quota`] (see `quota.rs`).
+//! `path.rs`); bytes and files are accounted in a shared [`Quota`] (see
+//! `quota.rs`), every new or removed name through `charge.rs`.
 //! Every call blocks: async callers use `spawn_blocking`. This module knows
 //! nothing of users, SSH or SFTP.
 
