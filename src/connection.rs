@@ -204,17 +204,20 @@ impl Connection {
                     return;
                 };
                 let id = channel.id();
-                let serving =
-                    services.serve_sftp(channel.into_stream(), state.open_handles(), &client_id);
+                let serving = services.serve_sftp(
+                    channel.into_stream(),
+                    state.open_handles(),
+                    &client_id,
+                    state.moved(),
+                );
                 let closing = state.closing();
-                let (totals, stream) = tokio::select! {
+                let stream = tokio::select! {
                     served = serving => served,
                     _ = closing.cancelled() => {
                         state.channels().close(id);
                         return;
                     }
                 };
-                state.add_totals(&totals);
                 let _ = handle.exit_status_request(id, 0).await;
                 let _ = handle.eof(id).await;
                 let _ = handle.close(id).await;
@@ -253,7 +256,7 @@ impl Connection {
                 let id = open.channel.id();
                 let closing = state.closing();
                 tokio::select! {
-                    () = commands::run(open.channel, handle, services, program, pty) => {}
+                    () = commands::run(open.channel, handle, services, program, pty, state.moved()) => {}
                     _ = closing.cancelled() => {}
                 }
                 state.channels().close(id);

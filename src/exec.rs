@@ -26,11 +26,13 @@ mod shell;
 mod words;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::jail::{Jail, VirtualPath};
+use crate::transfer::Transferred;
 
 pub use builtins::Builtin;
 
@@ -55,6 +57,8 @@ pub struct ExecContext {
     pub command_timeout: Duration,
     /// Whether the client asked for a terminal (`pty-req`).
     pub pty: bool,
+    /// The connection's transfer counters, which scp counts into.
+    pub moved: Arc<Transferred>,
 }
 
 /// How a command ended: what `connection` reports to the client.
@@ -137,7 +141,16 @@ where
         return ExitOutcome::Status(0);
     };
     if name.as_slice() == b"scp" {
-        let status = crate::scp::run(&ctx.jail, &ctx.account, &argv, stdin, stdout, stderr).await;
+        let status = crate::scp::run(
+            &ctx.jail,
+            &ctx.account,
+            &ctx.moved,
+            &argv,
+            stdin,
+            stdout,
+            stderr,
+        )
+        .await;
         return ExitOutcome::Status(status);
     }
     if let Some(builtin) = Builtin::from_name(name) {

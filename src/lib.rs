@@ -11,7 +11,8 @@
 //!   with `listing` (how files are shown to people) and `builtin_names`
 //!   (the one table of commands served in-process, which accounts.toml's
 //!   check reads too) and `checksum` (the hash algorithms of check-file
-//!   and the sum commands);
+//!   and the sum commands) and `transfer` (the one set of counters of
+//!   bytes moved, per file and per connection);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
@@ -39,3 +40,4 @@ mod scp;
 pub mod server;
 mod service;
 mod sftp;
+mod transfer;

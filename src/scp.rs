@@ -10,7 +10,9 @@
 //! machines in `sink.rs` and `source.rs`. This module knows nothing of SSH
 //! nor of the command dispatcher that hands it the words: it gets the box,
 //! the account name, argv and a byte stream, and returns an exit status, 0
-//! or 1 as OpenSSH.
+//! or 1 as OpenSSH. What it moves counts into the connection's transfer
+//! counters, one log line per file; with `-v` it tells the client's stderr
+//! each record, as OpenSSH's scp does, names escaped where not printable.
 
 mod protocol;
 mod sink;
@@ -18,10 +20,15 @@ mod source;
 mod upload;
 
 use std::io;
-
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::jail::{Jail, JailError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::info;
+
+use crate::jail::{Jail, JailError, VirtualPath, escaped};
+use crate::transfer::{FileTransfer, Moved, Transferred};
 use protocol::{ACK_ERROR, ACK_OK, MAX_LINE_BYTES};
 
 /// Size of one data chunk read from or written to a file.
@@ -40,6 +47,8 @@ struct Options {
     preserve: bool,
     /// `-d`: the target must be a directory.
     target_is_dir: bool,
+    /// `-v`: tell stderr every record sent or received.
+    verbose: bool,
     /// The paths, as typed (after the caller's tokenizing and globbing),
     /// byte for byte.
     operands: Vec<Vec<u8>>,
@@ -47,11 +56,13 @@ struct Options {
 
 /// Runs `scp` with `argv` (`argv[0]` is `scp`) in `jail` over
 /// `stdin`/`stdout`; `account` names the box's root when a client fetches
-/// `/` itself; usage errors go to `stderr`. Returns exit status
-/// 0 when no error was sent or received, else 1.
+/// `/` itself; what files move is counted into `moved`; usage errors and
+/// `-v`'s lines go to `stderr`. Returns exit status 0 when no error was sent
+/// or received, else 1.
 pub async fn run<R, W, E>(
     jail: &Jail,
     account: &str,
+    moved: &Arc<Transferred>,
     argv: &[Vec<u8>],
     stdin: R,
     stdout: W,
@@ -73,13 +84,22 @@ where
             return 1;
         }
     };
-    let mut peer = Peer::new(stdin, stdout);
+    let mut peer = Peer {
+        reader: BufReader::new(stdin),
+        writer: stdout,
+        errors: 0,
+        stderr: options.verbose.then_some(stderr),
+        moved: moved.clone(),
+    };
     let result = if options.sink {
         sink::run(&mut peer, jail, &options).await
     } else {
         source::run(&mut peer, jail, &options, account).await
     };
     let _ = peer.writer.flush().await;
+    if let Some(stderr) = peer.stderr.as_mut() {
+        let _ = stderr.flush().await;
+    }
     match result {
         Ok(()) if peer.errors == 0 => 0,
         Ok(()) | Err(Stop) => 1,
@@ -105,12 +125,10 @@ fn parse_options(args: &[Vec<u8>]) -> Result<Options, String> {
                 b'r' => options.recursive = true,
                 b'p' => options.preserve = true,
                 b'd' => options.target_is_dir = true,
-                b'v' | b'q' => {}
+                b'v' => options.verbose = true,
+                b'q' => {}
                 other => {
-                    return Err(format!(
-                        "unsupported option -- {}",
-                        crate::jail::escaped(&[other])
-                    ));
+                    return Err(format!("unsupported option -- {}", escaped(&[other])));
                 }
             }
         }
@@ -140,20 +158,32 @@ enum Ack {
 }
 
 /// The other end of the session: a buffered reader (records and data share
-/// it), the writer, and the count of errors sent or received.
-struct Peer<R, W> {
+/// it), the writer, the count of errors sent or received, stderr when `-v`
+/// asked for the records there, and the counters files count into.
+struct Peer<R, W, E> {
     reader: BufReader<R>,
     writer: W,
     errors: u32,
+    stderr: Option<E>,
+    moved: Arc<Transferred>,
 }
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Peer<R, W> {
-    fn new(reader: R, writer: W) -> Self {
-        Peer {
-            reader: BufReader::new(reader),
-            writer,
-            errors: 0,
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Peer<R, W, E> {
+    /// With `-v`, writes `what: RECORD` on stderr as OpenSSH's scp does
+    /// (`Sink: C0644 5 name`), the record without its newline and escaped
+    /// where it is not printable UTF-8. A client that stopped reading its
+    /// stderr only loses these lines' flush, not the transfer.
+    async fn tell(&mut self, what: &str, record: &[u8]) {
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        if let Some(stderr) = self.stderr.as_mut() {
+            let line = format!("{what}: {}\n", escaped(record));
+            let _ = stderr.write_all(line.as_bytes()).await;
         }
+    }
+
+    /// A transfer of one file, counted into the connection's figures.
+    fn start_file(&self) -> FileTransfer {
+        FileTransfer::new(self.moved.clone())
     }
 
     /// Sends `bytes` and flushes, so the peer sees every record at once.
@@ -231,6 +261,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Peer<R, W> {
             }
         }
     }
+}
+
+/// Finishes `transfer` of the file at `path` and logs it like SFTP's close.
+fn log_file(path: &VirtualPath, transfer: &FileTransfer, started: Instant) {
+    let Moved {
+        bytes_read,
+        bytes_written,
+        ..
+    } = transfer.finish();
+    info!(
+        path = %path,
+        bytes_read,
+        bytes_written,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "file closed"
+    );
 }
 
 /// Runs a blocking jail operation on the blocking pool.

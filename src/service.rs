@@ -14,7 +14,8 @@
 //!
 //! It must not know russh, channels or sockets, nor how a login is
 //! decided: `connection` hands it byte streams and an account name, and
-//! turns what comes back ([`ExitOutcome`], [`SessionTotals`]) into SSH.
+//! turns what comes back ([`ExitOutcome`]) into SSH; what files move is
+//! counted, as it moves, into the connection's [`Transferred`].
 
 mod registry;
 
@@ -34,7 +35,7 @@ use crate::jail::{Jail, JailError};
 use registry::AccountRegistry;
 
 pub use crate::exec::{ExitOutcome, ExitSignal};
-pub use crate::sftp::SessionTotals;
+pub use crate::transfer::Transferred;
 pub use registry::AccountSessionSlot;
 
 /// Why an account's services could not be built.
@@ -140,14 +141,15 @@ impl AccountServices {
     /// Serves SFTP over `stream` until the client ends it; counts the
     /// handles it holds open in `open_handles`. `client_id` is the SSH
     /// version string the client sent, which tells how it orders SYMLINK's
-    /// paths. Returns what the session moved and the stream, when it is
-    /// still whole.
+    /// paths; what files move is counted into `moved`. Returns the stream,
+    /// when it is still whole.
     pub async fn serve_sftp<S>(
         &self,
         stream: S,
         open_handles: Arc<AtomicUsize>,
         client_id: &[u8],
-    ) -> (SessionTotals, Option<S>)
+        moved: Arc<Transferred>,
+    ) -> Option<S>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -158,17 +160,20 @@ impl AccountServices {
             &self.account,
             open_handles,
             symlink_order,
+            moved,
         )
         .await
     }
 
     /// Runs one command line (`ssh HOST CMD`): scp, a built-in or an
     /// allowed external program. `pty` says whether the client has a
-    /// terminal (stderr then merges into stdout).
+    /// terminal (stderr then merges into stdout); what scp moves is
+    /// counted into `moved`.
     pub async fn run_command<R, W, E>(
         &self,
         line: &[u8],
         pty: bool,
+        moved: Arc<Transferred>,
         stdin: R,
         stdout: W,
         stderr: E,
@@ -179,26 +184,27 @@ impl AccountServices {
         E: AsyncWrite + Unpin + Send,
     {
         info!(command = %crate::jail::escaped(line), "command");
-        crate::exec::run_command(line, &self.exec_context(pty), stdin, stdout, stderr).await
+        crate::exec::run_command(line, &self.exec_context(pty, moved), stdin, stdout, stderr).await
     }
 
     /// Runs the interactive shell on a terminal until the client leaves.
-    pub async fn run_shell<R, W>(&self, input: R, output: W) -> ExitOutcome
+    pub async fn run_shell<R, W>(&self, input: R, output: W, moved: Arc<Transferred>) -> ExitOutcome
     where
         R: AsyncRead + Unpin + Send,
         W: AsyncWrite + Unpin + Send,
     {
-        crate::exec::run_shell(&self.exec_context(true), input, output).await
+        crate::exec::run_shell(&self.exec_context(true, moved), input, output).await
     }
 
     /// What one command or shell of this account runs with.
-    fn exec_context(&self, pty: bool) -> ExecContext {
+    fn exec_context(&self, pty: bool, moved: Arc<Transferred>) -> ExecContext {
         ExecContext {
             jail: self.jail.clone(),
             account: self.account.clone(),
             external: self.commands.clone(),
             command_timeout: self.command_timeout,
             pty,
+            moved,
         }
     }
 }

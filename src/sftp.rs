@@ -37,7 +37,7 @@ mod status;
 mod tests;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -45,6 +45,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::jail::Jail;
+use crate::transfer::Transferred;
 use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
 use handles::{HandleKind, HandleTable, Lane, Reply};
 use status::Refusal;
@@ -53,40 +54,6 @@ use status::Refusal;
 /// their replies. OpenSSH keeps 64 × 255 KiB ≈ 16 MiB in flight; four times that
 /// is generous for honest clients and bounds what a hostile one can pin.
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
-
-/// What one SFTP session moved, for the connection's end-of-session log.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SessionTotals {
-    /// Bytes read from files.
-    pub bytes_read: u64,
-    /// Bytes written to files.
-    pub bytes_written: u64,
-    /// Files opened and closed.
-    pub files_closed: u64,
-}
-
-#[derive(Default)]
-struct Totals {
-    bytes_read: AtomicU64,
-    bytes_written: AtomicU64,
-    files_closed: AtomicU64,
-}
-
-impl Totals {
-    fn add(&self, read: u64, written: u64) {
-        self.bytes_read.fetch_add(read, Ordering::Relaxed);
-        self.bytes_written.fetch_add(written, Ordering::Relaxed);
-        self.files_closed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> SessionTotals {
-        SessionTotals {
-            bytes_read: self.bytes_read.load(Ordering::Relaxed),
-            bytes_written: self.bytes_written.load(Ordering::Relaxed),
-            files_closed: self.files_closed.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// Which of SYMLINK's two paths is the target, by client (see the module
 /// documentation).
@@ -129,7 +96,8 @@ struct Session {
     symlink_order: SymlinkOrder,
     handles: HandleTable,
     replies: mpsc::UnboundedSender<Reply>,
-    totals: Arc<Totals>,
+    /// The connection's transfer counters, which every file counts into.
+    moved: Arc<Transferred>,
 }
 
 impl Session {
@@ -139,9 +107,9 @@ impl Session {
     }
 }
 
-/// Serves SFTP on `stream` until the client closes it; returns what moved,
-/// and the stream itself (so the caller can report an exit status before it
-/// closes the channel), unless writing replies failed.
+/// Serves SFTP on `stream` until the client closes it, counting what files
+/// move into `moved`; returns the stream itself (so the caller can report an
+/// exit status before it closes the channel), unless writing replies failed.
 /// `open_handles` follows how many files and directories the client holds
 /// open, so a shutdown can tell a transfer from an idle session;
 /// `symlink_order` is the client's ([`SymlinkOrder::for_client`]).
@@ -151,7 +119,8 @@ pub async fn serve<S>(
     owner: &str,
     open_handles: Arc<AtomicUsize>,
     symlink_order: SymlinkOrder,
-) -> (SessionTotals, Option<S>)
+    moved: Arc<Transferred>,
+) -> Option<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -171,7 +140,7 @@ where
         symlink_order,
         handles: HandleTable::new(open_handles),
         replies: replies.clone(),
-        totals: Arc::default(),
+        moved,
     });
     let path_lane = Lane::spawn(replies);
 
@@ -201,10 +170,9 @@ where
     // Files the client left open are closed (and logged) in order after their pending requests.
     for open in session.handles.drain() {
         if let HandleKind::File(file) = open.kind {
-            let s = session.clone();
             open.lane.push(
                 Box::new(move || {
-                    requests::log_close(&s, &file);
+                    requests::log_close(&file);
                     Bytes::new()
                 }),
                 0,
@@ -214,13 +182,11 @@ where
     // The writer ends once every reply sender is gone: the path lane, the
     // handle lanes (after their last job) and the session itself.
     drop(path_lane);
-    let totals = session.totals.clone();
     drop(session);
-    let stream = (&mut writer_task.0)
+    (&mut writer_task.0)
         .await
         .ok()
-        .map(|writer| reader.unsplit(writer));
-    (totals.snapshot(), stream)
+        .map(|writer| reader.unsplit(writer))
 }
 
 /// A task that is aborted when its handle is dropped.
@@ -326,9 +292,8 @@ fn dispatch(
         }
         Request::Close { id, handle } => match session.handles.remove(&handle) {
             Some(open) => {
-                let s = session.clone();
                 open.lane
-                    .push(Box::new(move || requests::close(&s, id, &open.kind)), cost);
+                    .push(Box::new(move || requests::close(id, &open.kind)), cost);
             }
             None => session.reply(status::invalid_handle(id), cost),
         },

@@ -758,3 +758,29 @@ fn default_sftp_mode_scp_recursive_with_preserve() {
     assert_tree_preserved(&home.join("tree"), &files, "SFTP-mode upload");
     assert_ok(&out);
 }
+
+#[test]
+fn verbose_legacy_scp_tells_the_clients_stderr_each_record_with_names_escaped() {
+    let server = alice();
+    std::fs::write(server.home("alice").join("bell\x07"), b"ring").unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let down = local.path().join("down");
+    let out = server.scp(&["-O", "-v", &remote("bell\x07"), path_str(&down)]);
+    assert_ok(&out);
+    assert_eq!(std::fs::read(&down).unwrap(), b"ring");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Sending file modes: C0644 4 bell\\x07\n"),
+        "{stderr}"
+    );
+
+    let up = server.local_file("up\x07", b"hello");
+    let out = server.scp(&["-O", "-v", path_str(&up), &remote("")]);
+    assert_ok(&out);
+    assert_eq!(
+        std::fs::read(server.home("alice").join("up\x07")).unwrap(),
+        b"hello"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Sink: C0644 5 up\\x07\n"), "{stderr}");
+}

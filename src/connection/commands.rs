@@ -2,11 +2,13 @@
 //! account's services and reports how the command ended (`exit-status` or
 //! `exit-signal`, always before EOF and close).
 
+use std::sync::Arc;
+
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, Sig};
 use tokio::io::AsyncWriteExt;
 
-use crate::service::{AccountServices, ExitOutcome, ExitSignal};
+use crate::service::{AccountServices, ExitOutcome, ExitSignal, Transferred};
 
 /// What a channel runs.
 pub enum Program {
@@ -23,13 +25,15 @@ const NO_TERMINAL: &str =
     "sftpbox: no interactive shell without a terminal; use: ssh USER@HOST COMMAND\n";
 
 /// Runs `program` for the account of `services` on `channel` (`pty`: the
-/// client asked for a terminal) and reports its outcome through `handle`.
+/// client asked for a terminal) and reports its outcome through `handle`;
+/// what it moves counts into `moved`.
 pub async fn run(
     channel: Channel<Msg>,
     handle: Handle,
     services: &AccountServices,
     program: Program,
     pty: bool,
+    moved: Arc<Transferred>,
 ) {
     let id = channel.id();
     let mut stderr = channel.make_writer_ext(Some(1));
@@ -37,10 +41,10 @@ pub async fn run(
     let outcome = match program {
         Program::Command(line) => {
             services
-                .run_command(&line, pty, &mut input, &mut output, &mut stderr)
+                .run_command(&line, pty, moved, &mut input, &mut output, &mut stderr)
                 .await
         }
-        Program::Shell => services.run_shell(&mut input, &mut output).await,
+        Program::Shell => services.run_shell(&mut input, &mut output, moved).await,
         Program::RefusedShell => {
             let _ = stderr.write_all(NO_TERMINAL.as_bytes()).await;
             ExitOutcome::Status(1)

@@ -1,9 +1,9 @@
 //! What a connection's handler shares with the task that drives it and
 //! with its service tasks: whether it has logged in, its channel table, how
-//! many services are running (for the shutdown grace period) and the
-//! totals logged when it ends.
+//! many services are running (for the shutdown grace period) and what
+//! its services moved, logged when it ends.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tracing::{Span, info};
 
 use super::channels::ChannelTable;
-use crate::service::SessionTotals;
+use crate::service::Transferred;
 
 /// How often a shutting-down connection looks again for open SFTP handles.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -29,9 +29,8 @@ pub struct ConnectionState {
     /// Files and directories SFTP clients of this connection hold open.
     open_handles: Arc<AtomicUsize>,
     idle: Notify,
-    bytes_read: AtomicU64,
-    bytes_written: AtomicU64,
-    files_closed: AtomicU64,
+    /// What its services moved, counted as it moves.
+    moved: Arc<Transferred>,
     /// Passwords or key signatures refused on this connection.
     auth_failures: std::sync::atomic::AtomicU32,
     /// Cancelled when the connection must end now (no progress, login
@@ -58,9 +57,7 @@ impl ConnectionState {
             running_services: AtomicUsize::new(0),
             open_handles: Arc::default(),
             idle: Notify::new(),
-            bytes_read: AtomicU64::new(0),
-            bytes_written: AtomicU64::new(0),
-            files_closed: AtomicU64::new(0),
+            moved: Arc::default(),
             auth_failures: std::sync::atomic::AtomicU32::new(0),
             closing: tokio_util::sync::CancellationToken::new(),
             channels: ChannelTable::default(),
@@ -140,14 +137,9 @@ impl ConnectionState {
         }
     }
 
-    /// Adds a finished service's transfer totals.
-    pub fn add_totals(&self, totals: &SessionTotals) {
-        self.bytes_read
-            .fetch_add(totals.bytes_read, Ordering::Relaxed);
-        self.bytes_written
-            .fetch_add(totals.bytes_written, Ordering::Relaxed);
-        self.files_closed
-            .fetch_add(totals.files_closed, Ordering::Relaxed);
+    /// The counters its services count what they move into.
+    pub fn moved(&self) -> Arc<Transferred> {
+        self.moved.clone()
     }
 
     /// Logs the end of the connection with its totals.
@@ -156,11 +148,12 @@ impl ConnectionState {
         if !self.is_authenticated() {
             return;
         }
+        let moved = self.moved.snapshot();
         info!(
             duration_ms = self.started.elapsed().as_millis() as u64,
-            bytes_read = self.bytes_read.load(Ordering::Relaxed),
-            bytes_written = self.bytes_written.load(Ordering::Relaxed),
-            files = self.files_closed.load(Ordering::Relaxed),
+            bytes_read = moved.bytes_read,
+            bytes_written = moved.bytes_written,
+            files = moved.files,
             "session ended"
         );
     }

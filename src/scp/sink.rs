@@ -23,11 +23,13 @@
 //! stays and its target is replaced. Hard links of a replaced file keep the
 //! old content (a rename, not an in-place write).
 
+use std::time::Instant;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
 use super::upload::{self, Upload};
-use super::{Ack, Options, Peer, Stop, blocking};
+use super::{Ack, Options, Peer, Stop, blocking, log_file};
 use crate::jail::{Jail, JailError, SetAttrs, VirtualPath, escaped};
 use protocol::ACK_OK;
 
@@ -51,14 +53,15 @@ struct Destination<'a> {
 
 /// Receives into the single operand of `options` until the source's EOF or
 /// its top-level `E`.
-pub(super) async fn run<R, W>(
-    peer: &mut Peer<R, W>,
+pub(super) async fn run<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
 ) -> Result<(), Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let [target_bytes] = options.operands.as_slice() else {
         return peer.fail("ambiguous target").await;
@@ -100,8 +103,8 @@ where
     result
 }
 
-async fn receive<R, W>(
-    peer: &mut Peer<R, W>,
+async fn receive<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     destination: &Destination<'_>,
@@ -110,12 +113,14 @@ async fn receive<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let mut times: Option<Times> = None;
     loop {
         let Some(line) = peer.read_line().await? else {
             return Ok(());
         };
+        peer.tell("Sink", &line).await;
         let record = match protocol::parse_record(&line) {
             Ok(record) => record,
             Err(err) => return peer.fail(&err.to_string()).await,
@@ -175,8 +180,8 @@ where
 /// The path and display name of record `name` (kept byte for byte; the
 /// display escapes what is not text); `None` after reporting a name the box
 /// cannot hold.
-async fn place<R, W>(
-    peer: &mut Peer<R, W>,
+async fn place<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     destination: &Destination<'_>,
     frames: &[Frame],
     name: &[u8],
@@ -184,6 +189,7 @@ async fn place<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let (parent, parent_text) = match frames.last() {
         Some(frame) => (&frame.dir, frame.display.as_str()),
@@ -213,8 +219,8 @@ where
 
 /// Creates or reuses directory `dir` for a `D` record; `None` after
 /// reporting why it cannot be filled.
-async fn enter_dir<R, W>(
-    peer: &mut Peer<R, W>,
+async fn enter_dir<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     dir: VirtualPath,
@@ -225,6 +231,7 @@ async fn enter_dir<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let mode = if options.preserve {
         mode & 0o777
@@ -273,8 +280,8 @@ async fn finish_dir(jail: &Jail, frame: Frame) {
 /// Handles one `C` record: quota and open, ack, data, the source's trailing
 /// byte, then the rename and the final ack (or the noted error).
 #[allow(clippy::too_many_arguments)]
-async fn receive_file<R, W>(
-    peer: &mut Peer<R, W>,
+async fn receive_file<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     dest: VirtualPath,
@@ -286,7 +293,9 @@ async fn receive_file<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
+    let started = Instant::now();
     let upload = match blocking(jail, move |jail| upload::prepare(jail, dest, size)).await {
         Ok(upload) => upload,
         Err(JailError::QuotaExceeded { used, limit }) => {
@@ -306,10 +315,12 @@ where
         dest,
         old_mode,
     } = upload;
+    let transfer = peer.start_file();
     let copied = match peer.send(&[ACK_OK]).await {
-        Ok(()) => upload::copy_data(peer, &file, size).await,
+        Ok(()) => upload::copy_data(peer, &file, size, &transfer).await,
         Err(stop) => Err(stop),
     };
+    log_file(&dest, &transfer, started);
     let write_error = match copied {
         Ok(write_error) => write_error,
         Err(stop) => {

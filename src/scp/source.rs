@@ -12,12 +12,14 @@
 //! cannot be framed: it is reported and skipped.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Times, strerror};
-use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking};
+use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking, log_file};
 use crate::jail::{DirEntry, Jail, JailFile, OpenOptions, Stat, VirtualPath, escaped};
+use crate::transfer::FileTransfer;
 
 /// Name sent for the box's root when the account name cannot be one.
 const ROOT_FALLBACK_NAME: &[u8] = b"home";
@@ -31,8 +33,8 @@ struct DirFrame {
 }
 
 /// Sends every operand of `options`, after the sink's ready byte.
-pub(super) async fn run<R, W>(
-    peer: &mut Peer<R, W>,
+pub(super) async fn run<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     account: &str,
@@ -40,6 +42,7 @@ pub(super) async fn run<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     peer.read_ack().await?;
     for operand in &options.operands {
@@ -48,8 +51,8 @@ where
     Ok(())
 }
 
-async fn send_operand<R, W>(
-    peer: &mut Peer<R, W>,
+async fn send_operand<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     account: &str,
@@ -58,6 +61,7 @@ async fn send_operand<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let mut trimmed = operand;
     while let Some(rest) = trimmed.strip_suffix(b"/") {
@@ -104,8 +108,8 @@ where
 }
 
 /// Sends directory `path` and everything below it.
-async fn send_tree<R, W>(
-    peer: &mut Peer<R, W>,
+async fn send_tree<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     path: VirtualPath,
@@ -116,6 +120,7 @@ async fn send_tree<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let mut stack = Vec::new();
     if let Some(frame) = enter_dir(peer, jail, options, path, display, name, stat).await? {
@@ -175,8 +180,8 @@ where
 
 /// Lists `path`, then sends `T` (with `-p`) and `D`; `None` when it was
 /// reported unreadable or the sink refused it.
-async fn enter_dir<R, W>(
-    peer: &mut Peer<R, W>,
+async fn enter_dir<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     path: VirtualPath,
@@ -187,6 +192,7 @@ async fn enter_dir<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     if name.contains(&b'\n') {
         peer.send_error(&format!("{display}: name contains a newline, skipped"))
@@ -206,7 +212,9 @@ where
     if options.preserve && send_times(peer, &stat).await? == Ack::Error {
         return Ok(None);
     }
-    peer.send(&protocol::dir_record(stat.mode, name)).await?;
+    let record = protocol::dir_record(stat.mode, name);
+    peer.tell("Entering directory", &record).await;
+    peer.send(&record).await?;
     if peer.read_ack().await? == Ack::Error {
         return Ok(None);
     }
@@ -218,10 +226,11 @@ where
     }))
 }
 
-async fn send_times<R, W>(peer: &mut Peer<R, W>, stat: &Stat) -> Result<Ack, Stop>
+async fn send_times<R, W, E>(peer: &mut Peer<R, W, E>, stat: &Stat) -> Result<Ack, Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let times = Times {
         mtime: stat.mtime,
@@ -232,8 +241,8 @@ where
 }
 
 /// Sends one regular file: `T` (with `-p`), `C`, the bytes, `\0`.
-async fn send_file<R, W>(
-    peer: &mut Peer<R, W>,
+async fn send_file<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     jail: &Jail,
     options: &Options,
     path: VirtualPath,
@@ -243,14 +252,17 @@ async fn send_file<R, W>(
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     if name.contains(&b'\n') {
         return peer
             .send_error(&format!("{display}: name contains a newline, skipped"))
             .await;
     }
+    let started = Instant::now();
+    let opened_path = path.clone();
     let opened = blocking(jail, move |jail| {
-        let file = jail.open_file(&path, &OpenOptions::default())?;
+        let file = jail.open_file(&opened_path, &OpenOptions::default())?;
         let stat = file.stat()?;
         Ok((Arc::new(file), stat))
     })
@@ -266,12 +278,16 @@ where
     if options.preserve && send_times(peer, &stat).await? == Ack::Error {
         return Ok(());
     }
-    peer.send(&protocol::file_record(stat.mode, stat.size, name))
-        .await?;
+    let record = protocol::file_record(stat.mode, stat.size, name);
+    peer.tell("Sending file modes", &record).await;
+    peer.send(&record).await?;
     if peer.read_ack().await? == Ack::Error {
         return Ok(());
     }
-    if stream_data(peer, &file, stat.size).await? {
+    let transfer = peer.start_file();
+    let intact = stream_data(peer, &file, stat.size, &transfer).await;
+    log_file(&path, &transfer, started);
+    if intact? {
         peer.send(&[protocol::ACK_OK]).await?;
     } else {
         peer.send_error(&format!("{display}: read error")).await?;
@@ -280,15 +296,18 @@ where
 }
 
 /// Sends exactly `size` bytes of `file`; zeros once it cannot be read
-/// (shrunk, I/O error). Returns whether every byte came from the file.
-async fn stream_data<R, W>(
-    peer: &mut Peer<R, W>,
+/// (shrunk, I/O error), counting what it sends into `transfer`. Returns
+/// whether every byte came from the file.
+async fn stream_data<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     file: &Arc<JailFile>,
     size: u64,
+    transfer: &FileTransfer,
 ) -> Result<bool, Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let chunk = usize::try_from(size)
         .unwrap_or(CHUNK_BYTES)
@@ -308,6 +327,7 @@ where
             intact = complete;
         }
         peer.write_data(buf.get(..want).unwrap_or_default()).await?;
+        transfer.add_read(u64::try_from(want).unwrap_or(u64::MAX));
         if !intact {
             // Zeros from here on (`read_full` zeroed only this round's tail).
             buf.fill(0);

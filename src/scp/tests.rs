@@ -1,6 +1,7 @@
 //! Sink and source driven over `tokio::io::duplex` by a scripted peer that
 //! plays the OpenSSH client's side byte for byte.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::run;
 use crate::jail::tests::{Fixture, vp};
 use crate::jail::{Jail, OpenOptions, Quota};
+use crate::transfer::{Moved, Transferred};
 
 /// Starts `scp ARGS` in the box; returns the client's end of the stream.
 fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<u32>) {
@@ -21,7 +23,16 @@ fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<u32>) {
     let jail = fixture.jail.clone();
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
-        run(&jail, "alice", &argv, read, write, tokio::io::sink()).await
+        run(
+            &jail,
+            "alice",
+            &Arc::default(),
+            &argv,
+            read,
+            write,
+            tokio::io::sink(),
+        )
+        .await
     });
     (client, task)
 }
@@ -361,11 +372,113 @@ async fn a_readonly_account_cannot_upload() {
     let task = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
         let argv = ["scp", "-t", "/"].map(|word| word.as_bytes().to_vec());
-        run(&jail, "alice", &argv, read, write, tokio::io::sink()).await
+        run(
+            &jail,
+            "alice",
+            &Arc::default(),
+            &argv,
+            read,
+            write,
+            tokio::io::sink(),
+        )
+        .await
     });
     let mut client = client;
     expect(&mut client, b"\0").await;
     send(&mut client, b"C0644 1 f\n").await;
     expect(&mut client, b"\x01scp: /f: Read-only file system\n").await;
     assert_eq!(finish(client, task).await, 1);
+}
+
+/// Runs `scp ARGS` in the box with its stderr and the connection's counters
+/// kept: the client's stream, the task, and (stderr, counters) once it ends.
+fn start_counted(
+    fixture: &Fixture,
+    args: &[&[u8]],
+) -> (DuplexStream, JoinHandle<(u32, Vec<u8>, Moved)>) {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let argv: Vec<Vec<u8>> = std::iter::once(&b"scp"[..])
+        .chain(args.iter().copied())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let jail = fixture.jail.clone();
+    let task = tokio::spawn(async move {
+        let moved = Arc::new(Transferred::default());
+        let mut stderr = Vec::new();
+        let (read, write) = tokio::io::split(server);
+        let status = run(&jail, "alice", &moved, &argv, read, write, &mut stderr).await;
+        (status, stderr, moved.snapshot())
+    });
+    (client, task)
+}
+
+#[tokio::test]
+async fn with_v_the_sink_tells_each_record_escaped_and_counts_what_it_stored() {
+    let fixture = Fixture::new(None);
+    let (mut client, task) = start_counted(&fixture, &[b"-v", b"-t", b"/"]);
+    expect(&mut client, b"\0").await;
+    send(&mut client, b"C0644 5 a\xff\n").await;
+    expect(&mut client, b"\0").await;
+    send(&mut client, b"hello\0").await;
+    expect(&mut client, b"\0").await;
+    drop(client);
+    let (status, stderr, moved) = task.await.unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(String::from_utf8(stderr).unwrap(), "Sink: C0644 5 a\\xff\n");
+    assert_eq!(
+        moved,
+        Moved {
+            bytes_read: 0,
+            bytes_written: 5,
+            files: 1
+        }
+    );
+    let stored = std::fs::read(fixture.home().join(std::ffi::OsStr::from_bytes(b"a\xff")));
+    assert_eq!(stored.unwrap(), b"hello");
+}
+
+#[tokio::test]
+async fn with_v_the_source_tells_what_it_sends_and_counts_it() {
+    let fixture = Fixture::new(None);
+    std::fs::create_dir(fixture.home().join("d")).unwrap();
+    std::fs::write(fixture.home().join("d/x\x1b"), b"data!!").unwrap();
+    let (mut client, task) = start_counted(&fixture, &[b"-v", b"-r", b"-f", b"d"]);
+    send(&mut client, b"\0").await;
+    expect(&mut client, b"D0755 0 d\n").await;
+    send(&mut client, b"\0").await;
+    expect(&mut client, b"C0644 6 x\x1b\n").await;
+    send(&mut client, b"\0").await;
+    expect(&mut client, b"data!!\0").await;
+    send(&mut client, b"\0").await;
+    expect(&mut client, b"E\n").await;
+    send(&mut client, b"\0").await;
+    drop(client);
+    let (status, stderr, moved) = task.await.unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(
+        String::from_utf8(stderr).unwrap(),
+        "Entering directory: D0755 0 d\nSending file modes: C0644 6 x\\x1b\n"
+    );
+    assert_eq!(
+        moved,
+        Moved {
+            bytes_read: 6,
+            bytes_written: 0,
+            files: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn without_v_stderr_stays_empty() {
+    let fixture = Fixture::new(None);
+    let (mut client, task) = start_counted(&fixture, &[b"-t", b"/"]);
+    expect(&mut client, b"\0").await;
+    send(&mut client, b"C0644 1 f\n").await;
+    expect(&mut client, b"\0").await;
+    send(&mut client, b"x\0").await;
+    expect(&mut client, b"\0").await;
+    drop(client);
+    let (status, stderr, moved) = task.await.unwrap();
+    assert_eq!((status, stderr, moved.bytes_written), (0, Vec::new(), 1));
 }

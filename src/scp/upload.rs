@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::{CHUNK_BYTES, Peer, Stop, blocking};
 use crate::jail::{Jail, JailError, JailFile, OpenOptions, VirtualPath};
+use crate::transfer::FileTransfer;
 
 /// How many temporary names are tried before giving up.
 const TEMP_NAME_ATTEMPTS: usize = 8;
@@ -79,15 +80,18 @@ pub(super) fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Uploa
 }
 
 /// Reads exactly `size` data bytes into the file. After a write error the
-/// rest is read and discarded to stay in step; the error is returned.
-pub(super) async fn copy_data<R, W>(
-    peer: &mut Peer<R, W>,
+/// rest is read and discarded to stay in step; the error is returned. What
+/// reaches the file is counted into `transfer`.
+pub(super) async fn copy_data<R, W, E>(
+    peer: &mut Peer<R, W, E>,
     file: &Arc<JailFile>,
     size: u64,
+    transfer: &FileTransfer,
 ) -> Result<Option<JailError>, Stop>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
+    E: AsyncWrite + Unpin + Send,
 {
     let chunk = usize::try_from(size)
         .unwrap_or(CHUNK_BYTES)
@@ -110,7 +114,10 @@ where
             match joined {
                 Ok((data, written)) => {
                     buf = data;
-                    failed = written.err();
+                    match written {
+                        Ok(()) => transfer.add_written(u64::try_from(want).unwrap_or(u64::MAX)),
+                        Err(err) => failed = Some(err),
+                    }
                 }
                 Err(err) => {
                     buf = vec![0_u8; chunk];

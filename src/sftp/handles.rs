@@ -8,7 +8,7 @@
 //! replies by id.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::jail::{DirEntry, JailFile, VirtualPath};
+use crate::transfer::{FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
 pub const MAX_OPEN_HANDLES: usize = 1024;
@@ -95,32 +96,30 @@ pub struct FileHandle {
     pub path: VirtualPath,
     /// When it was opened.
     pub opened: Instant,
-    /// Bytes read through this handle.
-    pub bytes_read: AtomicU64,
-    /// Bytes written through this handle.
-    pub bytes_written: AtomicU64,
+    /// What moved through this handle, counted into the connection's
+    /// figures too.
+    pub transfer: FileTransfer,
 }
 
 impl FileHandle {
-    /// A handle for a freshly opened file.
-    pub fn new(file: JailFile, path: VirtualPath) -> FileHandle {
+    /// A handle for a freshly opened file, whose transfer counts into `total`.
+    pub fn new(file: JailFile, path: VirtualPath, total: Arc<Transferred>) -> FileHandle {
         FileHandle {
             file,
             path,
             opened: Instant::now(),
-            bytes_read: AtomicU64::new(0),
-            bytes_written: AtomicU64::new(0),
+            transfer: FileTransfer::new(total),
         }
     }
 
     /// Counts `n` bytes read.
     pub fn count_read(&self, n: usize) {
-        self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        self.transfer.add_read(n as u64);
     }
 
     /// Counts `n` bytes written.
     pub fn count_written(&self, n: usize) {
-        self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+        self.transfer.add_written(n as u64);
     }
 }
 

@@ -83,7 +83,7 @@ pub fn open(
             mode: wanted.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
         };
         let file = session.jail.open_file(&p, &options)?;
-        Ok(FileHandle::new(file, p))
+        Ok(FileHandle::new(file, p, session.moved.clone()))
     });
     answer(id, opened, |file| {
         hand_out(session, id, HandleKind::File(Arc::new(file)), lane)
@@ -165,24 +165,20 @@ pub fn write(id: u32, file: &FileHandle, offset: u64, data: &[u8]) -> Bytes {
 }
 
 /// CLOSE: logs what the handle moved; the handle is already out of the table.
-pub fn close(session: &Session, id: u32, handle: &HandleKind) -> Bytes {
+pub fn close(id: u32, handle: &HandleKind) -> Bytes {
     if let HandleKind::File(file) = handle {
-        log_close(session, file);
+        log_close(file);
     }
     status::ok(id)
 }
 
-/// One log line per closed file, and the session totals.
-pub fn log_close(session: &Session, file: &FileHandle) {
-    let read = file.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
-    let written = file
-        .bytes_written
-        .load(std::sync::atomic::Ordering::Relaxed);
-    session.totals.add(read, written);
+/// One log line per closed file; the file counts as finished.
+pub fn log_close(file: &FileHandle) {
+    let moved = file.transfer.finish();
     info!(
         path = %file.path,
-        bytes_read = read,
-        bytes_written = written,
+        bytes_read = moved.bytes_read,
+        bytes_written = moved.bytes_written,
         duration_ms = file.opened.elapsed().as_millis() as u64,
         "file closed"
     );

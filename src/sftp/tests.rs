@@ -13,20 +13,28 @@ use tokio::task::JoinHandle;
 use super::codec::{packet_type, put_string};
 use super::*;
 use crate::jail::tests::Fixture;
+use crate::transfer::Moved;
 
-type Served = JoinHandle<(SessionTotals, Option<DuplexStream>)>;
+/// The session's task; it ends with what the session's files moved.
+type Served = JoinHandle<(Moved, Option<DuplexStream>)>;
 
 /// A session over duplex on a fresh box, INIT already exchanged.
 async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
     let fixture = Fixture::new(None);
     let (mut client, server) = tokio::io::duplex(1 << 20);
-    let session = tokio::spawn(serve(
+    let moved = Arc::new(Transferred::default());
+    let serving = serve(
         server,
         fixture.jail.clone(),
         "alice",
         Arc::default(),
         order,
-    ));
+        moved.clone(),
+    );
+    let session = tokio::spawn(async move {
+        let stream = serving.await;
+        (moved.snapshot(), stream)
+    });
     send(&mut client, Packet::Init(theirs::Init::new())).await;
     assert!(matches!(receive(&mut client).await, Packet::Version(_)));
     (fixture, client, session)
@@ -174,7 +182,7 @@ async fn hostile_offsets_get_a_status_and_the_session_goes_on() {
     assert_eq!(attrs.attrs.size, Some(0));
     drop(client);
     let (totals, _) = session.await.unwrap();
-    assert_eq!(totals.files_closed, 1);
+    assert_eq!(totals.files, 1);
     assert_eq!(
         std::fs::metadata(fixture.home().join("f")).unwrap().len(),
         0

@@ -70,6 +70,7 @@ impl Fixture {
             external: Vec::new(),
             command_timeout: Duration::from_secs(20),
             pty: false,
+            moved: Default::default(),
         };
         Fixture {
             _dir: dir,

@@ -28,6 +28,7 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
         external: Vec::new(),
         command_timeout: timeout,
         pty: false,
+        moved: Default::default(),
     }
 }
 
