@@ -1,5 +1,6 @@
 //! The account set: who may log in, with which password hash or public keys,
-//! into which home, under which quota, with which extra commands.
+//! into which home, under which quota and file limit, with which extra
+//! commands.
 //!
 //! `load` (accounts/load.rs) turns accounts.toml into [`Accounts`], reporting
 //! every problem as `file:line:column: message`; `password` (accounts/password.rs)
@@ -132,6 +133,9 @@ pub(crate) struct Account {
     pub keys: Vec<PublicKey>,
     /// The most bytes the home may hold; `None` = no quota.
     pub quota_bytes: Option<u64>,
+    /// The most files (inodes of any kind: files, folders, symlinks) the
+    /// home may hold below itself; `None` = no limit.
+    pub max_files: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
     /// names; each was found by [`resolve_command`] (or is a built-in) at load.
     pub commands: Vec<String>,
@@ -284,6 +288,7 @@ mod tests {
                 .map(|k| PublicKey::from_openssh(k).unwrap())
                 .collect(),
             quota_bytes: None,
+            max_files: None,
             commands: Vec::new(),
             home: "alice".to_owned(),
             readonly: false,

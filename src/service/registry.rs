@@ -1,5 +1,5 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
-//! session of the account charges, the open [`Jail`] (one home descriptor
+//! session of the account charges (its bytes and its files), the open [`Jail`] (one home descriptor
 //! for all of them) and how many sessions it has open. The box is closed
 //! with the account's last session.
 
@@ -38,7 +38,9 @@ impl AccountRegistry {
         let entry = entries.entry(account.name.to_string()).or_default();
         entry
             .quota
-            .get_or_insert_with(|| Arc::new(Quota::new(account.quota_bytes)))
+            .get_or_insert_with(|| {
+                Arc::new(Quota::new(account.quota_bytes).with_max_files(account.max_files))
+            })
             .clone()
     }
 
@@ -79,12 +81,14 @@ impl AccountRegistry {
         }
     }
 
-    /// Applies reloaded quota limits to the accounts that have live state.
+    /// Applies reloaded quota limits (bytes and files) to the accounts that
+    /// have live state.
     pub fn apply_limits(&self, accounts: &Accounts) {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, entry) in entries.iter() {
             if let (Some(quota), Some(account)) = (&entry.quota, accounts.get(name)) {
                 quota.set_limit(account.quota_bytes);
+                quota.set_max_files(account.max_files);
             }
         }
     }

@@ -152,6 +152,14 @@ mod tests {
     }
 
     #[test]
+    fn a_file_limit_error_is_a_failure_whose_message_gives_the_figures() {
+        let err = JailError::TooManyFiles { used: 5, limit: 5 };
+        let (id, code, text) = decoded(reply(4, &err));
+        assert_eq!((id, code), (4, StatusCode::Failure));
+        assert_eq!(text, "file limit reached: used 5 of 5 files");
+    }
+
+    #[test]
     fn missing_files_and_refusals_keep_their_protocol_codes() {
         assert_eq!(code_for(&JailError::NotFound), StatusCode::NoSuchFile);
         assert_eq!(
