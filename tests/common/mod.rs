@@ -517,3 +517,6 @@ pub fn assert_no_host_passwd_in(seen: &str, what: &str) {
         );
     }
 }
+
+pub mod attack;
+pub mod binary;
