@@ -157,7 +157,11 @@ async fn a_real_client_logs_in_once_connections_filling_max_startups_are_dropped
     let server = TestServer::start_with_limits(
         &[AccountSpec::new("alice")],
         Limits {
-            max_startups: 3,
+            max_startups: sftpbox::config::MaxStartups {
+                start: 3,
+                rate_percent: 100,
+                full: 3,
+            },
             ..short_grace()
         },
     );
