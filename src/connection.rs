@@ -204,8 +204,13 @@ impl Connection {
                     return;
                 };
                 let id = channel.id();
-                let serving =
-                    services.serve_sftp(channel.into_stream(), state.open_handles(), &client_id);
+                let stderr = channel.make_writer_ext(Some(1));
+                let serving = services.serve_sftp(
+                    channel.into_stream(),
+                    stderr,
+                    state.open_handles(),
+                    &client_id,
+                );
                 let closing = state.closing();
                 let (totals, stream) = tokio::select! {
                     served = serving => served,

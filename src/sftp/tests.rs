@@ -20,13 +20,15 @@ type Served = JoinHandle<(SessionTotals, Option<DuplexStream>)>;
 async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
     let fixture = Fixture::new(None);
     let (mut client, server) = tokio::io::duplex(1 << 20);
-    let session = tokio::spawn(serve(
-        server,
-        fixture.jail.clone(),
-        "alice",
-        Arc::default(),
-        order,
-    ));
+    let context = super::SessionContext {
+        jail: fixture.jail.clone(),
+        owner: "alice".into(),
+        open_handles: Arc::default(),
+        symlink_order: order,
+        budget: crate::budget::AccountBudget::unshared(),
+        stderr: None,
+    };
+    let session = tokio::spawn(serve(server, context));
     send(&mut client, Packet::Init(theirs::Init::new())).await;
     assert!(matches!(receive(&mut client).await, Packet::Version(_)));
     (fixture, client, session)
