@@ -318,6 +318,49 @@ async fn wedged_connections_give_their_address_back_within_the_idle_timeout() {
     drop(wedged);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sftp_session_ended_by_a_protocol_error_leaves_its_connection_reading() {
+    let server = TestServer::start(&[AccountSpec::new("mallory")]);
+    let handle = key_login_from(loopback(2), server.addr(), "mallory", &server.client_key())
+        .await
+        .unwrap();
+    let mut sftp = sftp_on(&handle).await.unwrap();
+    sftp.put(b"f", b"x").await.unwrap();
+    // A request whose reply is still pending, then a frame longer than any
+    // packet may be: the session ends on it.
+    let file = sftp.open(b"f", pflags::READ).await.unwrap();
+    sftp.send(kind::READ, Fields::new().string(&file).u64(0).u32(1))
+        .await
+        .unwrap();
+    sftp.send_raw(&u32::MAX.to_be_bytes()).await.unwrap();
+    // The client goes on writing: 8 MiB, more than the channel's window and
+    // queue hold unless the server reads them.
+    let junk = vec![0x5a_u8; 64 * 1024];
+    let flood = async {
+        for _ in 0..128 {
+            if sftp.send_raw(&junk).await.is_err() {
+                break;
+            }
+        }
+    };
+    let flooded = tokio::time::timeout(Duration::from_secs(20), flood).await;
+    assert!(
+        flooded.is_ok(),
+        "writing after the protocol error stalled: the server stopped reading the channel"
+    );
+    // The same connection serves a new session.
+    let listed = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut again = sftp_on(&handle).await?;
+        again.list(b"/").await
+    })
+    .await;
+    match listed {
+        Ok(Ok(names)) => assert!(names.iter().any(|n| n == b"f"), "{names:?}"),
+        Ok(Err(err)) => panic!("a new session on the same connection failed: {err}"),
+        Err(_) => panic!("a new session on the same connection did not answer: it is wedged"),
+    }
+}
+
 // ------------------------------------------------------------ 3. descriptors
 
 /// RLIMIT_NOFILE for the descriptor test's server: small enough that one

@@ -67,8 +67,12 @@ impl Lane {
             async move {
                 let mut held_back: Option<Queued> = None;
                 loop {
-                    let Some(first) = held_back.take().or(queue.recv().await) else {
-                        return;
+                    let first = match held_back.take() {
+                        Some(first) => first,
+                        None => match queue.recv().await {
+                            Some(first) => first,
+                            None => return,
+                        },
                     };
                     let mut batch = vec![(first.0, first.1)];
                     let slot = if first.2 == Weight::Long {
