@@ -6,7 +6,10 @@
 //! a full channel queue), lanes that run requests on the blocking pool in
 //! order per handle while different handles proceed in parallel, and a writer
 //! that batches replies before flushing. The backlog of unanswered requests is
-//! bounded in bytes; a client that exceeds it is disconnected.
+//! bounded in bytes; a client that exceeds it is disconnected. However the
+//! session ends (end of stream, a protocol error, a broken limit, the
+//! connection dropped), its long jobs are cancelled, and until its replies
+//! are out whatever the client still sends is read and dropped.
 //!
 //! Names are bytes (SPEC "Names are bytes"): our own codec (`codec.rs`)
 //! decodes every request, so a path reaches

@@ -1,11 +1,13 @@
 //! Open handles and the lanes that order work on them.
 //!
 //! A lane runs its jobs one after another, in arrival order, on the blocking
-//! pool; jobs queued together run in one `spawn_blocking` call. Each handle has
-//! its own lane (so WRITEs to one file stay in order while other files
-//! proceed), and all path requests share the session's path lane. Replies go
-//! straight to the writer, in whatever order lanes finish: SFTP clients match
-//! replies by id.
+//! pool; short jobs queued together run in one `spawn_blocking` call, a long
+//! one alone. Before it takes a thread, a lane waits for a slot of the
+//! account's budget (`crate::budget`), so one account's lanes, however many,
+//! hold only its share of the pool. Each handle has its own lane (so WRITEs
+//! to one file stay in order while other files proceed), and all path
+//! requests share the session's path lane. Replies go straight to the writer,
+//! in whatever order lanes finish: SFTP clients match replies by id.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -702,6 +702,12 @@ pub struct SftpSender<W> {
 }
 
 impl<W: AsyncWrite + Unpin> SftpSender<W> {
+    /// Writes `bytes` as they are, with no framing.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes).await?;
+        self.writer.flush().await
+    }
+
     /// Sends `check-file-handle` (whole file, one hash) for each handle.
     pub async fn send_checksums(&mut self, handles: &[Vec<u8>], algorithm: &str) -> io::Result<()> {
         for handle in handles {
