@@ -36,6 +36,7 @@
 mod attrs;
 mod canonical;
 mod charge;
+mod dir;
 mod entries;
 mod error;
 mod file;
@@ -52,6 +53,7 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+pub use dir::JailDir;
 pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
@@ -297,24 +299,7 @@ impl Jail {
     /// `.` and `..`, each with its `lstat`. Entries removed while listing
     /// are skipped.
     pub fn read_dir(&self, path: &VirtualPath) -> Result<Vec<DirEntry>, JailError> {
-        let dir_fd = self.open_in_root(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-        let mut entries = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&dir_fd)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            match rustix::fs::statat(&dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => entries.push(DirEntry {
-                    name: name.to_bytes().to_vec(),
-                    stat: st.into(),
-                }),
-                Err(Errno::NOENT) => continue,
-                Err(errno) => return Err(errno.into()),
-            }
-        }
-        Ok(entries)
+        self.open_dir(path)?.next_entries(usize::MAX)
     }
 
     /// Filesystem statistics of the box. With a quota, the totals are the

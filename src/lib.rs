@@ -11,8 +11,9 @@
 //!   with `listing` (how files are shown to people) and `builtin_names`
 //!   (the one table of commands served in-process, which accounts.toml's
 //!   check reads too) and `checksum` (the hash algorithms of check-file
-//!   and the sum commands) and `transfer` (the one set of counters of
-//!   bytes moved, per file and per connection);
+//!   and the sum commands), `transfer` (the one set of counters of
+//!   bytes moved, per file and per connection) and `budget` (what one
+//!   account may hold of the process: blocking-pool slots and open handles);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod budget;
 mod builtin_names;
 mod checksum;
 pub mod cli;

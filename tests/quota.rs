@@ -27,8 +27,21 @@ fn an_upload_over_the_quota_fails_and_keeps_older_bytes() {
     let out = server.sftp_put("alice", "big", &pattern(QUOTA as usize + 1, 1));
     assert!(!out.status.success());
     // OpenSSH's sftp prints only the status code ("Failure") for a failed
-    // write; the message is checked through the russh client in
-    // `a_refused_write_names_the_bytes_used_and_allowed`.
+    // write; the server also sends the reason on the channel's stderr,
+    // which sftp prints, once for the handle. (The status message itself
+    // is checked through the russh client in
+    // `a_refused_write_names_the_bytes_used_and_allowed`.)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("sftpbox: "))
+        .collect();
+    assert_eq!(told.len(), 1, "stderr: {stderr}");
+    assert!(
+        told.iter()
+            .all(|line| line.contains("/big") && line.contains("quota exceeded: used ")),
+        "stderr: {stderr}"
+    );
     assert_eq!(
         std::fs::read(server.home("alice").join("keep")).unwrap(),
         pattern(1000, 2)

@@ -6,6 +6,8 @@
 //! outside `#[test]` fns, where clippy.toml's test allowances do not reach.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod attack;
+pub mod binary;
 pub mod client;
 pub mod files;
 pub mod host;
