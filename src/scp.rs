@@ -12,7 +12,7 @@
 //! the account name, argv and a byte stream, and returns an exit status, 0
 //! or 1 as OpenSSH.
 
-mod protocol;
+pub(crate) mod protocol;
 mod sink;
 mod source;
 mod upload;
