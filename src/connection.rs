@@ -184,8 +184,15 @@ impl Connection {
 
     /// Starts the SFTP service on `channel` in its own task; when the client
     /// ends it, exit status 0 goes out before EOF and close, as sshd does
-    /// (`scp` in SFTP mode reports failure without it).
-    fn start_sftp(&mut self, channel: Channel<Msg>, handle: russh::server::Handle) {
+    /// (`scp` in SFTP mode reports failure without it). `client_id` is the
+    /// SSH version string the client sent, from which SFTP tells how it
+    /// orders SYMLINK's paths.
+    fn start_sftp(
+        &mut self,
+        channel: Channel<Msg>,
+        handle: russh::server::Handle,
+        client_id: Vec<u8>,
+    ) {
         let Some(login) = self.account_services() else {
             return;
         };
@@ -197,7 +204,8 @@ impl Connection {
                     return;
                 };
                 let id = channel.id();
-                let serving = services.serve_sftp(channel.into_stream(), state.open_handles());
+                let serving =
+                    services.serve_sftp(channel.into_stream(), state.open_handles(), &client_id);
                 let closing = state.closing();
                 let (totals, stream) = tokio::select! {
                     served = serving => served,
@@ -427,7 +435,8 @@ impl russh::server::Handler for Connection {
         match self.state.channels().start_service(channel) {
             Some(open) => {
                 session.channel_success(channel)?;
-                self.start_sftp(open.channel, session.handle());
+                let client_id = session.remote_sshid().to_vec();
+                self.start_sftp(open.channel, session.handle(), client_id);
             }
             None => session.channel_failure(channel)?,
         }

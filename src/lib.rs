@@ -10,7 +10,8 @@
 //!   (commands, built-ins, the shell, the sandbox) and `scp` (legacy scp),
 //!   with `listing` (how files are shown to people) and `builtin_names`
 //!   (the one table of commands served in-process, which accounts.toml's
-//!   check reads too);
+//!   check reads too) and `checksum` (the hash algorithms of check-file
+//!   and the sum commands);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
@@ -27,6 +28,7 @@
 
 pub mod accounts;
 mod builtin_names;
+mod checksum;
 pub mod cli;
 pub mod config;
 mod connection;

@@ -7,6 +7,7 @@
 //! filesystem. Times are UTC: the server has no time zone database.
 
 pub mod calendar;
+pub mod quoting;
 
 use std::borrow::Cow;
 
@@ -76,72 +77,14 @@ pub fn long_name(name: &[u8], stat: &Stat, owner: &str, now: i64) -> String {
 
 /// A file name for people to read. A name of printable UTF-8 is shown as it
 /// is; any other is quoted the way GNU `ls --quoting-style=shell-escape`
-/// does (`a\xff` → `'a'$'\377'`), so that what is not text is visible and
-/// the result, pasted into a shell, names the same bytes.
+/// does (`a\xff` → `'a'$'\377'`, see [`quoting::quote`]), so that what is
+/// not text is visible and the result, pasted into a shell, names the same
+/// bytes.
 pub fn quoted_name(name: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(name) {
         Ok(text) if !text.chars().any(char::is_control) => Cow::Borrowed(text),
-        _ => Cow::Owned(shell_escape(name)),
+        _ => Cow::Owned(quoting::quote(name)),
     }
-}
-
-/// GNU's shell-escape quoting: printable runs in single quotes, every other
-/// byte inside `$'…'` as a C escape or three octal digits.
-fn shell_escape(name: &[u8]) -> String {
-    let mut out = String::from("'");
-    let mut quoted = true;
-    // Bytes waiting to be written as one `$'…'` segment, as GNU groups them.
-    let mut pending: Vec<u8> = Vec::new();
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                let mut buf = [0u8; 4];
-                pending.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                continue;
-            }
-            flush_escapes(&mut out, &mut quoted, &mut pending);
-            if !quoted {
-                out.push('\'');
-                quoted = true;
-            }
-            if c == '\'' {
-                out.push_str("'\\''");
-            } else {
-                out.push(c);
-            }
-        }
-        pending.extend_from_slice(chunk.invalid());
-    }
-    flush_escapes(&mut out, &mut quoted, &mut pending);
-    if quoted {
-        out.push('\'');
-    }
-    out
-}
-
-/// Writes `pending` as one `$'…'` segment, closing an open quote first.
-fn flush_escapes(out: &mut String, quoted: &mut bool, pending: &mut Vec<u8>) {
-    if pending.is_empty() {
-        return;
-    }
-    if *quoted {
-        out.push('\'');
-        *quoted = false;
-    }
-    out.push_str("$'");
-    for byte in pending.drain(..) {
-        match byte {
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x0b => out.push_str("\\v"),
-            other => out.push_str(&format!("\\{other:03o}")),
-        }
-    }
-    out.push('\'');
 }
 
 #[cfg(test)]

@@ -138,17 +138,28 @@ pub struct AccountServices {
 
 impl AccountServices {
     /// Serves SFTP over `stream` until the client ends it; counts the
-    /// handles it holds open in `open_handles`. Returns what the session
-    /// moved and the stream, when it is still whole.
+    /// handles it holds open in `open_handles`. `client_id` is the SSH
+    /// version string the client sent, which tells how it orders SYMLINK's
+    /// paths. Returns what the session moved and the stream, when it is
+    /// still whole.
     pub async fn serve_sftp<S>(
         &self,
         stream: S,
         open_handles: Arc<AtomicUsize>,
+        client_id: &[u8],
     ) -> (SessionTotals, Option<S>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        crate::sftp::serve(stream, self.jail.clone(), &self.account, open_handles).await
+        let symlink_order = crate::sftp::SymlinkOrder::for_client(client_id);
+        crate::sftp::serve(
+            stream,
+            self.jail.clone(),
+            &self.account,
+            open_handles,
+            symlink_order,
+        )
+        .await
     }
 
     /// Runs one command line (`ssh HOST CMD`): scp, a built-in or an

@@ -8,28 +8,46 @@
 //! that batches replies before flushing. The backlog of unanswered requests is
 //! bounded in bytes; a client that exceeds it is disconnected.
 //!
+//! Names are bytes (SPEC "Names are bytes"): our own codec (`codec.rs`)
+//! decodes every request, so a path reaches
+//! [`VirtualPath::resolve`](crate::jail::VirtualPath::resolve) exactly as the
+//! client sent it, and directory entries and link targets go back byte for
+//! byte. Only the long name of a listing, which is text for people, quotes a
+//! name that is not printable UTF-8.
+//!
+//! SYMLINK's argument order depends on the client, as ProFTPD's
+//! `SFTPClientMatch` decides it: OpenSSH's `sftp`, sshfs and paramiko send the
+//! target first (OpenSSH's PROTOCOL file documents the reversal from the
+//! draft), and WinSCP sends that order only to servers whose banner says
+//! OpenSSH or ProFTPD, the draft's order (link first) to everyone else. So a
+//! client whose SSH version string starts with `SSH-2.0-WinSCP` gets the
+//! draft's order and every other client OpenSSH's ([`SymlinkOrder`]).
+//!
 //! It knows nothing of accounts, sockets or russh's `Session`; every path goes
 //! through the [`Jail`].
 
 mod attrs;
+mod check_file;
+mod codec;
 mod extensions;
 mod handles;
 mod requests;
 mod status;
-mod wire;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use russh_sftp::protocol::{Packet, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::jail::Jail;
+use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
 use handles::{HandleKind, HandleTable, Lane, Reply};
-use wire::WireError;
+use status::Refusal;
 
 /// Bytes of requests (plus the data they asked to read) that may wait for
 /// their replies. OpenSSH keeps 64 × 255 KiB ≈ 16 MiB in flight; four times that
@@ -70,11 +88,45 @@ impl Totals {
     }
 }
 
+/// Which of SYMLINK's two paths is the target, by client (see the module
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymlinkOrder {
+    /// Target first, then the link: OpenSSH's order, which its `sftp`,
+    /// sshfs, paramiko and most clients follow.
+    TargetFirst,
+    /// The draft's order: the link first, then the target (WinSCP talking to
+    /// a server that is neither OpenSSH nor ProFTPD).
+    LinkFirst,
+}
+
+impl SymlinkOrder {
+    /// The order the client with SSH version string `client_id` (as it sent
+    /// it, e.g. `SSH-2.0-WinSCP_release_6.3`) uses with us.
+    pub fn for_client(client_id: &[u8]) -> SymlinkOrder {
+        if client_id.starts_with(b"SSH-2.0-WinSCP") {
+            SymlinkOrder::LinkFirst
+        } else {
+            SymlinkOrder::TargetFirst
+        }
+    }
+
+    /// SYMLINK's (first, second) paths as (target, link).
+    fn target_and_link(self, first: Bytes, second: Bytes) -> (Bytes, Bytes) {
+        match self {
+            SymlinkOrder::TargetFirst => (first, second),
+            SymlinkOrder::LinkFirst => (second, first),
+        }
+    }
+}
+
 /// What the requests of one session share.
 struct Session {
     jail: Jail,
     /// Shown as owner and group in long names.
     owner: String,
+    /// How this client orders SYMLINK's paths.
+    symlink_order: SymlinkOrder,
     handles: HandleTable,
     replies: mpsc::UnboundedSender<Reply>,
     totals: Arc<Totals>,
@@ -91,12 +143,14 @@ impl Session {
 /// and the stream itself (so the caller can report an exit status before it
 /// closes the channel), unless writing replies failed.
 /// `open_handles` follows how many files and directories the client holds
-/// open, so a shutdown can tell a transfer from an idle session.
+/// open, so a shutdown can tell a transfer from an idle session;
+/// `symlink_order` is the client's ([`SymlinkOrder::for_client`]).
 pub async fn serve<S>(
     stream: S,
     jail: Jail,
     owner: &str,
     open_handles: Arc<AtomicUsize>,
+    symlink_order: SymlinkOrder,
 ) -> (SessionTotals, Option<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -114,6 +168,7 @@ where
     let session = Arc::new(Session {
         jail,
         owner: owner.to_owned(),
+        symlink_order,
         handles: HandleTable::new(open_handles),
         replies: replies.clone(),
         totals: Arc::default(),
@@ -121,15 +176,17 @@ where
     let path_lane = Lane::spawn(replies);
 
     loop {
-        let packet = match wire::read_packet(&mut reader).await {
+        let packet = match codec::read_packet(&mut reader).await {
             Ok(packet) => packet,
-            Err(WireError::Eof) => break,
+            Err(FrameError::Eof) => break,
             Err(err) => {
                 warn!(%err, "sftp session ended");
                 break;
             }
         };
-        let cost = request_cost(&packet);
+        let packet_bytes = packet.len();
+        let request = codec::decode(packet);
+        let cost = request_cost(packet_bytes, &request);
         let pending = backlog.fetch_add(cost, Ordering::SeqCst) + cost;
         if pending > MAX_BACKLOG_BYTES {
             warn!(
@@ -138,7 +195,7 @@ where
             );
             break;
         }
-        dispatch(&session, &path_lane, packet, cost);
+        dispatch(&session, &path_lane, request, cost);
     }
 
     // Files the client left open are closed (and logged) in order after their pending requests.
@@ -176,13 +233,12 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// The backlog a request holds: its own bytes plus, for READ, the reply it asks for.
-fn request_cost(packet: &Bytes) -> usize {
-    let read_len = if packet.first() == Some(&wire::TYPE_READ) {
-        wire::decode_read(packet.slice(1..)).map_or(0, |r| r.len.min(wire::MAX_DATA_BYTES) as usize)
-    } else {
-        0
+fn request_cost(packet_bytes: usize, request: &Result<Request, DecodeError>) -> usize {
+    let read_len = match request {
+        Ok(Request::Read { len, .. }) => (*len).min(MAX_DATA_BYTES) as usize,
+        _ => 0,
     };
-    packet.len() + read_len
+    packet_bytes + read_len
 }
 
 /// Sends replies as lanes produce them, flushing once the queue is empty;
@@ -209,40 +265,157 @@ async fn write_replies<W: AsyncWrite + Unpin>(
     writer
 }
 
-/// Decodes one packet and queues it on the lane that orders it.
-fn dispatch(session: &Arc<Session>, path_lane: &Lane, packet: Bytes, cost: usize) {
-    let Some(&kind) = packet.first() else { return };
-    let body = packet.slice(1..);
-    match kind {
-        wire::TYPE_READ => match wire::decode_read(body) {
-            Some(request) => {
-                let (id, handle) = (request.id, request.handle.clone());
-                on_file(session, &handle, id, cost, move |file| {
-                    requests::read(id, file, &request)
-                });
-            }
-            None => session.reply(status::bad_message(0), cost),
-        },
-        wire::TYPE_WRITE => match wire::decode_write(body) {
-            Some(request) => {
-                let (id, handle) = (request.id, request.handle.clone());
-                on_file(session, &handle, id, cost, move |file| {
-                    requests::write(file, &request)
-                });
-            }
-            None => session.reply(status::bad_message(0), cost),
-        },
-        _ => {
-            let id = wire::peek_id(&body);
-            let mut whole = packet;
-            match Packet::try_from(&mut whole) {
-                Ok(request) => route(session, path_lane, request, cost),
-                Err(err) => {
-                    debug!(kind, %err, "undecodable request");
-                    session.reply(status::bad_message(id), cost)
-                }
-            }
+/// Queues one decoded request on the lane that orders it. READ and WRITE,
+/// the hot path, go straight to their handle's lane (WRITE's payload stays
+/// the slice of the packet the reader filled); path requests share the path
+/// lane; OPEN and OPENDIR start the lane of the handle they will make.
+fn dispatch(
+    session: &Arc<Session>,
+    path_lane: &Lane,
+    request: Result<Request, DecodeError>,
+    cost: usize,
+) {
+    let request = match request {
+        Ok(request) => request,
+        Err(err) => {
+            debug!(%err, "undecodable request");
+            return session.reply(status::bad_message(err.id.unwrap_or(0)), cost);
         }
+    };
+    // Deliberately a total match: a new request type must choose its lane.
+    match request {
+        Request::Read {
+            id,
+            handle,
+            offset,
+            len,
+        } => on_file(session, &handle, id, cost, move |file| {
+            requests::read(id, file, offset, len)
+        }),
+        Request::Write {
+            id,
+            handle,
+            offset,
+            data,
+        } => on_file(session, &handle, id, cost, move |file| {
+            requests::write(id, file, offset, &data)
+        }),
+        Request::Init {
+            version,
+            extensions: offered,
+        } => {
+            debug!(version, extensions = offered.len(), "sftp init");
+            session.reply(codec::reply::version(extensions::ADVERTISED), cost)
+        }
+        Request::Open {
+            id,
+            filename,
+            flags,
+            attrs,
+        } => {
+            let lane = Lane::spawn(session.replies.clone());
+            on_path(session, path_lane, cost, move |s| {
+                requests::open(s, id, &filename, flags, &attrs, lane)
+            });
+        }
+        Request::OpenDir { id, path } => {
+            let lane = Lane::spawn(session.replies.clone());
+            on_path(session, path_lane, cost, move |s| {
+                requests::open_dir(s, id, &path, lane)
+            });
+        }
+        Request::Close { id, handle } => match session.handles.remove(&handle) {
+            Some(open) => {
+                let s = session.clone();
+                open.lane
+                    .push(Box::new(move || requests::close(&s, id, &open.kind)), cost);
+            }
+            None => session.reply(status::invalid_handle(id), cost),
+        },
+        Request::ReadDir { id, handle } => {
+            on_handle(session, &handle, id, cost, move |s, kind| match kind {
+                HandleKind::Dir(dir) => requests::read_dir(s, id, dir),
+                HandleKind::File(_) => status::invalid_handle(id),
+            })
+        }
+        Request::Fstat { id, handle } => on_handle(session, &handle, id, cost, move |s, kind| {
+            requests::fstat(id, kind, s)
+        }),
+        Request::FSetStat { id, handle, attrs } => {
+            on_handle(session, &handle, id, cost, move |s, kind| {
+                requests::fset_stat(s, id, kind, &attrs)
+            })
+        }
+        Request::Stat { id, path } => on_path(session, path_lane, cost, move |s| {
+            requests::stat(s, id, &path, true)
+        }),
+        Request::Lstat { id, path } => on_path(session, path_lane, cost, move |s| {
+            requests::stat(s, id, &path, false)
+        }),
+        Request::SetStat { id, path, attrs } => on_path(session, path_lane, cost, move |s| {
+            requests::set_stat(s, id, &path, &attrs, true)
+        }),
+        Request::Remove { id, filename } => on_path(session, path_lane, cost, move |s| {
+            requests::remove(s, id, &filename)
+        }),
+        Request::MkDir { id, path, attrs } => on_path(session, path_lane, cost, move |s| {
+            requests::make_dir(s, id, &path, &attrs)
+        }),
+        Request::RmDir { id, path } => on_path(session, path_lane, cost, move |s| {
+            requests::remove_dir(s, id, &path)
+        }),
+        Request::RealPath { id, path } => on_path(session, path_lane, cost, move |s| {
+            requests::real_path(s, id, &path)
+        }),
+        Request::Rename { id, from, to } => on_path(session, path_lane, cost, move |s| {
+            requests::rename(s, id, &from, &to, false)
+        }),
+        Request::ReadLink { id, path } => on_path(session, path_lane, cost, move |s| {
+            requests::read_link(s, id, &path)
+        }),
+        Request::Symlink { id, first, second } => {
+            let (target, link) = session.symlink_order.target_and_link(first, second);
+            on_path(session, path_lane, cost, move |s| {
+                requests::symlink(s, id, &target, &link)
+            })
+        }
+        Request::Extended { id, extension } => {
+            extensions::route(session, path_lane, id, extension, cost)
+        }
+        Request::Unknown { id, packet_type } => {
+            debug!(packet_type, "not a request");
+            session.reply(status::refused(id, &Refusal::NotARequest), cost)
+        }
+    }
+}
+
+/// Queues `job` on the session's path lane.
+fn on_path(
+    session: &Arc<Session>,
+    path_lane: &Lane,
+    cost: usize,
+    job: impl FnOnce(&Arc<Session>) -> Bytes + Send + 'static,
+) {
+    let s = session.clone();
+    path_lane.push(Box::new(move || job(&s)), cost);
+}
+
+/// Queues `job` on the lane of `handle` (a file or a directory), or answers
+/// that the handle is unknown.
+fn on_handle(
+    session: &Arc<Session>,
+    handle: &[u8],
+    id: u32,
+    cost: usize,
+    job: impl FnOnce(&Session, &HandleKind) -> Bytes + Send + 'static,
+) {
+    match session.handles.get(handle) {
+        Some(open) => {
+            let s = session.clone();
+            let kind = open.kind.clone();
+            open.lane.push(Box::new(move || job(&s, &kind)), cost);
+        }
+        None => session.reply(status::invalid_handle(id), cost),
     }
 }
 
@@ -261,209 +434,5 @@ fn on_file(
             lane,
         }) => lane.push(Box::new(move || job(&file)), cost),
         _ => session.reply(status::invalid_handle(id), cost),
-    }
-}
-
-/// Routes a decoded request (all but READ and WRITE) to its lane.
-fn route(session: &Arc<Session>, path_lane: &Lane, request: Packet, cost: usize) {
-    let s = session.clone();
-    let on_path = |job: handles::Job| path_lane.push(job, cost);
-    let on_handle = |id: u32, handle: &str, job: handles::HandleJob| match session
-        .handles
-        .get(handle.as_bytes())
-    {
-        Some(open) => {
-            let s = session.clone();
-            let kind = open.kind.clone();
-            open.lane.push(Box::new(move || job(&s, &kind)), cost);
-        }
-        None => session.reply(status::invalid_handle(id), cost),
-    };
-    match request {
-        Packet::Init(_) => {
-            let mut version = Version::new();
-            for (name, value) in extensions::ADVERTISED {
-                version
-                    .extensions
-                    .insert((*name).to_owned(), (*value).to_owned());
-            }
-            session.reply(wire::encode(version.into()), cost);
-        }
-        Packet::Open(open) => {
-            let lane = Lane::spawn(session.replies.clone());
-            on_path(Box::new(move || requests::open(&s, open, lane)));
-        }
-        Packet::OpenDir(r) => {
-            let lane = Lane::spawn(session.replies.clone());
-            on_path(Box::new(move || {
-                requests::open_dir(&s, r.id, &r.path, lane)
-            }));
-        }
-        Packet::Close(r) => match session.handles.remove(r.handle.as_bytes()) {
-            Some(open) => {
-                let id = r.id;
-                open.lane
-                    .push(Box::new(move || requests::close(&s, id, &open.kind)), cost);
-            }
-            None => session.reply(status::invalid_handle(r.id), cost),
-        },
-        Packet::ReadDir(r) => on_handle(
-            r.id,
-            &r.handle,
-            Box::new(move |s, kind| match kind {
-                HandleKind::Dir(dir) => requests::read_dir(s, r.id, dir),
-                HandleKind::File(_) => status::invalid_handle(r.id),
-            }),
-        ),
-        Packet::Fstat(r) => on_handle(
-            r.id,
-            &r.handle,
-            Box::new(move |s, kind| requests::fstat(r.id, kind, s)),
-        ),
-        Packet::FSetStat(r) => on_handle(
-            r.id,
-            &r.handle,
-            Box::new(move |s, kind| requests::fset_stat(s, r.id, kind, &r.attrs)),
-        ),
-        Packet::Stat(r) => on_path(Box::new(move || requests::stat(&s, r.id, &r.path, true))),
-        Packet::Lstat(r) => on_path(Box::new(move || requests::stat(&s, r.id, &r.path, false))),
-        Packet::SetStat(r) => on_path(Box::new(move || {
-            requests::set_stat(&s, r.id, &r.path, &r.attrs, true)
-        })),
-        Packet::Remove(r) => on_path(Box::new(move || requests::remove(&s, r.id, &r.filename))),
-        Packet::MkDir(r) => on_path(Box::new(move || {
-            requests::make_dir(&s, r.id, &r.path, &r.attrs)
-        })),
-        Packet::RmDir(r) => on_path(Box::new(move || requests::remove_dir(&s, r.id, &r.path))),
-        Packet::RealPath(r) => on_path(Box::new(move || requests::real_path(&s, r.id, &r.path))),
-        Packet::Rename(r) => on_path(Box::new(move || {
-            requests::rename(&s, r.id, &r.oldpath, &r.newpath, false)
-        })),
-        Packet::ReadLink(r) => on_path(Box::new(move || requests::read_link(&s, r.id, &r.path))),
-        Packet::Symlink(r) => on_path(Box::new(move || {
-            requests::symlink(&s, r.id, &r.linkpath, &r.targetpath)
-        })),
-        Packet::Extended(r) => extensions::route(
-            session,
-            path_lane,
-            r.id,
-            &r.request,
-            Bytes::from(r.data),
-            cost,
-        ),
-        other => {
-            let id = other.get_request_id();
-            session.reply(
-                wire::status(id, StatusCode::OpUnsupported, "not a request"),
-                cost,
-            )
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::{BufMut, BytesMut};
-    use russh_sftp::protocol::{FileAttributes, Open, OpenFlags};
-    use tokio::io::{AsyncWriteExt, DuplexStream};
-
-    use super::*;
-    use crate::jail::tests::Fixture;
-
-    /// Sends one framed packet.
-    async fn send(client: &mut DuplexStream, packet: Packet) {
-        client.write_all(&wire::encode(packet)).await.unwrap();
-    }
-
-    /// Sends a hand-made body (type byte first), framed.
-    async fn send_raw(client: &mut DuplexStream, body: &[u8]) {
-        client.write_u32(body.len() as u32).await.unwrap();
-        client.write_all(body).await.unwrap();
-    }
-
-    async fn receive(client: &mut DuplexStream) -> Packet {
-        let mut body = wire::read_packet(client).await.unwrap();
-        Packet::try_from(&mut body).unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn hostile_offsets_get_a_status_and_the_session_goes_on() {
-        let fixture = Fixture::new(None);
-        let (mut client, server) = tokio::io::duplex(1 << 20);
-        let session = tokio::spawn(serve(server, fixture.jail.clone(), "alice", Arc::default()));
-
-        send(
-            &mut client,
-            Packet::Init(russh_sftp::protocol::Init {
-                version: 3,
-                extensions: Default::default(),
-            }),
-        )
-        .await;
-        assert!(matches!(receive(&mut client).await, Packet::Version(_)));
-        send(
-            &mut client,
-            Packet::Open(Open {
-                id: 1,
-                filename: "f".into(),
-                pflags: OpenFlags::READ | OpenFlags::WRITE | OpenFlags::CREATE,
-                attrs: FileAttributes::default(),
-            }),
-        )
-        .await;
-        let Packet::Handle(handle) = receive(&mut client).await else {
-            panic!("no handle")
-        };
-        let handle = handle.handle.into_bytes();
-
-        // READ and WRITE near the end of the u64 range: each gets a status.
-        for (kind, id) in [(wire::TYPE_READ, 2u32), (wire::TYPE_WRITE, 3u32)] {
-            let mut body = BytesMut::new();
-            body.put_u8(kind);
-            body.put_u32(id);
-            body.put_u32(handle.len() as u32);
-            body.put_slice(&handle);
-            body.put_u64(u64::MAX - 10);
-            if kind == wire::TYPE_READ {
-                body.put_u32(100);
-            } else {
-                body.put_u32(100);
-                body.put_slice(&[7u8; 100]);
-            }
-            send_raw(&mut client, &body).await;
-            match receive(&mut client).await {
-                Packet::Status(status) => {
-                    assert_eq!(status.id, id);
-                    assert_ne!(status.status_code, StatusCode::Ok);
-                }
-                other => panic!("unexpected reply {other:?}"),
-            }
-        }
-        // A truncated WRITE is a bad message, not the end of the session.
-        send_raw(&mut client, &[wire::TYPE_WRITE, 0, 0, 0, 9, 0xff]).await;
-        assert!(
-            matches!(receive(&mut client).await, Packet::Status(s) if s.status_code == StatusCode::BadMessage)
-        );
-
-        // The session still works, and nothing was written.
-        send(
-            &mut client,
-            Packet::Stat(russh_sftp::protocol::Stat {
-                id: 4,
-                path: "f".into(),
-            }),
-        )
-        .await;
-        let Packet::Attrs(attrs) = receive(&mut client).await else {
-            panic!("no attrs")
-        };
-        assert_eq!(attrs.attrs.size, Some(0));
-        drop(client);
-        let (totals, _) = session.await.unwrap();
-        assert_eq!(totals.files_closed, 1);
-        assert_eq!(
-            std::fs::metadata(fixture.home().join("f")).unwrap().len(),
-            0
-        );
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::client::put;
 use common::files::{pattern, sha256_hex, stored_bytes};
-use common::process::{assert_ok, text};
+use common::process::{assert_failed, assert_ok, text};
 use common::{AccountSpec, TestServer};
 
 #[test]
@@ -98,6 +98,40 @@ fn symlinks_and_hard_links_are_made_inside_the_home() {
     assert_eq!(std::fs::metadata(home.join("data")).unwrap().nlink(), 2);
 }
 
+/// One paramiko session as alice, with the SSH version string `argv[3]`
+/// (empty: paramiko's own), that sends SYMLINK("first", "second").
+const PARAMIKO_SYMLINK: &str = r#"
+import sys
+import paramiko
+
+port, key, version = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+transport = paramiko.Transport(("127.0.0.1", port))
+if version:
+    transport.local_version = version
+transport.connect(username="alice", pkey=paramiko.Ed25519Key.from_private_key_file(key))
+sftp = paramiko.SFTPClient.from_transport(transport)
+sftp.mkdir("d")
+sftp.symlink("first", "d/second")
+transport.close()
+"#;
+
+#[test]
+fn symlink_takes_its_paths_in_the_order_the_client_sends_them() {
+    // WinSCP sends the draft's order (link, target) to a server that is not
+    // OpenSSH; everyone else OpenSSH's (target, link), as paramiko does.
+    for (version, link, target) in [
+        ("SSH-2.0-WinSCP_release_6.3", "first", "d/second"),
+        ("", "d/second", "first"),
+    ] {
+        let server = TestServer::start(&[AccountSpec::new("alice")]);
+        let out = server.paramiko(PARAMIKO_SYMLINK, &[version]);
+        assert_ok(&out);
+        let made = std::fs::read_link(server.home("alice").join(link))
+            .unwrap_or_else(|err| panic!("{version:?}: no link at {link}: {err}"));
+        assert_eq!(made, std::path::Path::new(target), "{version:?}");
+    }
+}
+
 #[test]
 fn df_reports_the_quota_as_the_disk_size() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(10 * 1024 * 1024)]);
@@ -158,4 +192,22 @@ fn cp_copies_inside_the_server_and_respects_the_quota() {
     assert!(!out.status.success());
     let stored = stored_bytes(&home);
     assert!(stored <= 3_000_000, "stored {stored}");
+}
+
+#[test]
+fn cp_of_a_file_onto_itself_is_refused_instead_of_filling_the_disk() {
+    let server = TestServer::start(&[AccountSpec::new("alice")]);
+    let local = server.local_file("f", &pattern(100_000, 8));
+    let script = format!("put {} f\nln f g\n", local.display());
+    assert_ok(&server.sftp_batch("alice", &script));
+    // `g` is the same inode under another name: sftp truncates it on open,
+    // then asks copy-data to copy the file onto itself.
+    for target in ["f", "g"] {
+        let out = server.sftp_batch("alice", &format!("cp f {target}\n"));
+        assert_failed(&out, &format!("cp f {target}"));
+        let size = std::fs::metadata(server.home("alice").join("f"))
+            .unwrap()
+            .len();
+        assert!(size <= 100_000, "cp f {target} grew the file to {size}");
+    }
 }

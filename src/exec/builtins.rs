@@ -33,12 +33,11 @@
 //!
 //! Output and exit statuses copy GNU coreutils (C locale, UTC); where the
 //! box differs from a host (owner names, one filesystem), the box wins.
-//! Names are bytes (SPEC "Names are bytes"): operations always use the
-//! stored bytes, output that GNU writes raw is written raw, and messages
-//! quote names as GNU does (`quoting.rs`). Shared machinery: `args`
-//! (option parsing), `io` and `streams`, `input` (files or stdin read in
-//! chunks), `operands` (`SOURCE... DEST`, path prefixes), `modes`,
-//! `sizes`, `date_string`, `quoting`.
+//! Names are bytes: operations always use the stored bytes, output that GNU
+//! writes raw is written raw, and messages quote names as GNU does
+//! (`crate::listing::quoting`). Shared machinery: `args` (option parsing),
+//! `io` and `streams`, `input` (files or stdin read in chunks), `operands`
+//! (`SOURCE... DEST`, path prefixes), `modes`, `sizes`, `date_string`.
 
 mod args;
 mod date_string;
@@ -46,7 +45,7 @@ mod input;
 mod io;
 mod modes;
 mod operands;
-mod quoting;
+
 mod sizes;
 mod streams;
 

@@ -3,9 +3,9 @@
 //! A `VirtualPath` is always absolute and normalized: it starts with `/`, has
 //! no empty, `.` or `..` components, no trailing slash (except the root
 //! itself) and no NUL byte. Names are bytes, exactly as the client sent them
-//! (SPEC "Names are bytes"): nothing here decodes them as UTF-8, so `a\xfe`
-//! and `a\xff` are two names and a name that is not UTF-8 is kept byte for
-//! byte. Normalization is purely lexical: `..` removes the previous component
+//! (a file server never renames what it stores): nothing here decodes them
+//! as UTF-8, so `a\xfe` and `a\xff` are two names and a name that is not
+//! UTF-8 is kept byte for byte. Normalization is purely lexical: `..` removes the previous component
 //! and is clamped at `/`, the way a chroot treats `..` at its root. Symbolic
 //! links are *not* looked at here; the kernel resolves them inside the box
 //! when `Jail` hands the path to `openat2(RESOLVE_IN_ROOT)`.

@@ -27,9 +27,6 @@ const MAX_JOBS_PER_BATCH: usize = 64;
 /// Work that produces one encoded reply.
 pub type Job = Box<dyn FnOnce() -> Bytes + Send>;
 
-/// Work on an open handle, given the session and what the handle refers to.
-pub type HandleJob = Box<dyn FnOnce(&super::Session, &HandleKind) -> Bytes + Send>;
-
 /// A reply on its way to the writer, with the backlog bytes its request held.
 pub struct Reply {
     /// The encoded packet.

@@ -1,21 +1,24 @@
 //! The SFTP v3 requests, each a blocking function that turns one decoded
 //! request into one encoded reply through the [`Jail`](crate::jail::Jail).
 //! They run on a lane (see [`super::handles`]), never on the event loop.
+//!
+//! Names arrive as the client's bytes and go to [`VirtualPath::resolve`]
+//! untouched; names and link targets go back byte for byte.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use russh_sftp::protocol::{
-    Attrs, File, FileAttributes, Handle, Name, Open, OpenFlags, StatusCode,
-};
+use russh_sftp::protocol::OpenFlags;
 use tracing::info;
 
+use super::codec::{self, Attrs, DataReply, MAX_DATA_BYTES, NameReply};
 use super::handles::{DirHandle, FileHandle, HandleKind, Lane, OpenHandle};
-use super::wire::{self, DataReply, MAX_DATA_BYTES, ReadRequest, WriteRequest};
-use super::{Session, attrs, status};
+use super::status::{self, Refusal};
+use super::{Session, attrs};
 use crate::jail::{JailError, OpenOptions, VirtualPath};
 
-/// Entries per READDIR reply; keeps each reply far below the packet limit.
+/// Entries per READDIR reply; keeps each reply far below the packet limit
+/// (a long name is under 400 bytes, a name at most 255).
 const ENTRIES_PER_READDIR: usize = 100;
 
 /// Creation mode when the client sends none; the umask below still applies.
@@ -26,38 +29,50 @@ const DEFAULT_DIR_MODE: u32 = 0o777;
 const UMASK: u32 = 0o022;
 
 /// Turns a `Result` into a reply: the success builder, or the error's status.
-fn answer<T>(id: u32, result: Result<T, JailError>, ok: impl FnOnce(T) -> Bytes) -> Bytes {
+pub fn answer<T>(id: u32, result: Result<T, JailError>, ok: impl FnOnce(T) -> Bytes) -> Bytes {
     match result {
         Ok(value) => ok(value),
         Err(err) => status::reply(id, &err),
     }
 }
 
-/// A path from the client, resolved against the box root.
-pub fn path(raw: &str) -> Result<VirtualPath, JailError> {
-    VirtualPath::resolve(&VirtualPath::root(), raw.as_bytes())
+/// OK, or the error's status.
+pub fn answer_unit(id: u32, result: Result<(), JailError>) -> Bytes {
+    answer(id, result, |()| status::ok(id))
 }
 
-/// A NAME reply holding one path (REALPATH, READLINK, expand-path).
-pub fn single_name(id: u32, name: &str) -> Bytes {
-    wire::encode(
-        Name {
-            id,
-            files: vec![File {
-                filename: name.to_owned(),
-                longname: name.to_owned(),
-                attrs: FileAttributes::default(),
-            }],
-        }
-        .into(),
-    )
+/// A path from the client, resolved against the box root.
+pub fn path(raw: &[u8]) -> Result<VirtualPath, JailError> {
+    VirtualPath::resolve(&VirtualPath::root(), raw)
+}
+
+/// A NAME reply holding one path (REALPATH, READLINK, expand-path,
+/// home-directory), as OpenSSH's sftp-server sends it: the long name is the
+/// name itself and no attributes.
+pub fn single_name(id: u32, name: &[u8]) -> Bytes {
+    let mut reply = NameReply::new(id);
+    reply.push(name, name, &Attrs::default());
+    reply.finish()
+}
+
+/// Registers `kind` and answers with its handle.
+fn hand_out(session: &Session, id: u32, kind: HandleKind, lane: Lane) -> Bytes {
+    match session.handles.insert(OpenHandle { kind, lane }) {
+        Some(handle) => codec::reply::handle(id, handle.as_bytes()),
+        None => status::refused(id, &Refusal::TooManyHandles),
+    }
 }
 
 /// OPEN: opens a file and gives it a handle with its own lane.
-pub fn open(session: &Arc<Session>, request: Open, lane: Lane) -> Bytes {
-    let id = request.id;
-    let flags = request.pflags;
-    let opened = path(&request.filename).and_then(|p| {
+pub fn open(
+    session: &Arc<Session>,
+    id: u32,
+    filename: &[u8],
+    flags: OpenFlags,
+    wanted: &Attrs,
+    lane: Lane,
+) -> Bytes {
+    let opened = path(filename).and_then(|p| {
         let options = OpenOptions {
             read: flags.contains(OpenFlags::READ),
             write: flags.contains(OpenFlags::WRITE) || flags.contains(OpenFlags::APPEND),
@@ -65,25 +80,18 @@ pub fn open(session: &Arc<Session>, request: Open, lane: Lane) -> Bytes {
             create: flags.contains(OpenFlags::CREATE),
             truncate: flags.contains(OpenFlags::TRUNCATE),
             exclusive: flags.contains(OpenFlags::EXCLUDE),
-            mode: request.attrs.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
+            mode: wanted.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
         };
         let file = session.jail.open_file(&p, &options)?;
         Ok(FileHandle::new(file, p))
     });
     answer(id, opened, |file| {
-        let handle = OpenHandle {
-            kind: HandleKind::File(Arc::new(file)),
-            lane,
-        };
-        match session.handles.insert(handle) {
-            Some(handle) => wire::encode(Handle { id, handle }.into()),
-            None => wire::status(id, StatusCode::Failure, "too many open handles"),
-        }
+        hand_out(session, id, HandleKind::File(Arc::new(file)), lane)
     })
 }
 
 /// OPENDIR: lists the directory now and hands the entries out on READDIR.
-pub fn open_dir(session: &Arc<Session>, id: u32, raw: &str, lane: Lane) -> Bytes {
+pub fn open_dir(session: &Arc<Session>, id: u32, raw: &[u8], lane: Lane) -> Bytes {
     let listed = path(raw).and_then(|p| {
         let entries = session.jail.read_dir(&p)?;
         Ok(DirHandle {
@@ -92,48 +100,44 @@ pub fn open_dir(session: &Arc<Session>, id: u32, raw: &str, lane: Lane) -> Bytes
         })
     });
     answer(id, listed, |dir| {
-        let handle = OpenHandle {
-            kind: HandleKind::Dir(Arc::new(dir)),
-            lane,
-        };
-        match session.handles.insert(handle) {
-            Some(handle) => wire::encode(Handle { id, handle }.into()),
-            None => wire::status(id, StatusCode::Failure, "too many open handles"),
-        }
+        hand_out(session, id, HandleKind::Dir(Arc::new(dir)), lane)
     })
 }
 
-/// READDIR: the next entries, or EOF.
+/// READDIR: the next entries, or EOF. Each name goes out as stored; its long
+/// name is an `ls -l` line with the name quoted if it is not printable text.
 pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
     let now = crate::listing::calendar::now();
     let mut remaining = dir
         .remaining
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let files: Vec<File> = remaining
-        .by_ref()
-        .take(ENTRIES_PER_READDIR)
-        .map(|entry| attrs::name_entry(&entry.name, &entry.stat, &session.owner, now))
-        .collect();
-    if files.is_empty() {
-        return wire::status(id, StatusCode::Eof, "end of directory");
+    let mut reply = NameReply::new(id);
+    for entry in remaining.by_ref().take(ENTRIES_PER_READDIR) {
+        let long_name = crate::listing::long_name(&entry.name, &entry.stat, &session.owner, now);
+        reply.push(
+            &entry.name,
+            long_name.as_bytes(),
+            &attrs::to_wire(&entry.stat),
+        );
     }
-    wire::encode(Name { id, files }.into())
+    if reply.count() == 0 {
+        return status::end_of_directory(id);
+    }
+    reply.finish()
 }
 
-/// READ: up to [`MAX_DATA_BYTES`] from the file, or EOF at its end.
-pub fn read(id: u32, file: &FileHandle, request: &ReadRequest) -> Bytes {
-    let len = request.len.min(MAX_DATA_BYTES) as usize;
+/// READ: up to [`MAX_DATA_BYTES`] from the file, read straight into the
+/// reply, or EOF at its end.
+pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
+    let len = len.min(MAX_DATA_BYTES) as usize;
     let mut reply = DataReply::new(id, len);
     let mut filled = 0;
     while filled < len {
         let Some(buf) = reply.payload_mut().get_mut(filled..) else {
             break;
         };
-        match file
-            .file
-            .read_at(buf, request.offset.saturating_add(filled as u64))
-        {
+        match file.file.read_at(buf, offset.saturating_add(filled as u64)) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(err) => {
@@ -145,23 +149,19 @@ pub fn read(id: u32, file: &FileHandle, request: &ReadRequest) -> Bytes {
         }
     }
     if filled == 0 && len > 0 {
-        return wire::status(id, StatusCode::Eof, "end of file");
+        return status::end_of_file(id);
     }
     file.count_read(filled);
     reply.finish(filled)
 }
 
-/// WRITE: all the bytes at the offset, or nothing (quota).
-pub fn write(file: &FileHandle, request: &WriteRequest) -> Bytes {
-    let id = request.id;
-    answer(
-        id,
-        file.file.write_at(&request.data, request.offset),
-        |()| {
-            file.count_written(request.data.len());
-            wire::ok(id)
-        },
-    )
+/// WRITE: all the bytes at the offset, or nothing (quota). `data` is a slice
+/// of the request packet.
+pub fn write(id: u32, file: &FileHandle, offset: u64, data: &[u8]) -> Bytes {
+    answer(id, file.file.write_at(data, offset), |()| {
+        file.count_written(data.len());
+        status::ok(id)
+    })
 }
 
 /// CLOSE: logs what the handle moved; the handle is already out of the table.
@@ -169,7 +169,7 @@ pub fn close(session: &Session, id: u32, handle: &HandleKind) -> Bytes {
     if let HandleKind::File(file) = handle {
         log_close(session, file);
     }
-    wire::ok(id)
+    status::ok(id)
 }
 
 /// One log line per closed file, and the session totals.
@@ -189,7 +189,7 @@ pub fn log_close(session: &Session, file: &FileHandle) {
 }
 
 /// STAT or LSTAT.
-pub fn stat(session: &Session, id: u32, raw: &str, follow: bool) -> Bytes {
+pub fn stat(session: &Session, id: u32, raw: &[u8], follow: bool) -> Bytes {
     let result = path(raw).and_then(|p| {
         if follow {
             session.jail.stat(&p)
@@ -198,13 +198,7 @@ pub fn stat(session: &Session, id: u32, raw: &str, follow: bool) -> Bytes {
         }
     });
     answer(id, result, |st| {
-        wire::encode(
-            Attrs {
-                id,
-                attrs: attrs::to_wire(&st),
-            }
-            .into(),
-        )
+        codec::reply::attrs(id, &attrs::to_wire(&st))
     })
 }
 
@@ -215,55 +209,38 @@ pub fn fstat(id: u32, handle: &HandleKind, session: &Session) -> Bytes {
         HandleKind::Dir(dir) => session.jail.stat(&dir.path),
     };
     answer(id, result, |st| {
-        wire::encode(
-            Attrs {
-                id,
-                attrs: attrs::to_wire(&st),
-            }
-            .into(),
-        )
+        codec::reply::attrs(id, &attrs::to_wire(&st))
     })
 }
 
 /// Refuses owner changes: accounts own everything in their box.
 fn refuse_owner_change(
     current: impl FnOnce() -> Result<crate::jail::Stat, JailError>,
-    wanted: &FileAttributes,
+    wanted: &Attrs,
 ) -> Result<(), JailError> {
-    if wanted.uid.is_none() && wanted.gid.is_none() {
+    let Some(owner) = wanted.owner else {
         return Ok(());
-    }
+    };
     let st = current()?;
-    if wanted.uid.is_some_and(|u| u != st.uid) || wanted.gid.is_some_and(|g| g != st.gid) {
+    if owner.uid != st.uid || owner.gid != st.gid {
         return Err(JailError::PermissionDenied);
     }
     Ok(())
 }
 
 /// SETSTAT (`follow`) or lsetstat@openssh.com (not `follow`).
-pub fn set_stat(
-    session: &Session,
-    id: u32,
-    raw: &str,
-    wanted: &FileAttributes,
-    follow: bool,
-) -> Bytes {
+pub fn set_stat(session: &Session, id: u32, raw: &[u8], wanted: &Attrs, follow: bool) -> Bytes {
     let result = path(raw).and_then(|p| {
         refuse_owner_change(|| session.jail.lstat(&p), wanted)?;
         session
             .jail
             .set_attrs(&p, &attrs::from_wire(wanted), follow)
     });
-    answer(id, result, |()| wire::ok(id))
+    answer_unit(id, result)
 }
 
 /// FSETSTAT.
-pub fn fset_stat(
-    session: &Session,
-    id: u32,
-    handle: &HandleKind,
-    wanted: &FileAttributes,
-) -> Bytes {
+pub fn fset_stat(session: &Session, id: u32, handle: &HandleKind, wanted: &Attrs) -> Bytes {
     let result = match handle {
         HandleKind::File(file) => refuse_owner_change(|| file.file.stat(), wanted)
             .and_then(|()| file.file.set_attrs(&attrs::from_wire(wanted))),
@@ -274,62 +251,52 @@ pub fn fset_stat(
                     .set_attrs(&dir.path, &attrs::from_wire(wanted), true)
             }),
     };
-    answer(id, result, |()| wire::ok(id))
+    answer_unit(id, result)
 }
 
 /// REMOVE.
-pub fn remove(session: &Session, id: u32, raw: &str) -> Bytes {
-    let result = path(raw).and_then(|p| session.jail.remove_file(&p));
-    answer(id, result, |()| wire::ok(id))
+pub fn remove(session: &Session, id: u32, raw: &[u8]) -> Bytes {
+    answer_unit(id, path(raw).and_then(|p| session.jail.remove_file(&p)))
 }
 
 /// MKDIR.
-pub fn make_dir(session: &Session, id: u32, raw: &str, wanted: &FileAttributes) -> Bytes {
+pub fn make_dir(session: &Session, id: u32, raw: &[u8], wanted: &Attrs) -> Bytes {
     let mode = wanted.permissions.unwrap_or(DEFAULT_DIR_MODE) & 0o777 & !UMASK;
-    let result = path(raw).and_then(|p| session.jail.create_dir(&p, mode));
-    answer(id, result, |()| wire::ok(id))
+    answer_unit(
+        id,
+        path(raw).and_then(|p| session.jail.create_dir(&p, mode)),
+    )
 }
 
 /// RMDIR.
-pub fn remove_dir(session: &Session, id: u32, raw: &str) -> Bytes {
-    let result = path(raw).and_then(|p| session.jail.remove_dir(&p));
-    answer(id, result, |()| wire::ok(id))
+pub fn remove_dir(session: &Session, id: u32, raw: &[u8]) -> Bytes {
+    answer_unit(id, path(raw).and_then(|p| session.jail.remove_dir(&p)))
 }
 
 /// RENAME (fails if the target exists, as v3 says) or posix-rename (replaces).
-pub fn rename(session: &Session, id: u32, from: &str, to: &str, replace: bool) -> Bytes {
+pub fn rename(session: &Session, id: u32, from: &[u8], to: &[u8], replace: bool) -> Bytes {
     let result = path(from).and_then(|f| {
         let t = path(to)?;
         session.jail.rename(&f, &t, replace)
     });
-    answer(id, result, |()| wire::ok(id))
+    answer_unit(id, result)
 }
 
 /// REALPATH: the canonical path inside the box.
-pub fn real_path(session: &Session, id: u32, raw: &str) -> Bytes {
+pub fn real_path(session: &Session, id: u32, raw: &[u8]) -> Bytes {
     let result = path(raw).and_then(|p| session.jail.canonicalize(&p));
-    answer(id, result, |p| {
-        single_name(id, &String::from_utf8_lossy(p.as_bytes()))
-    })
+    answer(id, result, |p| single_name(id, p.as_bytes()))
 }
 
-/// READLINK.
-pub fn read_link(session: &Session, id: u32, raw: &str) -> Bytes {
+/// READLINK: the target, byte for byte as stored.
+pub fn read_link(session: &Session, id: u32, raw: &[u8]) -> Bytes {
     let result = path(raw).and_then(|p| session.jail.read_link(&p));
-    answer(id, result, |target| {
-        single_name(id, &String::from_utf8_lossy(&target))
-    })
+    answer(id, result, |target| single_name(id, &target))
 }
 
-/// SYMLINK. OpenSSH (and the clients that follow it) send the target first,
-/// the reverse of the draft's order, which russh-sftp's field names follow.
-pub fn symlink(session: &Session, id: u32, first: &str, second: &str) -> Bytes {
-    let (target, link) = (first, second);
-    let result = path(link).and_then(|l| {
-        if target.contains('\0') {
-            return Err(JailError::InvalidName);
-        }
-        session.jail.symlink(target.as_bytes(), &l)
-    });
-    answer(id, result, |()| wire::ok(id))
+/// SYMLINK, its paths already put in order by the dispatcher (see
+/// [`super::SymlinkOrder`]). The target is stored as sent.
+pub fn symlink(session: &Session, id: u32, target: &[u8], link: &[u8]) -> Bytes {
+    let result = path(link).and_then(|l| session.jail.symlink(target, &l));
+    answer_unit(id, result)
 }

@@ -284,6 +284,12 @@ impl TestServer {
 
     /// Like [`sftp_batch`] with extra `sftp` arguments (e.g. `-a`, `-c aes128-gcm@openssh.com`).
     pub fn sftp_batch_with(&self, user: &str, script: &str, extra: &[&str]) -> Output {
+        self.sftp_batch_bytes(user, script.as_bytes(), extra)
+    }
+
+    /// Like [`sftp_batch_with`] with a script of any bytes (names that are
+    /// not UTF-8).
+    pub fn sftp_batch_bytes(&self, user: &str, script: &[u8], extra: &[&str]) -> Output {
         let sftp = require_tool("sftp");
         let mut cmd = Command::new(sftp);
         cmd.args(self.openssh_options("-P"))
@@ -292,7 +298,24 @@ impl TestServer {
             .args(extra)
             .args(["-b", "-"])
             .arg(format!("{user}@127.0.0.1"));
-        run_with_stdin(cmd, script.as_bytes())
+        run_with_stdin(cmd, script)
+    }
+
+    /// Runs the paramiko `script` (python source) with this server's port,
+    /// the client key's path and `args` as its arguments, under the
+    /// harness's client timeout.
+    pub fn paramiko(&self, script: &str, args: &[&str]) -> Output {
+        let path = self.dir.path().join(format!(
+            "paramiko-{}.py",
+            files::sha256_hex(script.as_bytes())
+        ));
+        std::fs::write(&path, script).unwrap();
+        let mut cmd = process::with_timeout(&process::require_paramiko(), self.dir.path());
+        cmd.arg(&path)
+            .arg(self.port().to_string())
+            .arg(self.client_key())
+            .args(args);
+        cmd.output().unwrap()
     }
 
     /// Runs the OpenSSH `ssh` client as `user` with the client key and no

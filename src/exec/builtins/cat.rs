@@ -2,8 +2,8 @@
 
 use super::args::{self, Spec};
 use super::input::Input;
-use super::quoting::quote_if_needed;
 use super::{Command, Gone, Io, reason};
+use crate::listing::quoting::quote_if_needed;
 
 /// `cat`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -5,10 +5,10 @@
 use super::args::{self, Spec};
 use super::modes::parse_mode;
 use super::operands::below;
-use super::quoting::{quote, quote_value};
 use super::{Command, Gone, Io, MAX_DEPTH, reason};
 use crate::jail::{SetAttrs, VirtualPath};
 use crate::listing::mode_string;
+use crate::listing::quoting::{quote, quote_value};
 
 /// `chmod`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -9,9 +9,9 @@
 
 use super::args::{self, Parsed, Spec};
 use super::operands::{below, is_within, targets};
-use super::quoting::quote;
 use super::{Command, Gone, Io, MAX_DEPTH, OUTPUT_CHUNK_BYTES, reason};
 use crate::jail::{JailError, OpenOptions, SetAttrs, Stat, VirtualPath};
+use crate::listing::quoting::quote;
 
 /// `cp`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -13,9 +13,9 @@ mod format;
 
 use super::args::{self, Spec};
 use super::date_string::{self, Timestamp};
-use super::quoting::{quote_if_needed, quote_value};
 use super::{Command, Gone, Io, reason};
 use crate::listing::calendar::{self, DateTime};
+use crate::listing::quoting::{quote_if_needed, quote_value};
 use format::{Moment, format};
 
 /// `date`.

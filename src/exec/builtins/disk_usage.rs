@@ -10,10 +10,10 @@ use std::collections::HashSet;
 
 use super::args::{self, Parsed, Spec};
 use super::operands::joined;
-use super::quoting::{quote, quote_value};
 use super::sizes::human;
 use super::{Command, Gone, Io, MAX_DEPTH, reason};
 use crate::jail::VirtualPath;
+use crate::listing::quoting::{quote, quote_value};
 
 /// `du`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -5,9 +5,9 @@
 //! in one line.
 
 use super::args::{self, Spec};
-use super::quoting::quote_if_needed;
 use super::sizes::human;
 use super::{Command, Gone, Io, reason};
+use crate::listing::quoting::quote_if_needed;
 
 /// The name `df` shows in its Filesystem column.
 const FILESYSTEM_NAME: &str = "sftpbox";

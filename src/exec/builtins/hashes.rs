@@ -8,13 +8,12 @@
 
 mod check;
 
-use digest::Digest;
-
 use super::args::{self, Spec};
 use super::input::Input;
-use super::quoting::quote_if_needed;
 use super::{Command, Gone, Io, reason};
+use crate::checksum::{HashAlgorithm, Hasher};
 use crate::jail::JailError;
+use crate::listing::quoting::quote_if_needed;
 
 /// The synopsis every sum shares.
 const SYNOPSIS: &str = "[-b] [--tag] [-c [--quiet|--status]] [FILE]...";
@@ -25,141 +24,68 @@ pub(super) const COMMANDS: &[Command] = &[
         name: "md5sum",
         synopsis: SYNOPSIS,
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Md5, args),
+        run: |io, args| sum(io, HashAlgorithm::Md5, args),
     },
     Command {
         name: "sha1sum",
         synopsis: "(as md5sum)",
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Sha1, args),
+        run: |io, args| sum(io, HashAlgorithm::Sha1, args),
     },
     Command {
         name: "sha224sum",
         synopsis: "(as md5sum)",
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Sha224, args),
+        run: |io, args| sum(io, HashAlgorithm::Sha224, args),
     },
     Command {
         name: "sha256sum",
         synopsis: "(as md5sum)",
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Sha256, args),
+        run: |io, args| sum(io, HashAlgorithm::Sha256, args),
     },
     Command {
         name: "sha384sum",
         synopsis: "(as md5sum)",
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Sha384, args),
+        run: |io, args| sum(io, HashAlgorithm::Sha384, args),
     },
     Command {
         name: "sha512sum",
         synopsis: "(as md5sum)",
         in_shell: true,
-        run: |io, args| sum(io, Algorithm::Sha512, args),
+        run: |io, args| sum(io, HashAlgorithm::Sha512, args),
     },
 ];
 
-/// The digest algorithms, one per command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Algorithm {
-    Md5,
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Algorithm {
-    /// The command that computes it, for messages.
-    pub(super) fn command(self) -> &'static str {
-        match self {
-            Algorithm::Md5 => "md5sum",
-            Algorithm::Sha1 => "sha1sum",
-            Algorithm::Sha224 => "sha224sum",
-            Algorithm::Sha256 => "sha256sum",
-            Algorithm::Sha384 => "sha384sum",
-            Algorithm::Sha512 => "sha512sum",
-        }
-    }
-
-    /// The `--tag` name: `MD5`, `SHA256`, ...
-    pub(super) fn tag(self) -> &'static str {
-        match self {
-            Algorithm::Md5 => "MD5",
-            Algorithm::Sha1 => "SHA1",
-            Algorithm::Sha224 => "SHA224",
-            Algorithm::Sha256 => "SHA256",
-            Algorithm::Sha384 => "SHA384",
-            Algorithm::Sha512 => "SHA512",
-        }
-    }
-
-    /// Digits of a digest in hex.
-    pub(super) fn hex_len(self) -> usize {
-        match self {
-            Algorithm::Md5 => 32,
-            Algorithm::Sha1 => 40,
-            Algorithm::Sha224 => 56,
-            Algorithm::Sha256 => 64,
-            Algorithm::Sha384 => 96,
-            Algorithm::Sha512 => 128,
-        }
+/// The command that computes `algorithm`, for messages: `md5sum`, ….
+pub(super) fn command(algorithm: HashAlgorithm) -> &'static str {
+    match algorithm {
+        HashAlgorithm::Md5 => "md5sum",
+        HashAlgorithm::Sha1 => "sha1sum",
+        HashAlgorithm::Sha224 => "sha224sum",
+        HashAlgorithm::Sha256 => "sha256sum",
+        HashAlgorithm::Sha384 => "sha384sum",
+        HashAlgorithm::Sha512 => "sha512sum",
     }
 }
 
-/// A running hash of one of the supported algorithms.
-enum Hasher {
-    Md5(md5::Md5),
-    Sha1(sha1::Sha1),
-    Sha224(sha2::Sha224),
-    Sha256(sha2::Sha256),
-    Sha384(sha2::Sha384),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    /// A new hash of `algorithm`.
-    fn new(algorithm: Algorithm) -> Hasher {
-        match algorithm {
-            Algorithm::Md5 => Hasher::Md5(md5::Md5::new()),
-            Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-            Algorithm::Sha224 => Hasher::Sha224(sha2::Sha224::new()),
-            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            Algorithm::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
-            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Md5(h) => h.update(data),
-            Hasher::Sha1(h) => h.update(data),
-            Hasher::Sha224(h) => h.update(data),
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha384(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
-        }
-    }
-
-    /// The digest in lowercase hex.
-    fn hex(self) -> String {
-        let bytes = match self {
-            Hasher::Md5(h) => h.finalize().to_vec(),
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-            Hasher::Sha224(h) => h.finalize().to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha384(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The `--tag` name of `algorithm`: `MD5`, `SHA256`, ….
+pub(super) fn tag(algorithm: HashAlgorithm) -> &'static str {
+    match algorithm {
+        HashAlgorithm::Md5 => "MD5",
+        HashAlgorithm::Sha1 => "SHA1",
+        HashAlgorithm::Sha224 => "SHA224",
+        HashAlgorithm::Sha256 => "SHA256",
+        HashAlgorithm::Sha384 => "SHA384",
+        HashAlgorithm::Sha512 => "SHA512",
     }
 }
 
 /// Hashes `operand` (`-` is stdin) to its end.
 pub(super) fn digest_of(
     io: &mut Io,
-    algorithm: Algorithm,
+    algorithm: HashAlgorithm,
     operand: &[u8],
 ) -> Result<Result<String, JailError>, Gone> {
     let mut input = match Input::open(io, operand) {
@@ -169,7 +95,7 @@ pub(super) fn digest_of(
     let mut hasher = Hasher::new(algorithm);
     loop {
         match input.next(io)? {
-            Ok(chunk) if chunk.is_empty() => return Ok(Ok(hasher.hex())),
+            Ok(chunk) if chunk.is_empty() => return Ok(Ok(hasher.finalize_hex())),
             Ok(chunk) => hasher.update(&chunk),
             Err(err) => return Ok(Err(err)),
         }
@@ -195,8 +121,8 @@ pub(super) fn escape(name: &[u8]) -> (bool, Vec<u8>) {
 }
 
 /// `NAMEsum [OPTION]... [FILE]...`.
-fn sum(io: &mut Io, algorithm: Algorithm, args: &[Vec<u8>]) -> Result<u32, Gone> {
-    let name = algorithm.command();
+fn sum(io: &mut Io, algorithm: HashAlgorithm, args: &[Vec<u8>]) -> Result<u32, Gone> {
+    let name = command(algorithm);
     const LONG: &[(&str, char)] = &[
         ("binary", 'b'),
         ("check", 'c'),
@@ -253,7 +179,7 @@ fn sum(io: &mut Io, algorithm: Algorithm, args: &[Vec<u8>]) -> Result<u32, Gone>
         let end = if opts.has('z') { b'\0' } else { b'\n' };
         let mut line = Vec::with_capacity(file.len() + hex.len() + 16);
         if opts.has('G') {
-            line.extend_from_slice(format!("{prefix}{} (", algorithm.tag()).as_bytes());
+            line.extend_from_slice(format!("{prefix}{} (", tag(algorithm)).as_bytes());
             line.extend_from_slice(&file);
             line.extend_from_slice(format!(") = {hex}").as_bytes());
         } else {

@@ -12,10 +12,10 @@
 use std::borrow::Cow;
 
 use super::args::{self, Parsed, Spec};
-use super::quoting::quote;
 use super::sizes::human;
 use super::{Command, Gone, Io, MAX_DEPTH, reason};
 use crate::jail::{Stat, VirtualPath};
+use crate::listing::quoting::quote;
 use crate::listing::{self, calendar};
 
 /// `ls`.

@@ -4,9 +4,9 @@
 use super::args::{self, Spec};
 use super::modes::parse_mode;
 use super::operands::prefixes;
-use super::quoting::{quote, quote_value};
 use super::{Command, Gone, Io, reason};
 use crate::jail::{JailError, SetAttrs};
+use crate::listing::quoting::{quote, quote_value};
 
 /// `mkdir`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -4,8 +4,8 @@
 
 use super::args::{self, Spec};
 use super::operands::{is_within, targets};
-use super::quoting::quote;
 use super::{Command, Gone, Io, reason};
+use crate::listing::quoting::quote;
 
 /// `mv`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -3,9 +3,9 @@
 //! puts each source (`mv`, `cp`: into `DEST` when it is a directory, unless
 //! `-T`, as GNU does).
 
-use super::quoting::quote;
 use super::{Gone, Io, reason};
 use crate::jail::VirtualPath;
+use crate::listing::quoting::quote;
 
 /// The textual prefixes of `operand` at each `/`: `a/b/c` → `a`, `a/b`,
 /// `a/b/c` (what `mkdir -p` and `rmdir -p` name in messages).

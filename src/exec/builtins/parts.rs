@@ -4,9 +4,9 @@
 
 use super::args::{self, Spec};
 use super::input::Input;
-use super::quoting::{quote, quote_value};
 use super::{Gone, Io, reason};
 use crate::jail::JailError;
+use crate::listing::quoting::{quote, quote_value};
 
 /// What head or tail should show of each input.
 #[derive(Clone, Copy)]

@@ -5,9 +5,9 @@
 
 use super::args::{self, Spec};
 use super::operands::below;
-use super::quoting::quote;
 use super::{Command, Gone, Io, MAX_DEPTH, reason};
 use crate::jail::{JailError, VirtualPath};
+use crate::listing::quoting::quote;
 
 /// `rm`.
 pub(super) const COMMANDS: &[Command] = &[Command {

@@ -3,9 +3,9 @@
 
 use super::args::{self, Spec};
 use super::operands::prefixes;
-use super::quoting::quote;
 use super::{Command, Gone, Io, reason};
 use crate::jail::JailError;
+use crate::listing::quoting::quote;
 
 /// `rmdir`.
 pub(super) const COMMANDS: &[Command] = &[Command {

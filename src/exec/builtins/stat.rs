@@ -7,11 +7,11 @@
 //! GNU quotes them (`%N`, messages).
 
 use super::args::{self, Spec};
-use super::quoting::quote;
 use super::{Command, Gone, Io, reason};
 use crate::jail::Stat;
 use crate::listing::calendar::{self, DateTime};
 use crate::listing::mode_string;
+use crate::listing::quoting::quote;
 
 /// The user and group id every file in the box is shown with by `stat`.
 pub(crate) const BOX_ID: u32 = 1000;

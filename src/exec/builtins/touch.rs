@@ -4,10 +4,10 @@
 
 use super::args::{self, Spec};
 use super::date_string::{self, Timestamp, is_valid};
-use super::quoting::{quote, quote_value};
 use super::{Command, Gone, Io, reason};
 use crate::jail::{JailError, OpenOptions, SetAttrs};
 use crate::listing::calendar::{self, DateTime};
+use crate::listing::quoting::{quote, quote_value};
 
 /// `touch`.
 pub(super) const COMMANDS: &[Command] = &[Command {

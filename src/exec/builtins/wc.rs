@@ -6,9 +6,9 @@
 
 use super::args::{self, Spec};
 use super::input::Input;
-use super::quoting::quote_if_needed;
 use super::{Command, Gone, Io, reason};
 use crate::jail::JailError;
+use crate::listing::quoting::quote_if_needed;
 
 /// `wc`.
 pub(super) const COMMANDS: &[Command] = &[Command {

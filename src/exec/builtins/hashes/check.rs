@@ -5,12 +5,13 @@
 //! newline), as GNU does. A line longer
 //! than [`MAX_MANIFEST_LINE_BYTES`] counts as improperly formatted.
 
-use super::{Algorithm, digest_of, escape, failure};
+use super::{command, digest_of, escape, failure, tag};
+use crate::checksum::HashAlgorithm;
 use crate::exec::builtins::args::Parsed;
 use crate::exec::builtins::input::Input;
-use crate::exec::builtins::quoting::quote_if_needed;
 use crate::exec::builtins::{Gone, Io};
 use crate::jail::JailError;
+use crate::listing::quoting::quote_if_needed;
 
 /// Longest manifest line `-c` reads.
 pub const MAX_MANIFEST_LINE_BYTES: usize = 64 * 1024;
@@ -28,11 +29,11 @@ struct Tally {
 /// Verifies the manifest `operand`.
 pub(super) fn check(
     io: &mut Io,
-    algorithm: Algorithm,
+    algorithm: HashAlgorithm,
     operand: &[u8],
     opts: &Parsed,
 ) -> Result<u32, Gone> {
-    let name = algorithm.command();
+    let name = command(algorithm);
     let shown_manifest = if operand == b"-" {
         quote_if_needed(b"standard input")
     } else {
@@ -138,14 +139,14 @@ pub(super) fn check(
 
 /// Parses one manifest line: `(expected hex, file name)`. The name is
 /// bytes, whatever they are.
-fn parse_line(algorithm: Algorithm, line: &[u8]) -> Option<(String, Vec<u8>)> {
+fn parse_line(algorithm: HashAlgorithm, line: &[u8]) -> Option<(String, Vec<u8>)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (escaped, line) = match line.strip_prefix(b"\\") {
         Some(rest) => (true, rest),
         None => (false, line),
     };
-    let hex_len = algorithm.hex_len();
-    let tagged = format!("{} (", algorithm.tag());
+    let hex_len = 2 * algorithm.digest_len();
+    let tagged = format!("{} (", tag(algorithm));
     let (hex, file) = if let Some(rest) = line.strip_prefix(tagged.as_bytes()) {
         let split = rest.windows(4).rposition(|window| window == b") = ")?;
         (rest.get(split + 4..)?, rest.get(..split)?)
@@ -194,7 +195,7 @@ fn unescape(file: &[u8]) -> Option<Vec<u8>> {
 /// Verifies one manifest line.
 fn check_line(
     io: &mut Io,
-    algorithm: Algorithm,
+    algorithm: HashAlgorithm,
     line: &[u8],
     overlong: bool,
     opts: &Parsed,
@@ -234,7 +235,7 @@ fn check_line(
         Err(JailError::NotFound) if opts.has('I') => {}
         Err(err) => {
             tally.unreadable += 1;
-            io.err(algorithm.command(), failure(&file, &err))?;
+            io.err(command(algorithm), failure(&file, &err))?;
             if !status_only {
                 io.out(&[shown_file.as_slice(), b": FAILED open or read\n"].concat())?;
             }

@@ -1,4 +1,4 @@
-//! How names appear in messages, quoted as GNU coreutils quotes them.
+//! How names appear in messages and listings, quoted as GNU coreutils quotes them.
 //!
 //! GNU has three ways, and each message uses the one its tool uses:
 //! - [`quote`] (gnulib's `quoteaf`, shell-escape-always style): always in
