@@ -2,21 +2,25 @@
 //! corpora in `tests/fuzz_corpus.rs`; not part of the server.
 //!
 //! Each function takes arbitrary bytes and runs one parser the way the
-//! server runs it on what a client or an administrator sends: an scp record
+//! server runs it on what a client or an administrator sends: an SFTP
+//! packet as the dispatcher decodes it (`sftp_request.rs`), an scp record
 //! line as the sink reads it, a command line as `exec` splits and globs it
 //! inside a box, accounts.toml and sftpbox.toml text as the loaders read
 //! it. None of them panics on any input, and none may: a panic through one
 //! of them is a panic the network (or a reload) can reach, a defect in the
 //! parser. Each returns a [`Violation`] when a property its parser promises
-//! does not hold for the input (a record sftpbox formats parses back to
-//! itself, a problem in a TOML file has its place and stays on one line),
-//! so that the fuzz target can fail on it.
+//! does not hold for the input (a decoded request is what the packet says,
+//! a record sftpbox formats parses back to itself, a problem in a TOML file
+//! has its place and stays on one line), so that the fuzz target can fail
+//! on it.
 //!
 //! The command-line target needs a box to glob in: [`GlobBox`] makes a small
 //! one in the temporary directory, its tree made through the [`Jail`] like
 //! a client would make it (files, a folder, links that loop and one that
 //! dangles), and removes it when dropped. That temporary directory is the
 //! only host path this module names.
+
+mod sftp_request;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ use crate::jail::{Jail, JailError, OpenOptions, Quota, VirtualPath};
 use crate::scp::protocol::{
     self, MAX_LINE_BYTES, ProtocolError, Record, Times, dir_record, file_record, times_record,
 };
+
+pub use sftp_request::sftp_request;
 
 /// A property of a parser that one input broke, described.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -28,7 +28,7 @@
 
 mod attrs;
 mod check_file;
-mod codec;
+pub(crate) mod codec;
 mod extensions;
 mod handles;
 mod requests;

@@ -1,10 +1,16 @@
 //! The fuzz corpora, replayed on stable: every file under
-//! `fuzz/corpus/TARGET/` (and every crash reproducer kept under
-//! `fuzz/artifacts/TARGET/`) goes through the same `sftpbox::fuzzing` entry
+//! `fuzz/corpus/TARGET/` and `fuzz/seeds/TARGET/` (the hand-written inputs,
+//! and the crashes fuzzing found, kept under names that say what they
+//! were), and any crash reproducer a local run left under
+//! `fuzz/artifacts/TARGET/`, goes through the same `sftpbox::fuzzing` entry
 //! point its fuzz target calls. None may panic, break a property the entry
 //! point checks, or take longer than [`TIME_BOUND`]. The fuzzing itself
 //! needs a nightly toolchain (`fuzz/README.md`); this keeps what it found
 //! covered by the ordinary `cargo test`.
+
+// The helpers outside `#[test]` unwrap too: a corpus that cannot be read
+// is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -16,8 +22,8 @@ use sftpbox::fuzzing::{self, GlobBox, Violation};
 /// machine. The slowest corpus input takes milliseconds in a release build.
 const TIME_BOUND: Duration = Duration::from_secs(10);
 
-/// The files of `fuzz/{corpus,artifacts}/TARGET/`, sorted; the corpus
-/// folder must exist and hold at least one.
+/// The files of `fuzz/{corpus,seeds,artifacts}/TARGET/`, sorted; the
+/// corpus and seed folders must each hold at least one.
 fn inputs(target: &str) -> Vec<PathBuf> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let corpus = fuzz.join("corpus").join(target);
@@ -32,8 +38,13 @@ fn inputs(target: &str) -> Vec<PathBuf> {
             })
             .unwrap_or_default()
     };
-    let mut found = files(&corpus);
-    assert!(!found.is_empty(), "{} holds no inputs", corpus.display());
+    let seeds = fuzz.join("seeds").join(target);
+    let mut found = Vec::new();
+    for dir in [&corpus, &seeds] {
+        let inputs = files(dir);
+        assert!(!inputs.is_empty(), "{} holds no inputs", dir.display());
+        found.extend(inputs);
+    }
     found.extend(files(&fuzz.join("artifacts").join(target)));
     found.sort();
     found
@@ -67,6 +78,11 @@ fn replay(target: &str, entry: impl Fn(&[u8]) -> Result<(), Violation>) {
 }
 
 #[test]
+fn the_sftp_request_corpus_replays_cleanly() {
+    replay("sftp_request", fuzzing::sftp_request);
+}
+
+#[test]
 fn the_scp_record_corpus_replays_cleanly() {
     replay("scp_record", fuzzing::scp_record);
 }
@@ -74,7 +90,9 @@ fn the_scp_record_corpus_replays_cleanly() {
 #[test]
 fn the_command_line_corpus_replays_cleanly() {
     let glob_box = GlobBox::create().unwrap();
-    replay("command_line", |data| fuzzing::command_line(&glob_box, data));
+    replay("command_line", |data| {
+        fuzzing::command_line(&glob_box, data)
+    });
 }
 
 #[test]
