@@ -191,6 +191,12 @@ impl Accounts {
         load::load_file(path)
     }
 
+    /// Checks accounts.toml text as [`Accounts::load`] checks the file it
+    /// reads; `file` names it in the problems. For the fuzz targets.
+    pub(crate) fn from_toml_str(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
+        load::load_str(text, file)
+    }
+
     /// Builds a set from accounts already made (for tests and tools). A later
     /// account replaces an earlier one of the same name.
     pub(crate) fn from_accounts(accounts: impl IntoIterator<Item = Account>) -> Accounts {

@@ -20,7 +20,10 @@
 //! `host_keys` and `penalties` (per-source penalties) are read by the edge;
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
 //! loaders. Only what `main`, the tests and the benches use is public: `cli`,
-//! `server`, `accounts`, `config`, `host_keys`.
+//! `server`, `accounts`, `config`, `host_keys`, and (hidden from the docs)
+//! `fuzzing`, the byte-taking entry points into the parsers that the fuzz
+//! targets in `fuzz/` and the corpus replay in `tests/fuzz_corpus.rs` call;
+//! the server itself never calls it.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +37,8 @@ pub mod config;
 mod connection;
 mod diagnostics;
 mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host_keys;
 mod jail;
 mod listing;

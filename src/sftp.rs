@@ -31,7 +31,7 @@
 
 mod attrs;
 mod check_file;
-mod codec;
+pub(crate) mod codec;
 mod extensions;
 mod handles;
 mod notices;
