@@ -1,5 +1,6 @@
 //! The account set: who may log in, with which password hash or public keys,
-//! into which home, under which quota, with which extra commands.
+//! into which home, under which quota and file limit, with which extra
+//! commands.
 //!
 //! `load` (accounts/load.rs) turns accounts.toml into [`Accounts`], reporting
 //! every problem as `file:line:column: message`; `password` (accounts/password.rs)
@@ -132,6 +133,9 @@ pub(crate) struct Account {
     pub keys: Vec<PublicKey>,
     /// The most bytes the home may hold; `None` = no quota.
     pub quota_bytes: Option<u64>,
+    /// The most files (inodes of any kind: files, folders, symlinks) the
+    /// home may hold below itself; `None` = no limit.
+    pub max_files: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
     /// names; each was found by [`resolve_command`] (or is a built-in) at load.
     pub commands: Vec<String>,
@@ -187,9 +191,9 @@ impl Accounts {
         load::load_file(path)
     }
 
-    /// Checks `text` as if it were the content of `file`, without reading
-    /// it: how a change to accounts.toml is validated before it is written.
-    pub(crate) fn parse(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
+    /// Checks accounts.toml text as [`Accounts::load`] checks the file it
+    /// reads; `file` names it in the problems. For the fuzz targets.
+    pub(crate) fn from_toml_str(text: &str, file: &Path) -> Result<Accounts, AccountsLoadError> {
         load::load_str(text, file)
     }
 
@@ -290,6 +294,7 @@ mod tests {
                 .map(|k| PublicKey::from_openssh(k).unwrap())
                 .collect(),
             quota_bytes: None,
+            max_files: None,
             commands: Vec::new(),
             home: "alice".to_owned(),
             readonly: false,

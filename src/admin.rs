@@ -105,7 +105,7 @@ fn read(path: &Path) -> Result<String, AdminError> {
 
 fn load(deployment: &Deployment) -> Result<Accounts, AdminError> {
     let text = read(&deployment.accounts)?;
-    Accounts::parse(&text, &deployment.accounts).map_err(AdminError::Load)
+    Accounts::from_toml_str(&text, &deployment.accounts).map_err(AdminError::Load)
 }
 
 /// Applies `edit`, validates the result with the loader, writes it in one
@@ -122,7 +122,8 @@ pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written,
         path: deployment.accounts.clone(),
         source,
     })?;
-    let accounts = Accounts::parse(&after, &deployment.accounts).map_err(AdminError::Refused)?;
+    let accounts =
+        Accounts::from_toml_str(&after, &deployment.accounts).map_err(AdminError::Refused)?;
     let (summary, name) = match edit {
         Edit::Add(name, _) => (format!("account {name} added"), Some(name)),
         Edit::Set(name, change) if change.is_empty() => {

@@ -190,6 +190,7 @@ fn init_logging(format: LogFormat) {
         // russh warns about client quirks (e.g. PuTTY's `simple@putty…` request)
         // that are not ours to act on; RUST_LOG brings them back.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=error"));
+    // Colours only on a terminal: a log file or journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -100,6 +100,12 @@ pub struct Limits {
     /// seen waiting for it, so this is the floor. Larger windows cost memory
     /// and, measured on loopback, slow many concurrent uploads.
     pub receive_window_mib: usize,
+    /// Files and directories one account may hold open at once over all its
+    /// sessions (`max_open_handles_per_account`, default 1024). Each holds a
+    /// descriptor: whatever this says, an account gets at most a quarter of
+    /// what the process's open-files limit leaves once a reserve is kept
+    /// back for new connections and logins (see `budget`).
+    pub max_open_handles_per_account: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +126,7 @@ impl Default for Limits {
                 full: 100,
             },
             receive_window_mib: 4,
+            max_open_handles_per_account: 1024,
         }
     }
 }
@@ -424,6 +431,11 @@ const LIMIT_KEYS: &[LimitKey] = {
         key(
             "receive_window_mib",
             Count(|l| &mut l.receive_window_mib),
+            false,
+        ),
+        key(
+            "max_open_handles_per_account",
+            Count(|l| &mut l.max_open_handles_per_account),
             false,
         ),
     ]

@@ -204,8 +204,10 @@ impl Connection {
                     return;
                 };
                 let id = channel.id();
+                let stderr = channel.make_writer_ext(Some(1));
                 let serving = services.serve_sftp(
                     channel.into_stream(),
+                    stderr,
                     state.open_handles(),
                     &client_id,
                     state.moved(),

@@ -78,6 +78,24 @@ pub(crate) fn syntax_error(message: &str) -> String {
     format!("TOML syntax error: {message}")
 }
 
+/// `message` with each control character written as its Rust escape
+/// (`\n`, `\u{1f}`), so that it prints on one line.
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Collects the problems of one file with their places in it.
 pub(crate) struct Report<'t> {
     text: &'t str,
@@ -114,13 +132,16 @@ impl<'t> Report<'t> {
     }
 
     /// Records a problem at the start of `span` (byte offsets in the text).
+    /// The message is kept to one line: it may quote what the file holds
+    /// (a key's decoded label, a value), and a newline or other control
+    /// character in it would forge a line of `sftpbox check`'s output.
     pub(crate) fn at(&mut self, span: &Range<usize>, message: impl Into<String>) {
         let (line, column) = line_column(self.text, span.start);
         self.problems.push(Problem {
             file: self.file.to_owned(),
             line,
             column,
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
 
@@ -160,6 +181,19 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_quoting_control_characters_stays_on_one_line() {
+        // Found by the accounts_toml fuzz target: a key's base64 decoded
+        // to a label holding a newline, which the key error quoted.
+        let mut report = Report::new("k = 1\n", Path::new("accounts.toml"));
+        report.at(&(0..1), "invalid label: 'r55\0\n\u{1f}\t'; é kept");
+        let problems = report.finish().unwrap_err();
+        assert_eq!(
+            render(&problems),
+            "accounts.toml:1:1: invalid label: 'r55\\0\\n\\u{1f}\\t'; é kept"
+        );
+    }
 
     #[test]
     fn the_first_byte_is_line_1_column_1() {

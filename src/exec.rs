@@ -23,7 +23,7 @@
 mod builtins;
 pub mod sandbox;
 mod shell;
-mod words;
+pub(crate) mod words;
 
 use std::path::PathBuf;
 use std::sync::Arc;

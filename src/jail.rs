@@ -28,12 +28,15 @@
 //! `..` nor contain `/`, so it cannot leave that directory.
 //!
 //! Client paths arrive as [`VirtualPath`]s (lexically normalized, see
-//! `path.rs`); sizes are accounted in a shared [`Quota`] (see `quota.rs`).
+//! `path.rs`); bytes and files are accounted in a shared [`Quota`] (see
+//! `quota.rs`), every new or removed name through `charge.rs`.
 //! Every call blocks: async callers use `spawn_blocking`. This module knows
 //! nothing of users, SSH or SFTP.
 
 mod attrs;
 mod canonical;
+mod charge;
+mod dir;
 mod entries;
 mod error;
 mod file;
@@ -50,11 +53,12 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+pub use dir::JailDir;
 pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
 pub use path::{VirtualPath, escaped};
-pub use quota::Quota;
+pub use quota::{Quota, Usage};
 
 use quota::InodeKey;
 
@@ -203,7 +207,7 @@ pub const NEW_HOME_OWNER_ID: u32 = 65534;
 impl Jail {
     /// Opens the box at `home`, creating it (and missing parents) with mode
     /// 0700 if needed. The first `open` with a given `quota` counts the
-    /// bytes stored under `home`; later ones reuse that count.
+    /// bytes and files stored under `home`; later ones reuse that count.
     pub fn open(home: &Path, quota: Arc<Quota>, readonly: bool) -> Result<Jail, JailError> {
         // The only ambient path calls in the jail: everything else is
         // relative to `root`.
@@ -261,7 +265,7 @@ impl Jail {
             Err(rustix::io::Errno::NOENT) => return Ok(None),
             Err(err) => return Err(err.into()),
         };
-        scan::count_usage(root.as_fd()).map(Some)
+        scan::count_usage(root.as_fd()).map(|usage| Some(usage.bytes))
     }
 
     /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
@@ -274,10 +278,10 @@ impl Jail {
         self.inner.root.as_fd()
     }
 
-    /// Counts the bytes stored under the home again and makes that the
-    /// quota's usage: after an external program wrote
-    /// behind the jail's back.
-    pub fn recount_usage(&self) -> Result<u64, JailError> {
+    /// Counts the bytes and files stored under the home again and makes
+    /// that the quota's usage: after an external program wrote behind the
+    /// jail's back.
+    pub fn recount_usage(&self) -> Result<Usage, JailError> {
         let used = scan::count_usage(self.inner.root.as_fd())?;
         self.inner.quota.set_used(used);
         Ok(used)
@@ -311,29 +315,12 @@ impl Jail {
     /// `.` and `..`, each with its `lstat`. Entries removed while listing
     /// are skipped.
     pub fn read_dir(&self, path: &VirtualPath) -> Result<Vec<DirEntry>, JailError> {
-        let dir_fd = self.open_in_root(path, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-        let mut entries = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&dir_fd)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            match rustix::fs::statat(&dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => entries.push(DirEntry {
-                    name: name.to_bytes().to_vec(),
-                    stat: st.into(),
-                }),
-                Err(Errno::NOENT) => continue,
-                Err(errno) => return Err(errno.into()),
-            }
-        }
-        Ok(entries)
+        self.open_dir(path)?.next_entries(usize::MAX)
     }
 
     /// Filesystem statistics of the box. With a quota, the totals are the
     /// limit and the free space is what the quota leaves, never more than
-    /// the filesystem really has.
+    /// the filesystem really has; with `max_files`, the same for inodes.
     pub fn fs_stats(&self) -> Result<FsStats, JailError> {
         let vfs = rustix::fs::fstatvfs(&self.inner.root)?;
         // Block counts are in `f_frsize` units; `f_bsize` is only the
@@ -352,11 +339,17 @@ impl Jail {
             files_free: vfs.f_ffree,
             name_max: vfs.f_namemax,
         };
+        let used = self.inner.quota.usage();
         if let Some(limit) = self.inner.quota.limit_bytes() {
-            let left_blocks = limit.saturating_sub(self.inner.quota.used_bytes()) / block_size;
+            let left_blocks = limit.saturating_sub(used.bytes) / block_size;
             stats.blocks = limit / block_size;
             stats.blocks_free = left_blocks.min(vfs.f_bfree);
             stats.blocks_avail = left_blocks.min(vfs.f_bavail);
+        }
+        if let Some(max_files) = self.inner.quota.max_files() {
+            let left_files = max_files.saturating_sub(used.files);
+            stats.files = max_files;
+            stats.files_free = left_files.min(vfs.f_ffree);
         }
         Ok(stats)
     }
@@ -475,6 +468,24 @@ pub(crate) mod tests {
 
         pub fn outside(&self) -> std::path::PathBuf {
             self.dir.path().join("outside")
+        }
+
+        /// Sets the byte limit to the usage now plus `room` and returns
+        /// that usage: the home's own size and whatever the test made.
+        pub fn leave_room(&self, room: u64) -> u64 {
+            let used = self.jail.quota().used_bytes();
+            self.jail.quota().set_limit(Some(used + room));
+            used
+        }
+
+        /// What a count from disk finds now, leaving the quota as it is.
+        pub fn on_disk(&self) -> Usage {
+            scan::count_usage(self.jail.home_dir_fd()).unwrap()
+        }
+
+        /// Asserts that the quota's running count is what is on disk.
+        pub fn assert_exact(&self) {
+            assert_eq!(self.jail.quota().usage(), self.on_disk());
         }
     }
 
@@ -599,12 +610,27 @@ pub(crate) mod tests {
     fn fs_stats_reflect_the_quota() {
         let fixture = Fixture::new(Some(1 << 20));
         std::fs::write(fixture.home().join("f"), vec![0u8; 4096]).unwrap();
-        // The quota was counted at open; reserve what the write used.
-        fixture.jail.quota().reserve(4096).unwrap();
+        fixture.jail.recount_usage().unwrap();
+        let used = fixture.jail.quota().used_bytes();
         let stats = fixture.jail.fs_stats().unwrap();
         assert_eq!(stats.blocks, (1 << 20) / stats.block_size);
-        assert_eq!(stats.blocks_avail, ((1 << 20) - 4096) / stats.block_size);
+        assert_eq!(stats.blocks_avail, ((1 << 20) - used) / stats.block_size);
         assert!(stats.blocks_free >= stats.blocks_avail);
         assert!(stats.name_max >= 255);
+        // No file limit: the filesystem's own inode figures.
+        assert!(stats.files > 1000);
+    }
+
+    #[test]
+    fn fs_stats_give_max_files_as_the_inodes() {
+        let fixture = Fixture::new(None);
+        fixture.jail.quota().set_max_files(Some(10));
+        fixture.jail.create_dir(&vp("/d"), 0o755).unwrap();
+        fixture.jail.symlink(b"/d", &vp("/l")).unwrap();
+        let stats = fixture.jail.fs_stats().unwrap();
+        assert_eq!((stats.files, stats.files_free), (10, 8));
+        fixture.jail.quota().set_max_files(Some(1));
+        let stats = fixture.jail.fs_stats().unwrap();
+        assert_eq!((stats.files, stats.files_free), (1, 0));
     }
 }

@@ -11,22 +11,28 @@
 //!   with `listing` (how files are shown to people) and `builtin_names`
 //!   (the one table of commands served in-process, which accounts.toml's
 //!   check reads too) and `checksum` (the hash algorithms of check-file
-//!   and the sum commands) and `transfer` (the one set of counters of
-//!   bytes moved, per file and per connection);
+//!   and the sum commands), `transfer` (the one set of counters of
+//!   bytes moved, per file and per connection) and `budget` (what one
+//!   account may hold of the process: blocking-pool slots and open handles);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
 //! `host_keys` and `penalties` (per-source penalties) are read by the edge;
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
 //! loaders. `admin` is `sftpbox account`: accounts.toml listed and
-//! changed in place, validated by the loader before it is written. Only what `main`, the tests and the benches use is public: `cli`,
-//! `server`, `accounts`, `config`, `host_keys`.
+//! changed in place, validated by the loader before it is written. Only
+//! what `main`, the tests and the benches use is public: `cli`,
+//! `server`, `accounts`, `config`, `host_keys`, and (hidden from the docs)
+//! `fuzzing`, the byte-taking entry points into the parsers that the fuzz
+//! targets in `fuzz/` and the corpus replay in `tests/fuzz_corpus.rs` call;
+//! the server itself never calls it.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod accounts;
 mod admin;
+mod budget;
 mod builtin_names;
 mod checksum;
 pub mod cli;
@@ -34,6 +40,8 @@ pub mod config;
 mod connection;
 mod diagnostics;
 mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host_keys;
 mod jail;
 mod listing;

@@ -14,7 +14,7 @@
 //! counters, one log line per file; with `-v` it tells the client's stderr
 //! each record, as OpenSSH's scp does, names escaped where not printable.
 
-mod protocol;
+pub(crate) mod protocol;
 mod sink;
 mod source;
 mod upload;

@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use crate::accounts::{self, Accounts};
+use crate::budget::{AccountBudget, ProcessBudget};
 use crate::config::Limits;
 use crate::exec::ExecContext;
 use crate::jail::{Jail, JailError};
@@ -64,17 +65,27 @@ pub struct Services {
     command_timeout: Duration,
     /// How many sessions an account may have open at once.
     max_sessions_per_account: usize,
+    /// The process's blocking jobs and descriptors, shared out to accounts.
+    budget: ProcessBudget,
 }
 
 impl Services {
     /// Services for the accounts in `accounts`, with homes under `homes`.
+    /// The descriptor limit is read now: raise it before.
     pub fn new(accounts: Arc<ArcSwap<Accounts>>, homes: PathBuf, limits: &Limits) -> Services {
+        let budget = ProcessBudget::for_this_process(limits.max_open_handles_per_account);
+        info!(
+            handles = budget.max_handles(),
+            handles_per_account = budget.max_handles_per_account(),
+            "open handle ceilings"
+        );
         Services {
             accounts,
             registry: AccountRegistry::default(),
             homes,
             command_timeout: limits.command_timeout,
             max_sessions_per_account: limits.max_sessions_per_account,
+            budget,
         }
     }
 
@@ -118,6 +129,7 @@ impl Services {
             account: account_name.to_owned(),
             commands,
             command_timeout: self.command_timeout,
+            budget: self.registry.budget_for(account_name, &self.budget),
         })
     }
 }
@@ -135,34 +147,39 @@ pub struct AccountServices {
     commands: Vec<(String, PathBuf)>,
     /// How long a command may run before it is stopped.
     command_timeout: Duration,
+    /// The account's share of the process, shared with its other sessions.
+    budget: AccountBudget,
 }
 
 impl AccountServices {
     /// Serves SFTP over `stream` until the client ends it; counts the
     /// handles it holds open in `open_handles`. `client_id` is the SSH
     /// version string the client sent, which tells how it orders SYMLINK's
-    /// paths; what files move is counted into `moved`. Returns the stream,
-    /// when it is still whole.
-    pub async fn serve_sftp<S>(
+    /// paths; `stderr` gets the reasons its status replies carry but
+    /// clients do not show; what files move is counted into `moved`.
+    /// Returns the stream, when it is still whole.
+    pub async fn serve_sftp<S, E>(
         &self,
         stream: S,
+        stderr: E,
         open_handles: Arc<AtomicUsize>,
         client_id: &[u8],
         moved: Arc<Transferred>,
     ) -> Option<S>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        E: AsyncWrite + Unpin + Send + 'static,
     {
-        let symlink_order = crate::sftp::SymlinkOrder::for_client(client_id);
-        crate::sftp::serve(
-            stream,
-            self.jail.clone(),
-            &self.account,
+        let context = crate::sftp::SessionContext {
+            jail: self.jail.clone(),
+            owner: self.account.clone(),
             open_handles,
-            symlink_order,
+            symlink_order: crate::sftp::SymlinkOrder::for_client(client_id),
+            budget: self.budget.clone(),
+            stderr: Some(Box::new(stderr)),
             moved,
-        )
-        .await
+        };
+        crate::sftp::serve(stream, context).await
     }
 
     /// Runs one command line (`ssh HOST CMD`): scp, a built-in or an

@@ -6,7 +6,10 @@
 //! a full channel queue), lanes that run requests on the blocking pool in
 //! order per handle while different handles proceed in parallel, and a writer
 //! that batches replies before flushing. The backlog of unanswered requests is
-//! bounded in bytes; a client that exceeds it is disconnected.
+//! bounded in bytes; a client that exceeds it is disconnected. However the
+//! session ends (end of stream, a protocol error, a broken limit, the
+//! connection dropped), its long jobs are cancelled, and until its replies
+//! are out whatever the client still sends is read and dropped.
 //!
 //! Names are bytes (SPEC "Names are bytes"): our own codec (`codec.rs`)
 //! decodes every request, so a path reaches
@@ -28,9 +31,10 @@
 
 mod attrs;
 mod check_file;
-mod codec;
+pub(crate) mod codec;
 mod extensions;
 mod handles;
+mod notices;
 mod requests;
 mod status;
 #[cfg(test)]
@@ -40,20 +44,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::budget::AccountBudget;
 use crate::jail::Jail;
 use crate::transfer::Transferred;
 use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
 use handles::{HandleKind, HandleTable, Lane, Reply};
+use notices::Notices;
 use status::Refusal;
 
 /// Bytes of requests (plus the data they asked to read) that may wait for
 /// their replies. OpenSSH keeps 64 × 255 KiB ≈ 16 MiB in flight; four times that
 /// is generous for honest clients and bounds what a hostile one can pin.
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
+
+/// After a session ends on a protocol error or a broken limit, how long the
+/// replies already made may take to go out before the channel is closed
+/// without them (a client that stopped reading would hold it for ever).
+const WRITER_WAIT_AFTER_ERROR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Which of SYMLINK's two paths is the target, by client (see the module
 /// documentation).
@@ -98,6 +110,12 @@ struct Session {
     replies: mpsc::UnboundedSender<Reply>,
     /// The connection's transfer counters, which every file counts into.
     moved: Arc<Transferred>,
+    /// The account's share of the blocking pool and of open handles.
+    budget: AccountBudget,
+    /// Cancelled when the session ends: long jobs stop at their next chunk.
+    ended: CancellationToken,
+    /// Reasons for the client's stderr.
+    notices: Notices,
 }
 
 impl Session {
@@ -108,22 +126,23 @@ impl Session {
 }
 
 /// Serves SFTP on `stream` until the client closes it, counting what files
-/// move into `moved`; returns the stream itself (so the caller can report an
-/// exit status before it closes the channel), unless writing replies failed.
-/// `open_handles` follows how many files and directories the client holds
-/// open, so a shutdown can tell a transfer from an idle session;
-/// `symlink_order` is the client's ([`SymlinkOrder::for_client`]).
-pub async fn serve<S>(
-    stream: S,
-    jail: Jail,
-    owner: &str,
-    open_handles: Arc<AtomicUsize>,
-    symlink_order: SymlinkOrder,
-    moved: Arc<Transferred>,
-) -> Option<S>
+/// move into the context's counters; returns the stream itself (so the
+/// caller can report an exit status before it closes the channel), unless
+/// writing replies failed or the session ended on a protocol error with
+/// replies it could not deliver.
+pub async fn serve<S>(stream: S, context: SessionContext) -> Option<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let SessionContext {
+        jail,
+        owner,
+        open_handles,
+        symlink_order,
+        budget,
+        stderr,
+        moved,
+    } = context;
     let (mut reader, writer) = tokio::io::split(stream);
     let (replies, reply_queue) = mpsc::unbounded_channel();
     let backlog = Arc::new(AtomicUsize::new(0));
@@ -134,23 +153,37 @@ where
         reply_queue,
         backlog.clone(),
     )));
+    let (notices, notices_task) = match stderr {
+        Some(stderr) => {
+            let (notices, task) = Notices::spawn(stderr);
+            (notices, Some(AbortOnDrop(task)))
+        }
+        None => (Notices::discarded(), None),
+    };
+    let ended = CancellationToken::new();
+    // However the session ends, even by this future being dropped, its
+    // long jobs stop.
+    let _cancel_on_drop = ended.clone().drop_guard();
     let session = Arc::new(Session {
         jail,
-        owner: owner.to_owned(),
+        owner,
         symlink_order,
         handles: HandleTable::new(open_handles),
         replies: replies.clone(),
         moved,
+        budget: budget.clone(),
+        ended: ended.clone(),
+        notices,
     });
-    let path_lane = Lane::spawn(replies);
+    let path_lane = Lane::spawn(replies, budget);
 
-    loop {
+    let broken = loop {
         let packet = match codec::read_packet(&mut reader).await {
             Ok(packet) => packet,
-            Err(FrameError::Eof) => break,
+            Err(FrameError::Eof) => break false,
             Err(err) => {
                 warn!(%err, "sftp session ended");
-                break;
+                break true;
             }
         };
         let packet_bytes = packet.len();
@@ -162,10 +195,11 @@ where
                 pending,
                 "client left too many requests unanswered; ending the sftp session"
             );
-            break;
+            break true;
         }
         dispatch(&session, &path_lane, request, cost);
-    }
+    };
+    ended.cancel();
 
     // Files the client left open are closed (and logged) in order after their pending requests.
     for open in session.handles.drain() {
@@ -183,14 +217,72 @@ where
     // handle lanes (after their last job) and the session itself.
     drop(path_lane);
     drop(session);
-    (&mut writer_task.0)
-        .await
-        .ok()
+    // Whatever the client still sends is read and dropped meanwhile, so the
+    // connection never stops reading this channel.
+    let writer = {
+        let draining = drain(&mut reader);
+        let finished = &mut writer_task.0;
+        if broken {
+            tokio::select! {
+                done = tokio::time::timeout(WRITER_WAIT_AFTER_ERROR, finished) => done.ok(),
+                () = draining => None,
+            }
+        } else {
+            tokio::select! {
+                done = finished => Some(done),
+                () = draining => None,
+            }
+        }
+    };
+    if let Some(task) = notices_task {
+        // The last reason, if any, goes out before the channel closes.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), task.wait()).await;
+    }
+    writer
+        .and_then(Result::ok)
         .map(|writer| reader.unsplit(writer))
+}
+
+/// What one session runs with, besides its byte stream.
+pub struct SessionContext {
+    /// The account's box.
+    pub jail: Jail,
+    /// Shown as owner and group in long names.
+    pub owner: String,
+    /// Follows how many files and directories the client holds open, so a
+    /// shutdown can tell a transfer from an idle session.
+    pub open_handles: Arc<AtomicUsize>,
+    /// How this client orders SYMLINK's paths.
+    pub symlink_order: SymlinkOrder,
+    /// The account's share of the blocking pool and of open handles.
+    pub budget: AccountBudget,
+    /// The channel's stderr, for reasons the client would not show
+    /// ([`notices`]); `None` sends them nowhere.
+    pub stderr: Option<Box<dyn AsyncWrite + Unpin + Send>>,
+    /// The connection's transfer counters, which every file counts into.
+    pub moved: Arc<Transferred>,
+}
+
+/// Reads and drops what `reader` still delivers; never returns.
+async fn drain<R: AsyncRead + Unpin>(reader: &mut R) {
+    let mut sink = vec![0u8; 32 * 1024];
+    while let Ok(n) = reader.read(&mut sink).await {
+        if n == 0 {
+            break;
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// A task that is aborted when its handle is dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    /// Waits for the task to end.
+    async fn wait(mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
@@ -255,7 +347,7 @@ fn dispatch(
             handle,
             offset,
             len,
-        } => on_file(session, &handle, id, cost, move |file| {
+        } => on_file(session, &handle, id, cost, move |_, file| {
             requests::read(id, file, offset, len)
         }),
         Request::Write {
@@ -263,8 +355,8 @@ fn dispatch(
             handle,
             offset,
             data,
-        } => on_file(session, &handle, id, cost, move |file| {
-            requests::write(id, file, offset, &data)
+        } => on_file(session, &handle, id, cost, move |s, file| {
+            requests::write(s, id, file, offset, &data)
         }),
         Request::Init {
             version,
@@ -279,13 +371,13 @@ fn dispatch(
             flags,
             attrs,
         } => {
-            let lane = Lane::spawn(session.replies.clone());
+            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
             on_path(session, path_lane, cost, move |s| {
                 requests::open(s, id, &filename, flags, &attrs, lane)
             });
         }
         Request::OpenDir { id, path } => {
-            let lane = Lane::spawn(session.replies.clone());
+            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
             on_path(session, path_lane, cost, move |s| {
                 requests::open_dir(s, id, &path, lane)
             });
@@ -365,6 +457,36 @@ fn on_path(
     path_lane.push(Box::new(move || job(&s)), cost);
 }
 
+/// Queues a long `job` (see [`handles::Weight::Long`]) on the path lane.
+fn on_path_long(
+    session: &Arc<Session>,
+    path_lane: &Lane,
+    cost: usize,
+    job: impl FnOnce(&Arc<Session>) -> Bytes + Send + 'static,
+) {
+    let s = session.clone();
+    path_lane.push_long(Box::new(move || job(&s)), cost);
+}
+
+/// Queues a long `job` on the lane of `handle`, or answers that the handle
+/// is unknown.
+fn on_handle_long(
+    session: &Arc<Session>,
+    handle: &[u8],
+    id: u32,
+    cost: usize,
+    job: impl FnOnce(&Session, &HandleKind) -> Bytes + Send + 'static,
+) {
+    match session.handles.get(handle) {
+        Some(open) => {
+            let s = session.clone();
+            let kind = open.kind.clone();
+            open.lane.push_long(Box::new(move || job(&s, &kind)), cost);
+        }
+        None => session.reply(status::invalid_handle(id), cost),
+    }
+}
+
 /// Queues `job` on the lane of `handle` (a file or a directory), or answers
 /// that the handle is unknown.
 fn on_handle(
@@ -391,13 +513,16 @@ fn on_file(
     handle: &[u8],
     id: u32,
     cost: usize,
-    job: impl FnOnce(&handles::FileHandle) -> Bytes + Send + 'static,
+    job: impl FnOnce(&Session, &handles::FileHandle) -> Bytes + Send + 'static,
 ) {
     match session.handles.get(handle) {
         Some(handles::OpenHandle {
             kind: HandleKind::File(file),
             lane,
-        }) => lane.push(Box::new(move || job(&file)), cost),
+        }) => {
+            let s = session.clone();
+            lane.push(Box::new(move || job(&s, &file)), cost);
+        }
         _ => session.reply(status::invalid_handle(id), cost),
     }
 }

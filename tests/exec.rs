@@ -480,6 +480,8 @@ fn copying_over_the_quota_fails_and_keeps_usage_under_it() {
     let big = pattern(600 * 1024, 31);
     std::fs::write(home.join("big"), &big).unwrap();
     std::fs::write(home.join("small"), b"small file\n").unwrap();
+    // Made before the first login counts it: a folder costs its size too.
+    std::fs::create_dir_all(home.join("dir")).unwrap();
     let out = server.ssh("alice", &["cp big big2"], b"");
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(
@@ -491,7 +493,6 @@ fn copying_over_the_quota_fails_and_keeps_usage_under_it() {
     assert!(used <= QUOTA, "usage {used} > {QUOTA}");
     assert_eq!(std::fs::read(home.join("big")).unwrap(), big);
     // Recursive copies and a second try are refused the same way.
-    std::fs::create_dir_all(home.join("dir")).unwrap();
     let out = server.ssh("alice", &["cp -r big dir/"], b"");
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(text(&out.stderr).contains("quota exceeded"));

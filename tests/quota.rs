@@ -27,16 +27,27 @@ fn an_upload_over_the_quota_fails_and_keeps_older_bytes() {
     let out = server.sftp_put("alice", "big", &pattern(QUOTA as usize + 1, 1));
     assert!(!out.status.success());
     // OpenSSH's sftp prints only the status code ("Failure") for a failed
-    // write; the message is checked through the russh client in
-    // `a_refused_write_names_the_bytes_used_and_allowed`.
+    // write; the server also sends the reason on the channel's stderr,
+    // which sftp prints, once for the handle. (The status message itself
+    // is checked through the russh client in
+    // `a_refused_write_names_the_bytes_used_and_allowed`.)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("sftpbox: "))
+        .collect();
+    assert_eq!(told.len(), 1, "stderr: {stderr}");
+    assert!(
+        told.iter()
+            .all(|line| line.contains("/big") && line.contains("quota exceeded: used ")),
+        "stderr: {stderr}"
+    );
     assert_eq!(
         std::fs::read(server.home("alice").join("keep")).unwrap(),
         pattern(1000, 2)
     );
-    let stored = std::fs::metadata(server.home("alice").join("big"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    assert!(stored + 1000 <= QUOTA, "stored {stored}");
+    let stored = stored_bytes(&server.home("alice"));
+    assert!(stored <= QUOTA, "stored {stored}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +55,12 @@ async fn a_refused_write_names_the_bytes_used_and_allowed() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
     let sftp = server.russh_sftp("alice").await;
     let home = server.home("alice");
-    put(&sftp, "most", &pattern(QUOTA as usize - 100, 7))
+    // The names first, while there is room for the home to grow by them.
+    put(&sftp, "more", b"").await.unwrap();
+    put(&sftp, "one-more", b"").await.unwrap();
+    put(&sftp, "most", b"").await.unwrap();
+    let most = QUOTA - stored_bytes(&home) - 100;
+    put(&sftp, "most", &pattern(most as usize, 7))
         .await
         .unwrap();
     // 101 bytes, one write, where 100 are left: refused, with the usage
@@ -59,9 +75,13 @@ async fn a_refused_write_names_the_bytes_used_and_allowed() {
     assert_eq!(stored_bytes(&home), QUOTA);
     let err = put(&sftp, "one-more", b"x").await.unwrap_err();
     assert_refused(&err, QUOTA);
+    // A home at its quota gains no name either, not even an empty file.
+    let err = put(&sftp, "empty", b"").await.unwrap_err();
+    assert_refused(&err, QUOTA);
+    assert!(!home.join("empty").exists());
     assert_eq!(
         std::fs::read(home.join("most")).unwrap(),
-        pattern(QUOTA as usize - 100, 7)
+        pattern(most as usize, 7)
     );
 }
 
@@ -123,6 +143,13 @@ fn upload_data(name: &str, size: usize) -> Vec<u8> {
 async fn concurrent_sessions_of_one_account_share_the_quota() {
     let server = TestServer::start(&[AccountSpec::new("alice").quota(QUOTA)]);
     let home = server.create_home("alice");
+    // Made while there is room: a new name needs room for its folder to
+    // grow, which the end of this test will not have.
+    {
+        let sftp = server.russh_sftp("alice").await;
+        put(&sftp, "rest", b"").await.unwrap();
+        put(&sftp, "one-more", b"").await.unwrap();
+    }
     let peak = PeakUsage::watch(&home);
     let fifth = QUOTA as usize / 5;
 

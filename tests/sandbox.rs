@@ -590,6 +590,42 @@ fn the_environment_is_only_path_home_and_lang() {
 }
 
 #[test]
+fn a_program_making_files_past_max_files_is_reported_and_only_deleting_works() {
+    // A program makes entries behind the server's back; the recount during
+    // and after its run catches it: the run fails with the file limit,
+    // and until entries are deleted nothing new can be made.
+    const MAX_FILES: u64 = 10;
+    let _serial = serial();
+    let server = start_with(alice().max_files(MAX_FILES));
+    let home = server.home("alice");
+    let out = run(&server, "bash -c 'for i in $(seq 1 40); do : > f$i; done'");
+    assert_failed(&out, "40 files where max_files is 10");
+    assert!(
+        text(&out.stderr).contains("file limit reached"),
+        "{}",
+        describe(&out)
+    );
+    let made = names_in(&home).len() as u64;
+    assert!(made > MAX_FILES, "made {made}");
+    let upload = server.sftp_put("alice", "more", b"x");
+    assert_failed(&upload, "an upload while over max_files");
+    assert!(!home.join("more").exists());
+    let again = run(&server, "bash -c ': > g'");
+    assert_failed(&again, "a program making a file while over max_files");
+    // Deleting brings the account back under, then one more fits.
+    let mut script = String::new();
+    for name in names_in(&home)
+        .iter()
+        .filter(|n| n.starts_with('f') || *n == "g")
+    {
+        script.push_str(&format!("rm {name}\n"));
+    }
+    assert_ok(&server.sftp_batch("alice", &script));
+    assert_ok(&server.sftp_put("alice", "more", b"x"));
+    assert_eq!(names_in(&home).len(), 1);
+}
+
+#[test]
 fn writing_past_the_quota_is_stopped() {
     const QUOTA: u64 = 1024 * 1024;
     let _serial = serial();

@@ -34,7 +34,14 @@ pub const COMMAND_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/local/bin"];
 
 /// The fields of a `[users.NAME]` table.
 const ACCOUNT_FIELDS: &[&str] = &[
-    "password", "keys", "quota", "commands", "home", "readonly", "disabled",
+    "password",
+    "keys",
+    "quota",
+    "max_files",
+    "commands",
+    "home",
+    "readonly",
+    "disabled",
 ];
 
 /// authorized_keys options that only restrict what the server never allows
@@ -221,6 +228,7 @@ fn check_account(
     let mut password = None;
     let mut keys = Vec::new();
     let mut quota_bytes = None;
+    let mut max_files = None;
     let mut commands = Vec::new();
     let mut home = None;
     let mut readonly = false;
@@ -266,6 +274,24 @@ fn check_account(
                     ),
                 ),
             },
+            "max_files" => match value.get_ref() {
+                DeValue::Integer(int) => {
+                    match i128::from_str_radix(int.as_str(), int.radix())
+                        .ok()
+                        .and_then(|n| u64::try_from(n).ok())
+                    {
+                        Some(n) => max_files = Some(n),
+                        None => report.at(&span, "max_files must be zero or a positive number"),
+                    }
+                }
+                other => report.at(
+                    &span,
+                    format!(
+                        "max_files must be a whole number of files and folders, not {}",
+                        other.type_str()
+                    ),
+                ),
+            },
             "commands" => {
                 for command in strings(report, value, "commands", "program names") {
                     match check_command(command.get_ref()) {
@@ -304,6 +330,7 @@ fn check_account(
         password,
         keys,
         quota_bytes,
+        max_files,
         commands,
         readonly,
         disabled,
@@ -597,6 +624,7 @@ mod tests {
 password = "{ARGON2}"
 keys = ["{ED25519_A}", "restrict {NISTP256}"]
 quota = "500 MiB"
+max_files = 10_000
 commands = ["wc", "sh"]
 home = "customers/alice"
 readonly = true
@@ -613,12 +641,14 @@ disabled = true
         assert!(matches!(alice.password, Some(PasswordHash::Argon2(_))));
         assert_eq!(alice.keys.len(), 2);
         assert_eq!(alice.quota_bytes, Some(500 << 20));
+        assert_eq!(alice.max_files, Some(10_000));
         assert_eq!(alice.commands, ["wc", "sh"]);
         assert_eq!(alice.home, "customers/alice");
         assert!(alice.readonly && !alice.disabled);
         let bob = accounts.get("bob").unwrap();
         assert_eq!(bob.home, "bob");
         assert_eq!(bob.quota_bytes, Some(1000));
+        assert_eq!(bob.max_files, None);
         assert!(bob.password.is_none() && bob.disabled && !bob.readonly);
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["alice", "bob"]);
@@ -821,6 +851,26 @@ disabled = true
         );
         let p = only_problem("[users.alice]\nquota = 1.5\n");
         assert!(p.starts_with("2:9: quota must be an integer"), "{p}");
+    }
+
+    #[test]
+    fn bad_file_limits_are_refused_at_the_value() {
+        let p = only_problem("[users.alice]\nmax_files = -3\n");
+        assert!(
+            p.starts_with("2:13: max_files must be zero or a positive number"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\nmax_files = \"lots\"\n");
+        assert!(
+            p.starts_with(
+                "2:13: max_files must be a whole number of files and folders, not string"
+            ),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\nmax_files = 2.5\n");
+        assert!(p.contains("not float"), "{p}");
+        let accounts = load("[users.alice]\nmax_files = 0\n").unwrap();
+        assert_eq!(accounts.get("alice").unwrap().max_files, Some(0));
     }
 
     #[test]

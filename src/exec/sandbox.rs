@@ -19,10 +19,10 @@
 //! an escaped process holds open), so no output the program wrote is lost.
 //!
 //! Quota: `RLIMIT_FSIZE` is the quota left at the start (a per-file
-//! bound); while the program runs, usage is recounted every
-//! [`QUOTA_WATCH_INTERVAL`] and the sandbox is killed once it is over the
-//! limit; after exit a final recount replaces the stored usage. The
-//! overshoot is bounded by one interval of writes.
+//! bound); while the program runs, usage (bytes and files) is recounted
+//! every [`QUOTA_WATCH_INTERVAL`] and the sandbox is killed once it is over
+//! the byte quota or `max_files`; after exit a final recount replaces the
+//! stored usage. The overshoot is bounded by one interval of writes.
 //!
 //! Known limits: `RLIMIT_NPROC` counts per real uid, so sandboxes sharing
 //! the `nobody` uid share 64 processes; a server not running as root is
@@ -46,6 +46,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::{ExecContext, ExitOutcome, ExitSignal};
+use crate::jail::{JailError, Quota, Usage};
 
 /// After the program exited, how long stdout/stderr may stay open without
 /// moving a byte before they are given up.
@@ -57,7 +58,27 @@ const QUOTA_WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// Why the supervisor killed the sandbox.
 enum Killed {
     Timeout,
-    Quota { used: u64, limit: u64 },
+    /// Over the byte quota or `max_files`: `QuotaExceeded` or `TooManyFiles`.
+    OverLimit(JailError),
+}
+
+/// The limit of `quota` that `usage` is past, if any: bytes, then files.
+fn over_limit(usage: Usage, quota: &Quota) -> Option<JailError> {
+    if let Some(limit) = quota.limit_bytes()
+        && usage.bytes > limit
+    {
+        return Some(JailError::QuotaExceeded {
+            used: usage.bytes,
+            limit,
+        });
+    }
+    match quota.max_files() {
+        Some(limit) if usage.files > limit => Some(JailError::TooManyFiles {
+            used: usage.files,
+            limit,
+        }),
+        _ => None,
+    }
 }
 
 /// Runs `program` (absolute) with `argv[1..]` in the sandbox, each word
@@ -177,8 +198,9 @@ where
         supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
-    let used = recount(ctx).await;
-    let limit = ctx.jail.quota().limit_bytes();
+    let over = recount(ctx)
+        .await
+        .and_then(|usage| over_limit(usage, ctx.jail.quota()));
     let outcome = match killed {
         Some(Killed::Timeout) => {
             let seconds = ctx.command_timeout.as_secs_f64();
@@ -189,20 +211,15 @@ where
             .await;
             ExitOutcome::Signal(ExitSignal::Kill)
         }
-        Some(Killed::Quota { used, limit }) => {
-            let text = format!("sftpbox: {name}: quota exceeded: used {used} of {limit} bytes\n");
-            note(&mut stderr, &text).await;
+        Some(Killed::OverLimit(ref err)) => {
+            note(&mut stderr, &format!("sftpbox: {name}: {err}\n")).await;
             ExitOutcome::Signal(ExitSignal::Kill)
         }
         None => status.map_or(ExitOutcome::Status(1), outcome_of),
     };
-    match (used, limit) {
-        (Some(used), Some(limit)) if used > limit && killed.is_none() => {
-            note(
-                &mut stderr,
-                &format!("sftpbox: quota exceeded: used {used} of {limit} bytes\n"),
-            )
-            .await;
+    match over {
+        Some(err) if killed.is_none() => {
+            note(&mut stderr, &format!("sftpbox: {err}\n")).await;
             match outcome {
                 ExitOutcome::Status(0) => ExitOutcome::Status(1),
                 other => other,
@@ -233,7 +250,8 @@ where
     } = drains;
     let mut moved_at_deadline = 0;
     let deadline = Instant::now() + ctx.command_timeout;
-    let limit = ctx.jail.quota().limit_bytes();
+    let quota = ctx.jail.quota();
+    let limited = quota.limit_bytes().is_some() || quota.max_files().is_some();
     let mut watch = tokio::time::interval(QUOTA_WATCH_INTERVAL);
     let (mut fed, mut out_done, mut err_done) = (false, false, false);
     let mut status = None;
@@ -264,12 +282,10 @@ where
             () = tokio::time::sleep_until(last_resort), if !exited && killed.is_some() => {
                 switch.kill_group();
             }
-            _ = watch.tick(), if !exited && killed.is_none() && limit.is_some() => {
-                if let (Some(used), Some(limit)) = (recount(ctx).await, limit)
-                    && used > limit
-                {
+            _ = watch.tick(), if !exited && killed.is_none() && limited => {
+                if let Some(err) = recount(ctx).await.and_then(|usage| over_limit(usage, quota)) {
                     last_resort = switch.pull();
-                    killed = Some(Killed::Quota { used, limit });
+                    killed = Some(Killed::OverLimit(err));
                 }
             }
             () = tokio::time::sleep_until(drain_deadline), if exited => {
@@ -342,7 +358,7 @@ impl KillSwitch {
 }
 
 /// Recounts the account's usage; `None` if the count failed.
-async fn recount(ctx: &ExecContext) -> Option<u64> {
+async fn recount(ctx: &ExecContext) -> Option<Usage> {
     let jail = ctx.jail.clone();
     match tokio::task::spawn_blocking(move || jail.recount_usage()).await {
         Ok(Ok(used)) => Some(used),

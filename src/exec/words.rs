@@ -324,6 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn patterns_that_walk_a_looping_link_are_bounded_in_directories_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let jail = Jail::open(&home, Arc::new(Quota::new(None)), false).unwrap();
+        for name in ["a", "b", "c", "d"] {
+            std::fs::write(home.join(name), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(".", home.join("loop")).unwrap();
+        std::os::unix::fs::symlink(".", home.join("loop2")).unwrap();
+        // Found by the command_line fuzz target: every `*/` lists each
+        // candidate again through the links, `loop/loop/…` being a new
+        // path each time, so the listings multiply while the names
+        // compared stay few.
+        let line = b"ls l*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/*/l*";
+        let started = std::time::Instant::now();
+        let outcome = expand(&jail, &VirtualPath::root(), split(line).unwrap());
+        let took = started.elapsed();
+        assert!(
+            matches!(outcome, Ok(_) | Err(SyntaxError::TooCostly)),
+            "{outcome:?}"
+        );
+        assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    }
+
+    #[test]
     fn brackets_match_sets_ranges_and_negations_and_unclosed_ones_are_literal() {
         assert!(matches(b"[abc]x", b"bx"));
         assert!(matches(b"[a-c]", b"b"));

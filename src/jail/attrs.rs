@@ -215,14 +215,17 @@ mod tests {
 
     #[test]
     fn set_attrs_size_is_charged_and_freed() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(None);
         std::fs::write(fixture.home().join("f"), b"").unwrap();
+        // Made behind the jail's back, so counted here, as a restart would.
+        fixture.jail.recount_usage().unwrap();
+        let base = fixture.leave_room(100);
         let grow = SetAttrs {
             size: Some(90),
             ..SetAttrs::default()
         };
         fixture.jail.set_attrs(&vp("/f"), &grow, true).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 90);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 90);
         let too_big = SetAttrs {
             size: Some(101),
             ..SetAttrs::default()
@@ -230,8 +233,8 @@ mod tests {
         assert_eq!(
             fixture.jail.set_attrs(&vp("/f"), &too_big, true),
             Err(JailError::QuotaExceeded {
-                used: 90,
-                limit: 100
+                used: base + 90,
+                limit: base + 100
             })
         );
         let shrink = SetAttrs {
@@ -239,7 +242,8 @@ mod tests {
             ..SetAttrs::default()
         };
         fixture.jail.set_attrs(&vp("/f"), &shrink, true).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 10);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 10);
+        fixture.assert_exact();
         assert_eq!(
             fixture.jail.set_attrs(&vp("/"), &shrink, true),
             Err(JailError::IsADirectory)

@@ -49,6 +49,15 @@ pub enum JailError {
         /// The account's limit in bytes.
         limit: u64,
     },
+    /// Creating the entry would take the box past its `max_files`; nothing
+    /// was created.
+    #[error("file limit reached: used {used} of {limit} files")]
+    TooManyFiles {
+        /// Files (inodes) in the box before the refused operation.
+        used: u64,
+        /// The account's `max_files`.
+        limit: u64,
+    },
     /// The kernel or filesystem cannot do this (for example no `openat2`).
     #[error("operation not supported")]
     Unsupported,
@@ -101,7 +110,10 @@ impl From<JailError> for io::Error {
             JailError::PermissionDenied => io::ErrorKind::PermissionDenied,
             JailError::ReadOnly => io::ErrorKind::ReadOnlyFilesystem,
             JailError::InvalidName | JailError::NameTooLong => io::ErrorKind::InvalidInput,
-            JailError::QuotaExceeded { .. } => io::ErrorKind::QuotaExceeded,
+            // EDQUOT stands for both block and inode quotas on Linux.
+            JailError::QuotaExceeded { .. } | JailError::TooManyFiles { .. } => {
+                io::ErrorKind::QuotaExceeded
+            }
             JailError::Unsupported => io::ErrorKind::Unsupported,
         };
         io::Error::new(kind, err)
@@ -123,6 +135,13 @@ impl PartialEq for JailError {
                     limit: other_limit,
                 },
             ) => used == other_used && limit == other_limit,
+            (
+                JailError::TooManyFiles { used, limit },
+                JailError::TooManyFiles {
+                    used: other_used,
+                    limit: other_limit,
+                },
+            ) => used == other_used && limit == other_limit,
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),
         }
     }
@@ -130,7 +149,8 @@ impl PartialEq for JailError {
 
 impl JailError {
     /// The `strerror(3)` wording GNU tools and OpenSSH print for this error
-    /// (`No such file or directory`); the quota keeps its own message.
+    /// (`No such file or directory`); the quota and the file limit keep
+    /// their own messages, which give the figures.
     pub fn strerror(&self) -> String {
         match self {
             JailError::NotFound => "No such file or directory".into(),
@@ -143,7 +163,7 @@ impl JailError {
             JailError::InvalidName => "Invalid argument".into(),
             JailError::NameTooLong => "File name too long".into(),
             JailError::Unsupported => "Operation not supported".into(),
-            JailError::QuotaExceeded { .. } => self.to_string(),
+            JailError::QuotaExceeded { .. } | JailError::TooManyFiles { .. } => self.to_string(),
             JailError::Io(io) => {
                 // `io::Error`'s Display adds " (os error N)"; strerror has none.
                 let text = io.to_string();
@@ -173,5 +193,10 @@ mod tests {
         let quota = JailError::QuotaExceeded { used: 5, limit: 9 };
         assert_eq!(quota.to_string(), "quota exceeded: used 5 of 9 bytes");
         assert_eq!(JailError::NotFound.to_string(), "no such file or directory");
+        let files = JailError::TooManyFiles { used: 7, limit: 7 };
+        assert_eq!(files.to_string(), "file limit reached: used 7 of 7 files");
+        assert_eq!(files.strerror(), "file limit reached: used 7 of 7 files");
+        assert_ne!(files, JailError::TooManyFiles { used: 6, limit: 7 });
+        assert_eq!(io::Error::from(files).kind(), io::ErrorKind::QuotaExceeded);
     }
 }

@@ -230,96 +230,89 @@ mod tests {
         jail.open_file(&vp(path), &create())?.write_at(data, 0)
     }
 
+    fn reopen(jail: &Jail, path: &str) -> JailFile {
+        let keep = OpenOptions {
+            truncate: false,
+            ..create()
+        };
+        jail.open_file(&vp(path), &keep).unwrap()
+    }
+
     #[test]
     fn a_write_within_the_quota_is_counted() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(Some(1 << 20));
+        let base = fixture.jail.quota().used_bytes();
         write_file(&fixture.jail, "/f", &[1; 60]).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 60);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 60);
+        fixture.assert_exact();
     }
 
     #[test]
     fn a_write_crossing_the_quota_fails_and_leaves_the_file_unchanged() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(None);
         write_file(&fixture.jail, "/f", &[1; 60]).unwrap();
-        let file = fixture
-            .jail
-            .open_file(
-                &vp("/f"),
-                &OpenOptions {
-                    truncate: false,
-                    ..create()
-                },
-            )
-            .unwrap();
+        let base = fixture.leave_room(40);
+        let file = reopen(&fixture.jail, "/f");
         let err = file.write_at(&[2; 50], 55).unwrap_err();
         assert_eq!(
             err,
             JailError::QuotaExceeded {
-                used: 60,
-                limit: 100
+                used: base,
+                limit: base + 40
             }
         );
-        assert_eq!(err.to_string(), "quota exceeded: used 60 of 100 bytes");
+        assert_eq!(
+            err.to_string(),
+            format!("quota exceeded: used {base} of {} bytes", base + 40)
+        );
         assert_eq!(
             std::fs::read(fixture.home().join("f")).unwrap(),
             vec![1; 60]
         );
-        assert_eq!(fixture.jail.quota().used_bytes(), 60);
+        assert_eq!(fixture.jail.quota().used_bytes(), base);
+        fixture.assert_exact();
     }
 
     #[test]
     fn overwriting_in_place_does_not_count_twice() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(None);
         write_file(&fixture.jail, "/f", &[1; 80]).unwrap();
-        let file = fixture
-            .jail
-            .open_file(
-                &vp("/f"),
-                &OpenOptions {
-                    truncate: false,
-                    ..create()
-                },
-            )
-            .unwrap();
+        let base = fixture.leave_room(20);
+        let file = reopen(&fixture.jail, "/f");
         file.write_at(&[2; 80], 0).unwrap();
         file.write_at(&[3; 30], 70).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 100);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 20);
         assert_eq!(file.stat().unwrap().size, 100);
+        fixture.assert_exact();
     }
 
     #[test]
     fn truncating_gives_space_back() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(None);
         write_file(&fixture.jail, "/f", &[1; 80]).unwrap();
-        let file = fixture
-            .jail
-            .open_file(
-                &vp("/f"),
-                &OpenOptions {
-                    truncate: false,
-                    ..create()
-                },
-            )
-            .unwrap();
+        let base = fixture.leave_room(20) - 80;
+        let file = reopen(&fixture.jail, "/f");
         file.set_len(30).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 30);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 30);
         assert_eq!(
             file.set_len(200),
             Err(JailError::QuotaExceeded {
-                used: 30,
-                limit: 100
+                used: base + 30,
+                limit: base + 100
             })
         );
         drop(file);
         // Opening with truncate frees the rest.
         fixture.jail.open_file(&vp("/f"), &create()).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 0);
+        assert_eq!(fixture.jail.quota().used_bytes(), base);
+        fixture.assert_exact();
     }
 
     #[test]
     fn append_writes_at_the_end_and_counts_the_growth() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(Some(1 << 20));
         write_file(&fixture.jail, "/f", b"abc").unwrap();
+        let base = fixture.jail.quota().used_bytes();
         let opts = OpenOptions {
             append: true,
             truncate: false,
@@ -328,28 +321,22 @@ mod tests {
         let file = fixture.jail.open_file(&vp("/f"), &opts).unwrap();
         file.write_at(b"def", 0).unwrap();
         assert_eq!(std::fs::read(fixture.home().join("f")).unwrap(), b"abcdef");
-        assert_eq!(fixture.jail.quota().used_bytes(), 6);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 3);
+        fixture.assert_exact();
     }
 
     #[test]
     fn an_account_over_its_limit_can_still_truncate_but_not_grow() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(None);
         write_file(&fixture.jail, "/f", &[1; 80]).unwrap();
-        fixture.jail.quota().set_limit(Some(50));
-        let file = fixture
-            .jail
-            .open_file(
-                &vp("/f"),
-                &OpenOptions {
-                    truncate: false,
-                    ..create()
-                },
-            )
-            .unwrap();
+        let base = fixture.jail.quota().used_bytes() - 80;
+        fixture.jail.quota().set_limit(Some(base + 50));
+        let file = reopen(&fixture.jail, "/f");
         assert!(file.write_at(b"x", 80).is_err());
         file.write_at(b"y", 0).unwrap();
         file.set_len(10).unwrap();
-        assert_eq!(fixture.jail.quota().used_bytes(), 10);
+        assert_eq!(fixture.jail.quota().used_bytes(), base + 10);
+        fixture.assert_exact();
     }
 
     #[test]
@@ -377,22 +364,18 @@ mod tests {
         for thread in threads {
             thread.join().unwrap();
         }
-        let on_disk: u64 = ["shared", "own0", "own1"]
-            .iter()
-            .map(|name| std::fs::metadata(fixture.home().join(name)).unwrap().len())
-            .sum();
         assert_eq!(
             std::fs::metadata(fixture.home().join("shared"))
                 .unwrap()
                 .len(),
             4000
         );
-        assert_eq!(jail.quota().used_bytes(), on_disk);
+        fixture.assert_exact();
     }
 
     #[test]
     fn set_attrs_on_an_open_file_masks_the_mode_and_resizes() {
-        let fixture = Fixture::new(Some(100));
+        let fixture = Fixture::new(Some(1 << 20));
         let file = fixture.jail.open_file(&vp("/f"), &create()).unwrap();
         let attrs = SetAttrs {
             size: Some(40),
@@ -407,6 +390,6 @@ mod tests {
             (stat.size, stat.mtime, stat.atime),
             (40, 2_000_000, 1_000_000)
         );
-        assert_eq!(fixture.jail.quota().used_bytes(), 40);
+        fixture.assert_exact();
     }
 }

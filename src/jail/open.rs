@@ -7,12 +7,29 @@
 //! regular file before the flag is cleared (see `JailFile::from_fd`).
 //! Truncation on open is done afterwards under the inode's quota lock, so
 //! the bytes go back to the quota.
+//!
+//! A new file is one more file for `max_files` and may grow its folder, so
+//! creating one is charged (see `charge.rs`), and for that the jail must
+//! know whether the open made the file, and in which folder. An `O_CREAT`
+//! without `O_EXCL` does not say, so a create is done in steps: open what
+//! exists (symlinks followed in the box); if nothing does, resolve the path
+//! in the box (a dangling symlink to the name it points to) and make the
+//! file there with `O_CREAT | O_EXCL | O_NOFOLLOW` on the single final
+//! name; if a concurrent session made it first, open that one.
+
+use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
+use super::charge::{Changed, Need};
 use super::file::CLIENT_MODE_MASK;
+use super::quota::Usage;
 use super::{Jail, JailError, JailFile, VirtualPath};
+
+/// How often a create that lost a race (the name appeared or vanished
+/// between the steps) starts again before giving up with `EAGAIN`.
+const CREATE_ATTEMPTS: usize = 8;
 
 /// How to open a file, as SFTP's `SSH_FXF_*` flags say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +68,9 @@ impl Jail {
     /// Opens the regular file at `path` (symlinks followed inside the box).
     /// Directories → `IsADirectory`; FIFOs, devices, sockets →
     /// `PermissionDenied`; any writing option on a read-only jail →
-    /// `ReadOnly`.
+    /// `ReadOnly`. A file made by `create` is charged one file and what its
+    /// folder grows by: `TooManyFiles` or `QuotaExceeded` when that does
+    /// not fit.
     pub fn open_file(&self, path: &VirtualPath, opts: &OpenOptions) -> Result<JailFile, JailError> {
         let writable = opts.write || opts.append;
         if writable || opts.create || opts.truncate {
@@ -68,25 +87,74 @@ impl Jail {
         if opts.append {
             flags |= OFlags::APPEND;
         }
-        let mut mode = Mode::empty();
-        if opts.create {
-            flags |= OFlags::CREATE;
-            if opts.exclusive {
-                flags |= OFlags::EXCL;
-            }
-            mode = Mode::from_raw_mode(opts.mode & CLIENT_MODE_MASK);
-        }
         // No O_TRUNC here: truncation happens below, under the inode lock,
         // once the file is known to be regular, so the quota gets it back.
-        let fd = self.open_in_root(path, flags, mode)?;
-        if opts.create {
+        let fd = if opts.create {
+            let mode = Mode::from_raw_mode(opts.mode & CLIENT_MODE_MASK);
+            let fd = self.open_or_create(path, flags, mode, opts.exclusive)?;
             self.give_fd_to_owner(&fd)?;
-        }
+            fd
+        } else {
+            self.open_in_root(path, flags, Mode::empty())?
+        };
         let file = JailFile::from_fd(fd, self, writable, opts.append)?;
         if opts.truncate && writable {
             file.set_len(0)?;
         }
         Ok(file)
+    }
+
+    /// Opens `path` with `flags`, making it (with `mode`) when it does not
+    /// exist; with `exclusive`, an existing name (a symlink too, dangling
+    /// or not) → `AlreadyExists`, as `O_CREAT | O_EXCL`.
+    fn open_or_create(
+        &self,
+        path: &VirtualPath,
+        flags: OFlags,
+        mode: Mode,
+        exclusive: bool,
+    ) -> Result<OwnedFd, JailError> {
+        if exclusive {
+            let (parent, name) = self.open_parent(path)?.ok_or(JailError::AlreadyExists)?;
+            return self.create_file_at(&parent, name, flags, mode);
+        }
+        for _ in 0..CREATE_ATTEMPTS {
+            match self.open_in_root(path, flags, Mode::empty()) {
+                Err(JailError::NotFound) => {}
+                opened => return opened,
+            }
+            // Missing: the final name, or what a final symlink points to
+            // (a missing folder on the way makes `canonicalize` fail).
+            let real = self.canonicalize(path)?;
+            let Some((parent, name)) = self.open_parent(&real)? else {
+                continue;
+            };
+            match self.create_file_at(&parent, name, flags, mode) {
+                // Made meanwhile by someone else, or a symlink now: open
+                // that instead.
+                Err(JailError::AlreadyExists) => {}
+                created => return created,
+            }
+        }
+        Err(Errno::AGAIN.into())
+    }
+
+    /// Makes the regular file `name` in `parent` (`O_CREAT | O_EXCL |
+    /// O_NOFOLLOW`), charged to the quota as a new file.
+    fn create_file_at(
+        &self,
+        parent: &OwnedFd,
+        name: &[u8],
+        flags: OFlags,
+        mode: Mode,
+    ) -> Result<OwnedFd, JailError> {
+        let folder = parent.as_fd();
+        let made = Usage { bytes: 0, files: 1 };
+        self.change_entries(&[folder], &[(folder, name)], Need::new_entry(0), |_| {
+            let flags = flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+            let fd = rustix::fs::openat(folder, name, flags | OFlags::CLOEXEC, mode)?;
+            Ok(Changed::added(fd, made))
+        })
     }
 
     /// Opens the regular file at `path` for writing only to change its size

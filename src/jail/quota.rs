@@ -1,25 +1,33 @@
-//! `Quota`: how many bytes an account stores, and how many it may store.
+//! `Quota`: how much an account stores, and how much it may store: bytes
+//! and files.
 //!
-//! Usage is the sum of `st_size` of the regular files under the box, each
-//! inode counted once (so a hard-linked file counts once); symlinks and
-//! directories count 0. It is never persisted on its own: the first
-//! `Jail::open` with a given `Quota` counts it from disk (see `scan.rs`),
-//! so usage survives restarts, and every later change goes through the
-//! jail's write, truncate, unlink and rename paths, which report it here.
+//! Usage is counted per inode under the box, each inode once (so a
+//! hard-linked file counts once): its *bytes* are the `st_size` of every
+//! regular file, symlink (its target's length) and directory, the home's own
+//! included, because adding names to a folder grows it on disk; its *files*
+//! are the inodes below the home, of any kind (the home itself is not one).
+//! Either may have a limit: `limit_bytes` (accounts.toml's `quota`) and
+//! `max_files`. Usage is never persisted on its own: the first `Jail::open`
+//! with a given `Quota` counts it from disk (see `scan.rs`), so it survives
+//! restarts, and every later change goes through the jail's write,
+//! truncate, create, unlink and rename paths, which report it here.
 //!
 //! Concurrency: one `Quota` is shared (`Arc`) by all sessions of an account,
-//! on any thread. The counter and the limit sit under one mutex, so a check
-//! and its reservation are atomic. Operations that change one inode's size
-//! or link count (write, truncate, unlink, rename over, link) first take
-//! that inode's lock ([`Quota::with_inodes`]), so that "read the size, decide
-//! the growth, write, reconcile" is exact even with several writers on one
-//! file. Per-inode locks are created on demand and dropped when unused.
+//! on any thread. The counters and the limits sit under one mutex, so a
+//! check and its reservation are atomic. Operations that change one inode's
+//! size or link count (write, truncate, unlink, rename over, link) or a
+//! folder's names (create, unlink, rename) first take the locks of those
+//! inodes, folders included ([`Quota::with_inodes`]), so that "read the
+//! size, reserve, change, reconcile" is exact even with several sessions
+//! at work on one file or in one folder. Per-inode locks are created on
+//! demand and dropped when unused.
 //!
-//! Invariant: with no operation in flight, `used` equals the usage on disk
-//! for all changes made through the jail. Changes made behind the server's
-//! back are picked up at the next restart.
+//! Invariant: with no operation in flight, the usage equals the usage on
+//! disk for all changes made through the jail. Changes made behind the
+//! server's back (external programs) are picked up by a recount.
 
 use std::collections::HashMap;
+use std::ops::Add;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::JailError;
@@ -27,10 +35,30 @@ use super::JailError;
 /// Identity of an inode: `(st_dev, st_ino)`.
 pub(crate) type InodeKey = (u64, u64);
 
-/// The byte quota of one account, shared by all its sessions.
+/// What a box holds, or what an operation adds or takes away.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes: sizes of regular files, symlinks and directories.
+    pub bytes: u64,
+    /// Files: inodes of any kind below the home.
+    pub files: u64,
+}
+
+impl Add for Usage {
+    type Output = Usage;
+
+    fn add(self, other: Usage) -> Usage {
+        Usage {
+            bytes: self.bytes.saturating_add(other.bytes),
+            files: self.files.saturating_add(other.files),
+        }
+    }
+}
+
+/// The byte quota and file limit of one account, shared by all its sessions.
 #[derive(Debug)]
 pub struct Quota {
-    /// The limit and the usage, changed together.
+    /// The limits and the usage, changed together.
     state: Mutex<QuotaState>,
     /// Whether usage has been counted from disk; held while scanning so that
     /// concurrent first logins scan once.
@@ -42,7 +70,8 @@ pub struct Quota {
 #[derive(Debug)]
 struct QuotaState {
     limit_bytes: Option<u64>,
-    used_bytes: u64,
+    max_files: Option<u64>,
+    used: Usage,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
@@ -52,16 +81,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Quota {
-    /// A quota of `limit_bytes` (`None`: unlimited, usage still counted).
+    /// A quota of `limit_bytes` (`None`: unlimited, usage still counted) and
+    /// no limit on files.
     pub fn new(limit_bytes: Option<u64>) -> Quota {
         Quota {
             state: Mutex::new(QuotaState {
                 limit_bytes,
-                used_bytes: 0,
+                max_files: None,
+                used: Usage::default(),
             }),
             counted: Mutex::new(false),
             inode_locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same quota with at most `max_files` files (`None`: no limit).
+    pub fn with_max_files(self, max_files: Option<u64>) -> Quota {
+        self.set_max_files(max_files);
+        self
     }
 
     /// The limit in bytes, `None` when unlimited.
@@ -69,28 +106,50 @@ impl Quota {
         lock(&self.state).limit_bytes
     }
 
+    /// The most files the box may hold, `None` when unlimited.
+    pub fn max_files(&self) -> Option<u64> {
+        lock(&self.state).max_files
+    }
+
     /// Bytes stored under the box; meaningful once a `Jail` has been opened
     /// with this quota (0 before).
     pub fn used_bytes(&self) -> u64 {
-        lock(&self.state).used_bytes
+        lock(&self.state).used.bytes
     }
 
-    /// Changes the limit live, for example when accounts are reloaded. Usage
-    /// above a lowered limit is allowed to stay; only growth is refused.
+    /// Files (inodes of any kind) below the home; meaningful once a `Jail`
+    /// has been opened with this quota (0 before).
+    pub fn used_files(&self) -> u64 {
+        lock(&self.state).used.files
+    }
+
+    /// Bytes and files used, read together.
+    pub fn usage(&self) -> Usage {
+        lock(&self.state).used
+    }
+
+    /// Changes the byte limit live, for example when accounts are reloaded.
+    /// Usage above a lowered limit is allowed to stay; only growth is refused.
     pub fn set_limit(&self, limit_bytes: Option<u64>) {
         lock(&self.state).limit_bytes = limit_bytes;
+    }
+
+    /// Changes the file limit live. Files above a lowered limit stay; only
+    /// new ones are refused.
+    pub fn set_max_files(&self, max_files: Option<u64>) {
+        lock(&self.state).max_files = max_files;
     }
 
     /// Runs `count` once per `Quota` to set the initial usage; later calls
     /// reuse the count. A failed count is retried by the next call.
     pub(crate) fn count_once(
         &self,
-        count: impl FnOnce() -> Result<u64, JailError>,
+        count: impl FnOnce() -> Result<Usage, JailError>,
     ) -> Result<(), JailError> {
         let mut counted = lock(&self.counted);
         if !*counted {
-            let used_bytes = count()?;
-            lock(&self.state).used_bytes = used_bytes;
+            let used = count()?;
+            lock(&self.state).used = used;
             *counted = true;
         }
         Ok(())
@@ -100,45 +159,97 @@ impl Quota {
     /// would go over the limit. A growth of 0 always succeeds, so an account
     /// over its limit can still overwrite in place, truncate and delete.
     pub(crate) fn reserve(&self, growth_bytes: u64) -> Result<(), JailError> {
-        if growth_bytes == 0 {
+        self.reserve_usage(Usage {
+            bytes: growth_bytes,
+            files: 0,
+        })
+    }
+
+    /// Reserves `need` (new files and bytes) at once, or refuses without
+    /// reserving anything: `TooManyFiles` when the files would go over
+    /// `max_files` (checked first), `QuotaExceeded` when the bytes would go
+    /// over the byte limit. A part of 0 always fits.
+    pub(crate) fn reserve_usage(&self, need: Usage) -> Result<(), JailError> {
+        if need == Usage::default() {
             return Ok(());
         }
         let mut state = lock(&self.state);
-        if let Some(limit) = state.limit_bytes {
-            let fits = state
-                .used_bytes
-                .checked_add(growth_bytes)
-                .is_some_and(|total| total <= limit);
-            if !fits {
-                return Err(JailError::QuotaExceeded {
-                    used: state.used_bytes,
-                    limit,
-                });
-            }
+        let used = state.used;
+        if need.files > 0
+            && let Some(limit) = state.max_files
+            && !fits(used.files, need.files, limit)
+        {
+            return Err(JailError::TooManyFiles {
+                used: used.files,
+                limit,
+            });
         }
-        state.used_bytes = state.used_bytes.saturating_add(growth_bytes);
+        if need.bytes > 0
+            && let Some(limit) = state.limit_bytes
+            && !fits(used.bytes, need.bytes, limit)
+        {
+            return Err(JailError::QuotaExceeded {
+                used: used.bytes,
+                limit,
+            });
+        }
+        state.used = used + need;
         Ok(())
     }
 
+    /// Refuses with `QuotaExceeded` when the bytes are already over the
+    /// limit; reserves nothing. For operations that add no inode and whose
+    /// growth, if any, is known only afterwards (a rename).
+    pub(crate) fn check_not_over(&self) -> Result<(), JailError> {
+        let state = lock(&self.state);
+        match state.limit_bytes {
+            Some(limit) if state.used.bytes > limit => Err(JailError::QuotaExceeded {
+                used: state.used.bytes,
+                limit,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Replaces the usage by a fresh count.
-    pub(crate) fn set_used(&self, used_bytes: u64) {
-        lock(&self.state).used_bytes = used_bytes;
+    pub(crate) fn set_used(&self, used: Usage) {
+        lock(&self.state).used = used;
     }
 
     /// Gives back `bytes` (a file shrank or disappeared).
     pub(crate) fn release(&self, bytes: u64) {
-        let mut state = lock(&self.state);
-        state.used_bytes = state.used_bytes.saturating_sub(bytes);
+        self.settle_usage(
+            Usage::default(),
+            Usage::default(),
+            Usage { bytes, files: 0 },
+        );
     }
 
     /// Replaces a reservation of `reserved_bytes` by the growth that really
     /// happened, `actual_bytes` (after a short or failed write).
     pub(crate) fn settle(&self, reserved_bytes: u64, actual_bytes: u64) {
+        let bytes = |bytes| Usage { bytes, files: 0 };
+        self.settle_usage(bytes(reserved_bytes), bytes(actual_bytes), Usage::default());
+    }
+
+    /// Replaces a reservation of `reserved` by what an operation really
+    /// did: it added `added` and took away `removed`. Saturates at 0 and at
+    /// `u64::MAX` rather than wrap.
+    pub(crate) fn settle_usage(&self, reserved: Usage, added: Usage, removed: Usage) {
         let mut state = lock(&self.state);
-        state.used_bytes = state
-            .used_bytes
-            .saturating_sub(reserved_bytes)
-            .saturating_add(actual_bytes);
+        let used = state.used;
+        state.used = Usage {
+            bytes: used
+                .bytes
+                .saturating_sub(reserved.bytes)
+                .saturating_add(added.bytes)
+                .saturating_sub(removed.bytes),
+            files: used
+                .files
+                .saturating_sub(reserved.files)
+                .saturating_add(added.files)
+                .saturating_sub(removed.files),
+        };
     }
 
     /// Runs `change` while holding the locks of the given inodes, so that no
@@ -179,6 +290,11 @@ impl Quota {
     fn inode_lock_count(&self) -> usize {
         lock(&self.inode_locks).len()
     }
+}
+
+/// Whether `used + more` stays within `limit`.
+fn fits(used: u64, more: u64, limit: u64) -> bool {
+    used.checked_add(more).is_some_and(|total| total <= limit)
 }
 
 #[cfg(test)]
@@ -230,13 +346,125 @@ mod tests {
         assert_eq!(quota.used_bytes(), 20);
     }
 
+    fn usage(bytes: u64, files: u64) -> Usage {
+        Usage { bytes, files }
+    }
+
     #[test]
     fn count_once_counts_only_the_first_time_and_retries_after_a_failure() {
         let quota = Quota::new(None);
         assert!(quota.count_once(|| Err(JailError::NotFound)).is_err());
-        quota.count_once(|| Ok(42)).unwrap();
-        quota.count_once(|| Ok(7)).unwrap();
-        assert_eq!(quota.used_bytes(), 42);
+        quota.count_once(|| Ok(usage(42, 3))).unwrap();
+        quota.count_once(|| Ok(usage(7, 1))).unwrap();
+        assert_eq!(quota.usage(), usage(42, 3));
+        assert_eq!((quota.used_bytes(), quota.used_files()), (42, 3));
+    }
+
+    #[test]
+    fn a_new_entry_past_max_files_is_refused_with_the_figures_and_reserves_nothing() {
+        let quota = Quota::new(Some(1000)).with_max_files(Some(2));
+        quota.reserve_usage(usage(10, 1)).unwrap();
+        quota.reserve_usage(usage(10, 1)).unwrap();
+        let refused = quota.reserve_usage(usage(10, 1));
+        assert_eq!(refused, Err(JailError::TooManyFiles { used: 2, limit: 2 }));
+        assert_eq!(quota.usage(), usage(20, 2));
+        // A new name for an existing inode (a hard link) needs no file.
+        quota.reserve_usage(usage(10, 0)).unwrap();
+        assert_eq!(quota.usage(), usage(30, 2));
+    }
+
+    #[test]
+    fn files_are_checked_before_bytes_and_a_refusal_reserves_neither() {
+        let quota = Quota::new(Some(100)).with_max_files(Some(1));
+        quota.reserve_usage(usage(90, 1)).unwrap();
+        assert_eq!(
+            quota.reserve_usage(usage(20, 1)),
+            Err(JailError::TooManyFiles { used: 1, limit: 1 })
+        );
+        quota.set_max_files(Some(5));
+        assert_eq!(
+            quota.reserve_usage(usage(20, 1)),
+            Err(JailError::QuotaExceeded {
+                used: 90,
+                limit: 100
+            })
+        );
+        assert_eq!(quota.usage(), usage(90, 1));
+        quota.set_max_files(None);
+        quota.set_limit(None);
+        quota.reserve_usage(usage(u64::MAX, u64::MAX)).unwrap();
+        assert_eq!(quota.usage(), usage(u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn settling_an_entry_replaces_the_reservation_by_what_it_cost() {
+        let quota = Quota::new(Some(100_000)).with_max_files(Some(10));
+        quota.set_used(usage(4096, 0));
+        // mkdir: one file, three blocks held back, one block really used.
+        let reserved = usage(3 * 4096, 1);
+        quota.reserve_usage(reserved).unwrap();
+        quota.settle_usage(reserved, usage(4096, 1), Usage::default());
+        assert_eq!(quota.usage(), usage(8192, 1));
+        // A failed creation gives back all of its reservation.
+        quota.reserve_usage(reserved).unwrap();
+        quota.settle_usage(reserved, Usage::default(), Usage::default());
+        assert_eq!(quota.usage(), usage(8192, 1));
+        // rmdir: the folder and its block go back; more than is counted
+        // never takes usage below zero.
+        quota.settle_usage(Usage::default(), Usage::default(), usage(4096, 1));
+        assert_eq!(quota.usage(), usage(4096, 0));
+        quota.settle_usage(Usage::default(), Usage::default(), usage(1 << 20, 5));
+        assert_eq!(quota.usage(), usage(0, 0));
+    }
+
+    #[test]
+    fn deleting_is_always_allowed_over_both_limits() {
+        let quota = Quota::new(Some(10)).with_max_files(Some(1));
+        quota.set_used(usage(50, 4));
+        assert!(quota.reserve_usage(usage(1, 0)).is_err());
+        assert!(quota.reserve_usage(usage(0, 1)).is_err());
+        assert_eq!(quota.reserve_usage(Usage::default()), Ok(()));
+        quota.settle_usage(Usage::default(), Usage::default(), usage(45, 3));
+        assert_eq!(quota.usage(), usage(5, 1));
+        quota.reserve_usage(usage(5, 0)).unwrap();
+        assert_eq!(
+            quota.reserve_usage(usage(0, 1)),
+            Err(JailError::TooManyFiles { used: 1, limit: 1 })
+        );
+    }
+
+    #[test]
+    fn a_rename_is_refused_only_over_the_byte_limit() {
+        let quota = Quota::new(Some(100));
+        quota.set_used(usage(100, 3));
+        assert_eq!(quota.check_not_over(), Ok(()));
+        quota.set_used(usage(101, 3));
+        assert_eq!(
+            quota.check_not_over(),
+            Err(JailError::QuotaExceeded {
+                used: 101,
+                limit: 100
+            })
+        );
+        assert_eq!(Quota::new(None).check_not_over(), Ok(()));
+    }
+
+    #[test]
+    fn concurrent_reservations_never_pass_max_files() {
+        let quota = Arc::new(Quota::new(None).with_max_files(Some(100)));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let quota = Arc::clone(&quota);
+                std::thread::spawn(move || {
+                    (0..60)
+                        .filter(|_| quota.reserve_usage(usage(0, 1)).is_ok())
+                        .count()
+                })
+            })
+            .collect();
+        let granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(granted, 100);
+        assert_eq!(quota.used_files(), 100);
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! Counting the bytes stored under the box, once per `Quota`.
+//! Counting what is stored under the box, once per `Quota`.
 //!
 //! A depth-first walk from the root fd with `openat(O_NOFOLLOW)` and
 //! `fstatat(AT_SYMLINK_NOFOLLOW)` on single names: no symlink is followed
-//! and no path is built. Regular files count their `st_size`, each
-//! `(dev, ino)` once (a file with several hard links counts once);
-//! symlinks, directories and special files count 0.
+//! and no path is built. Every inode below the root is one file, whatever
+//! its kind, and adds its `st_size` to the bytes: a regular file its
+//! length, a symlink its target's, a directory what it takes on disk; each
+//! `(dev, ino)` once, so a name with several hard links counts once. The
+//! root adds its own size to the bytes, not to the files.
 //!
 //! Each level holds one fd while its subdirectories are walked (the entries
 //! are read first and the listing's own fd closed), and the walk stops at
 //! [`MAX_SCAN_DEPTH`] so that a pathological tree cannot exhaust fds or
-//! the stack. Directories that cannot be read are skipped with a warning:
-//! refusing the login would lock the account out of fixing it.
+//! the stack: a directory that deep counts itself, not what it holds.
+//! Directories that cannot be read are skipped with a warning: refusing the
+//! login would lock the account out of fixing it.
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -19,7 +22,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::quota::InodeKey;
+use super::quota::{InodeKey, Usage};
 use super::{JailError, Stat};
 
 /// Deepest directory level counted below the root. Paths are limited to
@@ -27,27 +30,44 @@ use super::{JailError, Stat};
 /// each other; 256 levels keep the walk's fds well below common limits.
 pub const MAX_SCAN_DEPTH: usize = 256;
 
-/// Totals of a walk: bytes so far and the multiply-linked inodes seen.
+/// Totals of a walk: usage so far and the multiply-linked inodes seen.
 #[derive(Default)]
-struct Usage {
-    bytes: u64,
+struct Walk {
+    usage: Usage,
     seen_linked: HashSet<InodeKey>,
 }
 
-/// The bytes stored under the directory `root` (an `O_PATH` fd is fine).
-pub(crate) fn count_usage(root: BorrowedFd<'_>) -> Result<u64, JailError> {
+impl Walk {
+    /// Counts one inode met under some name.
+    fn count(&mut self, stat: &Stat) {
+        // Only multiply-linked inodes can be met twice (directories cannot
+        // be hard-linked); remembering just those keeps the set small.
+        if !stat.is_dir() && stat.nlink > 1 && !self.seen_linked.insert(stat.key()) {
+            return;
+        }
+        self.usage = self.usage
+            + Usage {
+                bytes: stat.size,
+                files: 1,
+            };
+    }
+}
+
+/// What is stored under the directory `root` (an `O_PATH` fd is fine).
+pub(crate) fn count_usage(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
     let dir = rustix::fs::openat(
         root,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut usage = Usage::default();
-    walk(&dir, 0, &mut usage)?;
-    Ok(usage.bytes)
+    let mut walk = Walk::default();
+    walk.usage.bytes = Stat::from(rustix::fs::fstat(&dir)?).size;
+    walk_dir(&dir, 0, &mut walk)?;
+    Ok(walk.usage)
 }
 
-fn walk(dir: &OwnedFd, depth: usize, usage: &mut Usage) -> Result<(), JailError> {
+fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailError> {
     let mut subdirs: Vec<CString> = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
@@ -60,15 +80,9 @@ fn walk(dir: &OwnedFd, depth: usize, usage: &mut Usage) -> Result<(), JailError>
             Err(Errno::NOENT) => continue,
             Err(errno) => return Err(errno.into()),
         };
+        walk.count(&stat);
         if stat.is_dir() {
             subdirs.push(name.to_owned());
-        } else if stat.is_file() {
-            // Only multiply-linked inodes can be met twice; remembering just
-            // those keeps the set small.
-            if stat.nlink > 1 && !usage.seen_linked.insert(stat.key()) {
-                continue;
-            }
-            usage.bytes = usage.bytes.saturating_add(stat.size);
         }
     }
     for name in subdirs {
@@ -90,7 +104,7 @@ fn walk(dir: &OwnedFd, depth: usize, usage: &mut Usage) -> Result<(), JailError>
             Mode::empty(),
         );
         match child {
-            Ok(child) => walk(&child, depth + 1, usage)?,
+            Ok(child) => walk_dir(&child, depth + 1, walk)?,
             // Removed or replaced by a symlink since it was listed.
             Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
             Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
@@ -105,13 +119,18 @@ fn walk(dir: &OwnedFd, depth: usize, usage: &mut Usage) -> Result<(), JailError>
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
+    use std::path::Path;
     use std::sync::Arc;
 
-    use super::super::tests::Fixture;
-    use super::super::{Jail, Quota};
+    use super::super::tests::{Fixture, vp};
+    use super::super::{Jail, OpenOptions, Quota, Usage};
+
+    fn size_of(path: &Path) -> u64 {
+        std::fs::symlink_metadata(path).unwrap().len()
+    }
 
     #[test]
-    fn a_fresh_quota_counts_files_once_and_ignores_links_and_directories() {
+    fn a_fresh_quota_counts_every_inode_once_with_its_size() {
         let fixture = Fixture::new(None);
         let home = fixture.home();
         std::fs::create_dir_all(home.join("a/b/c")).unwrap();
@@ -120,32 +139,59 @@ mod tests {
         std::fs::hard_link(home.join("a/b/c/deep"), home.join("a/again")).unwrap();
         symlink(fixture.outside(), home.join("out")).unwrap();
         symlink("/top", home.join("a/top-link")).unwrap();
+        std::fs::hard_link(home.join("a/top-link"), home.join("a/b/link-again")).unwrap();
+        // The home, its three folders, two files and two symlinks, each
+        // once however many names it has.
+        let folders: u64 = ["", "a", "a/b", "a/b/c"]
+            .iter()
+            .map(|dir| size_of(&home.join(dir)))
+            .sum();
+        let outside_len = fixture.outside().as_os_str().len() as u64;
+        let expected = Usage {
+            bytes: folders + 10 + 100 + outside_len + "/top".len() as u64,
+            files: 3 + 2 + 2,
+        };
         // A restart: a new Quota for the same home recounts from disk.
-        let quota = Arc::new(Quota::new(Some(1000)));
+        let quota = Arc::new(Quota::new(Some(1 << 20)));
         let jail = Jail::open(&home, Arc::clone(&quota), false).unwrap();
-        assert_eq!(quota.used_bytes(), 110);
+        assert_eq!(quota.usage(), expected);
         // A later open with the same Quota reuses the count.
         std::fs::write(home.join("behind-our-back"), vec![0; 5]).unwrap();
         Jail::open(&home, Arc::clone(&quota), false).unwrap();
-        assert_eq!(jail.quota().used_bytes(), 110);
+        assert_eq!(jail.quota().usage(), expected);
+        // A recount picks it up, as after an external program.
+        let recounted = jail.recount_usage().unwrap();
+        assert_eq!(recounted.files, expected.files + 1);
+        assert_eq!(quota.usage(), recounted);
+    }
+
+    #[test]
+    fn an_empty_home_counts_its_own_size_and_no_file() {
+        let fixture = Fixture::new(None);
+        assert_eq!(
+            fixture.jail.quota().usage(),
+            Usage {
+                bytes: size_of(&fixture.home()),
+                files: 0
+            }
+        );
     }
 
     #[test]
     fn usage_survives_a_restart() {
-        let fixture = Fixture::new(Some(1000));
-        let opts = super::super::OpenOptions {
+        let fixture = Fixture::new(Some(1 << 20));
+        let opts = OpenOptions {
             write: true,
             create: true,
             ..Default::default()
         };
-        let file = fixture
-            .jail
-            .open_file(&super::super::tests::vp("/f"), &opts)
-            .unwrap();
+        let file = fixture.jail.open_file(&vp("/f"), &opts).unwrap();
         file.write_at(&[1; 300], 0).unwrap();
-        let restarted = Arc::new(Quota::new(Some(1000)));
+        fixture.jail.create_dir(&vp("/d"), 0o755).unwrap();
+        fixture.jail.symlink(&[b'y'; 999], &vp("/d/l")).unwrap();
+        let restarted = Arc::new(Quota::new(Some(1 << 20)));
         Jail::open(&fixture.home(), Arc::clone(&restarted), false).unwrap();
-        assert_eq!(restarted.used_bytes(), fixture.jail.quota().used_bytes());
-        assert_eq!(restarted.used_bytes(), 300);
+        assert_eq!(restarted.usage(), fixture.jail.quota().usage());
+        assert_eq!(restarted.used_files(), 3);
     }
 }

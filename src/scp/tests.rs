@@ -100,7 +100,8 @@ async fn sink_stores_a_file_and_acknowledges_every_step() {
     let meta = std::fs::metadata(fixture.home().join("empty")).unwrap();
     assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (0, 0o600));
     assert_eq!(names(&fixture, ""), ["a.txt", "empty"]);
-    assert_eq!(fixture.jail.quota().used_bytes(), 5);
+    assert_eq!(fixture.jail.quota().used_files(), 2);
+    fixture.assert_exact();
 }
 
 #[tokio::test]
@@ -123,26 +124,27 @@ async fn sink_with_p_applies_times_and_strips_setuid() {
 
 #[tokio::test]
 async fn sink_refuses_a_file_over_the_quota_at_its_c_record() {
-    let fixture = Fixture::new(Some(10));
+    let fixture = Fixture::new(None);
     put(&fixture.jail, "/old", b"123456");
+    // Room for a temporary file's name (two blocks for the folder to grow)
+    // and for `room` bytes.
+    let room = 2 * std::fs::metadata(fixture.home()).unwrap().blksize();
+    let used = fixture.leave_room(room);
+    let limit = used + room;
+    let refused =
+        |name: &str| format!("\x01scp: /{name}: quota exceeded (used {used} of {limit} bytes)\n");
     let (mut client, task) = start(&fixture, &["-t", "/"]);
     expect(&mut client, b"\0").await;
-    send(&mut client, b"C0644 5 big\n").await;
-    expect(
-        &mut client,
-        b"\x01scp: /big: quota exceeded (used 6 of 10 bytes)\n",
-    )
-    .await;
+    send(&mut client, format!("C0644 {} big\n", room + 1).as_bytes()).await;
+    expect(&mut client, refused("big").as_bytes()).await;
     // Replacing needs room for the new file while the old one exists.
-    send(&mut client, b"C0644 5 old\n").await;
-    expect(
-        &mut client,
-        b"\x01scp: /old: quota exceeded (used 6 of 10 bytes)\n",
-    )
-    .await;
-    send(&mut client, b"C0644 4 fits\n").await;
+    send(&mut client, format!("C0644 {} old\n", room + 1).as_bytes()).await;
+    expect(&mut client, refused("old").as_bytes()).await;
+    send(&mut client, format!("C0644 {room} fits\n").as_bytes()).await;
     expect(&mut client, b"\0").await;
-    send(&mut client, b"abcd\0").await;
+    let mut data = vec![b'f'; usize::try_from(room).unwrap()];
+    data.push(0);
+    send(&mut client, &data).await;
     expect(&mut client, b"\0").await;
     assert_eq!(finish(client, task).await, 1);
     assert_eq!(names(&fixture, ""), ["fits", "old"]);
@@ -150,12 +152,13 @@ async fn sink_refuses_a_file_over_the_quota_at_its_c_record() {
         std::fs::read(fixture.home().join("old")).unwrap(),
         b"123456"
     );
-    assert_eq!(fixture.jail.quota().used_bytes(), 10);
+    assert_eq!(fixture.jail.quota().used_bytes(), limit);
+    fixture.assert_exact();
 }
 
 #[tokio::test]
 async fn a_dropped_upload_keeps_the_old_file_and_removes_the_temporary_one() {
-    let fixture = Fixture::new(Some(1000));
+    let fixture = Fixture::new(Some(1 << 20));
     put(&fixture.jail, "/f", b"old");
     let (mut client, task) = start(&fixture, &["-t", "f"]);
     expect(&mut client, b"\0").await;
@@ -165,7 +168,8 @@ async fn a_dropped_upload_keeps_the_old_file_and_removes_the_temporary_one() {
     assert_eq!(finish(client, task).await, 1);
     assert_eq!(std::fs::read(fixture.home().join("f")).unwrap(), b"old");
     assert_eq!(names(&fixture, ""), ["f"]);
-    assert_eq!(fixture.jail.quota().used_bytes(), 3);
+    assert_eq!(fixture.jail.quota().used_files(), 1);
+    fixture.assert_exact();
 }
 
 #[tokio::test]

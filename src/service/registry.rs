@@ -1,6 +1,8 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
-//! session of the account charges, the open [`Jail`] (one home descriptor
-//! for all of them) and how many sessions it has open. The box is closed
+//! session of the account charges (its bytes and its files), its
+//! [`AccountBudget`] (blocking jobs and open handles), the open [`Jail`]
+//! (one home descriptor for all of them) and how many sessions it has open.
+//! The box is closed
 //! with the account's last session.
 
 use std::collections::HashMap;
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::accounts::{Account, Accounts};
+use crate::budget::{AccountBudget, ProcessBudget};
 use crate::jail::{Jail, JailError, Quota};
 
 /// Per-account quota, open box and session count; clones share them.
@@ -19,6 +22,9 @@ pub struct AccountRegistry {
 #[derive(Default)]
 struct Entry {
     quota: Option<Arc<Quota>>,
+    /// What the account may hold of the process (blocking jobs, open
+    /// handles); kept while it has handles open, so a new session shares it.
+    budget: Option<AccountBudget>,
     sessions: usize,
     /// The open box while the account has sessions, with the home and the
     /// read-only flag it was opened for (a reload may change either).
@@ -38,7 +44,20 @@ impl AccountRegistry {
         let entry = entries.entry(account.name.to_string()).or_default();
         entry
             .quota
-            .get_or_insert_with(|| Arc::new(Quota::new(account.quota_bytes)))
+            .get_or_insert_with(|| {
+                Arc::new(Quota::new(account.quota_bytes).with_max_files(account.max_files))
+            })
+            .clone()
+    }
+
+    /// The budget shared by every session of `account`, drawn from
+    /// `process` on first use.
+    pub fn budget_for(&self, account: &str, process: &ProcessBudget) -> AccountBudget {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(account.to_owned()).or_default();
+        entry
+            .budget
+            .get_or_insert_with(|| process.for_account())
             .clone()
     }
 
@@ -79,12 +98,14 @@ impl AccountRegistry {
         }
     }
 
-    /// Applies reloaded quota limits to the accounts that have live state.
+    /// Applies reloaded quota limits (bytes and files) to the accounts that
+    /// have live state.
     pub fn apply_limits(&self, accounts: &Accounts) {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, entry) in entries.iter() {
             if let (Some(quota), Some(account)) = (&entry.quota, accounts.get(name)) {
                 quota.set_limit(account.quota_bytes);
+                quota.set_max_files(account.max_files);
             }
         }
     }

@@ -11,6 +11,7 @@ use super::status::{self, Refusal};
 use crate::checksum::{HashAlgorithm, Hasher};
 use crate::jail::{JailError, JailFile};
 use bytes::{BufMut, Bytes, BytesMut};
+use tokio_util::sync::CancellationToken;
 
 /// Smallest block size check-file accepts (the draft's bound); 0 means one
 /// hash for the whole range.
@@ -30,8 +31,14 @@ fn first_supported(list: &[u8]) -> Option<HashAlgorithm> {
 }
 
 /// Answers check-file on `file`: an EXTENDED_REPLY naming the algorithm used
-/// and carrying the hashes, or a status.
-pub fn check_file(id: u32, file: &JailFile, request: &CheckFile) -> Bytes {
+/// and carrying the hashes, or a status. Stops, between reads, once `ended`
+/// is cancelled (the session is gone: nobody waits for the answer).
+pub fn check_file(
+    id: u32,
+    file: &JailFile,
+    request: &CheckFile,
+    ended: &CancellationToken,
+) -> Bytes {
     let Some(algorithm) = first_supported(&request.algorithms) else {
         return status::refused(id, &Refusal::NoSupportedHash);
     };
@@ -62,8 +69,9 @@ pub fn check_file(id: u32, file: &JailFile, request: &CheckFile) -> Bytes {
     let mut offset = start;
     loop {
         let block_end = offset.saturating_add(block).min(end);
-        match hash_range(algorithm, file, offset, block_end) {
-            Ok(digest) => out.put_slice(&digest),
+        match hash_range(algorithm, file, offset, block_end, ended) {
+            Ok(Some(digest)) => out.put_slice(&digest),
+            Ok(None) => return status::refused(id, &Refusal::SessionEnded),
             Err(err) => return status::reply(id, &err),
         }
         offset = block_end;
@@ -74,17 +82,22 @@ pub fn check_file(id: u32, file: &JailFile, request: &CheckFile) -> Bytes {
     codec::reply::extended(id, &out)
 }
 
-/// The digest of bytes `start..end` of `file` (less if it is shorter).
+/// The digest of bytes `start..end` of `file` (less if it is shorter), or
+/// `None` when `ended` was cancelled before it was done.
 fn hash_range(
     algorithm: HashAlgorithm,
     file: &JailFile,
     start: u64,
     end: u64,
-) -> Result<Vec<u8>, JailError> {
+    ended: &CancellationToken,
+) -> Result<Option<Vec<u8>>, JailError> {
     let mut hasher = Hasher::new(algorithm);
     let mut buf = vec![0u8; READ_CHUNK_BYTES];
     let mut offset = start;
     while offset < end {
+        if ended.is_cancelled() {
+            return Ok(None);
+        }
         let want = usize::try_from(end - offset).map_or(buf.len(), |left| left.min(buf.len()));
         let Some(chunk) = buf.get_mut(..want) else {
             break;
@@ -96,7 +109,7 @@ fn hash_range(
         hasher.update(chunk.get(..n).unwrap_or_default());
         offset += n as u64;
     }
-    Ok(hasher.finalize().to_vec())
+    Ok(Some(hasher.finalize().to_vec()))
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use super::codec::{self, Extension, MAX_DATA_BYTES, MAX_PACKET_BYTES};
 use super::handles::{FileHandle, HandleKind, Lane, MAX_OPEN_HANDLES};
 use super::requests::{self, answer, answer_unit};
 use super::status::{self, Refusal};
-use super::{Session, on_handle, on_path};
+use super::{Session, on_handle, on_handle_long, on_path, on_path_long};
 use crate::jail::{JailError, OpenOptions};
+use tokio_util::sync::CancellationToken;
 
 /// Extensions named in VERSION, with their version strings.
 pub const ADVERTISED: &[(&str, &str)] = &[
@@ -93,23 +94,34 @@ pub fn route(session: &Arc<Session>, path_lane: &Lane, id: u32, extension: Exten
                 read_offset,
                 length,
                 write_offset,
+                ended: session.ended.clone(),
             };
-            target.lane.push(Box::new(move || copy.run(id)), cost);
+            target.lane.push_long(Box::new(move || copy.run(id)), cost);
         }
-        Extension::CheckFileName { path, check } => on_path(session, path_lane, cost, move |s| {
-            let options = OpenOptions {
-                read: true,
-                ..OpenOptions::default()
-            };
-            let opened = requests::path(&path).and_then(|p| s.jail.open_file(&p, &options));
-            match opened {
-                Ok(file) => check_file(id, &file, &check),
-                Err(err) => status::reply(id, &err),
-            }
-        }),
+        Extension::CheckFileName { path, check } => {
+            on_path_long(session, path_lane, cost, move |s| {
+                let options = OpenOptions {
+                    read: true,
+                    ..OpenOptions::default()
+                };
+                // The file is open only for this request, one at a time on
+                // the path lane, but it still counts as a handle.
+                let ticket = match s.budget.try_take_handle() {
+                    Ok(ticket) => ticket,
+                    Err(refused) => return requests::too_many_handles(s, id, refused),
+                };
+                let opened = requests::path(&path).and_then(|p| s.jail.open_file(&p, &options));
+                let reply = match opened {
+                    Ok(file) => check_file(id, &file, &check, &s.ended),
+                    Err(err) => status::reply(id, &err),
+                };
+                drop(ticket);
+                reply
+            })
+        }
         Extension::CheckFileHandle { handle, check } => {
-            on_handle(session, &handle, id, cost, move |_, h| match h {
-                HandleKind::File(f) => check_file(id, &f.file, &check),
+            on_handle_long(session, &handle, id, cost, move |s, h| match h {
+                HandleKind::File(f) => check_file(id, &f.file, &check, &s.ended),
                 HandleKind::Dir(_) => status::reply(id, &JailError::IsADirectory),
             })
         }
@@ -176,6 +188,8 @@ struct RangeCopy {
     /// Bytes to copy; 0 means up to the end of the source.
     length: u64,
     write_offset: u64,
+    /// The session's end: the copy stops at the next chunk.
+    ended: CancellationToken,
 }
 
 impl RangeCopy {
@@ -199,6 +213,9 @@ impl RangeCopy {
         let mut buf = vec![0u8; MAX_DATA_BYTES as usize];
         let mut done: u64 = 0;
         loop {
+            if self.ended.is_cancelled() {
+                return status::refused(id, &Refusal::SessionEnded);
+            }
             let left = if self.length == 0 {
                 u64::MAX
             } else {

@@ -1,14 +1,16 @@
 //! Open handles and the lanes that order work on them.
 //!
 //! A lane runs its jobs one after another, in arrival order, on the blocking
-//! pool; jobs queued together run in one `spawn_blocking` call. Each handle has
-//! its own lane (so WRITEs to one file stay in order while other files
-//! proceed), and all path requests share the session's path lane. Replies go
-//! straight to the writer, in whatever order lanes finish: SFTP clients match
-//! replies by id.
+//! pool; short jobs queued together run in one `spawn_blocking` call, a long
+//! one alone. Before it takes a thread, a lane waits for a slot of the
+//! account's budget (`crate::budget`), so one account's lanes, however many,
+//! hold only its share of the pool. Each handle has its own lane (so WRITEs
+//! to one file stay in order while other files proceed), and all path
+//! requests share the session's path lane. Replies go straight to the writer,
+//! in whatever order lanes finish: SFTP clients match replies by id.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -16,7 +18,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::jail::{DirEntry, JailFile, VirtualPath};
+use crate::budget::{AccountBudget, HandleTicket};
+use crate::jail::{JailDir, JailFile, VirtualPath};
 use crate::transfer::{FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
@@ -36,31 +39,69 @@ pub struct Reply {
     pub cost: usize,
 }
 
+/// How long a job may run, which decides the slot it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// Bounded by one packet (a READ, a WRITE, a stat, a READDIR batch):
+    /// runs in the account's short-job slots, batched with its neighbours.
+    Short,
+    /// As long as a whole file (check-file, copy-data): runs alone in one of
+    /// the account's few long-job slots and stops when the session ends.
+    Long,
+}
+
+/// A job, the backlog bytes it holds, and its weight.
+type Queued = (Job, usize, Weight);
+
 /// A serial queue of jobs.
 #[derive(Clone)]
 pub struct Lane {
-    jobs: mpsc::UnboundedSender<(Job, usize)>,
+    jobs: mpsc::UnboundedSender<Queued>,
 }
 
 impl Lane {
-    /// Starts a lane whose replies go to `replies`.
-    pub fn spawn(replies: mpsc::UnboundedSender<Reply>) -> Lane {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<(Job, usize)>();
+    /// Starts a lane whose replies go to `replies` and whose jobs wait for
+    /// a slot of `budget`, the account's, before they take a thread.
+    pub fn spawn(replies: mpsc::UnboundedSender<Reply>, budget: AccountBudget) -> Lane {
+        let (jobs, mut queue) = mpsc::unbounded_channel::<Queued>();
         let span = tracing::Span::current();
         let task_span = span.clone();
         tokio::spawn(
             async move {
-                while let Some(first) = queue.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_JOBS_PER_BATCH {
-                        match queue.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
+                let mut held_back: Option<Queued> = None;
+                loop {
+                    let first = match held_back.take() {
+                        Some(first) => first,
+                        None => match queue.recv().await {
+                            Some(first) => first,
+                            None => return,
+                        },
+                    };
+                    let mut batch = vec![(first.0, first.1)];
+                    let slot = if first.2 == Weight::Long {
+                        budget.long_job_slot().await
+                    } else {
+                        // Short jobs queued together share one trip; a long
+                        // one waits for the next, in its own slot.
+                        while batch.len() < MAX_JOBS_PER_BATCH {
+                            match queue.try_recv() {
+                                Ok((job, cost, Weight::Short)) => batch.push((job, cost)),
+                                Ok(long) => {
+                                    held_back = Some(long);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
-                    }
+                        budget.job_slot().await
+                    };
+                    let Some(slot) = slot else {
+                        return;
+                    };
                     let replies = replies.clone();
                     let span = span.clone();
                     let ran = tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
                         let _entered = span.enter();
                         for (job, cost) in batch {
                             let bytes = job();
@@ -81,10 +122,16 @@ impl Lane {
         Lane { jobs }
     }
 
-    /// Queues `job`, holding `cost` bytes of backlog until its reply is written.
+    /// Queues a short `job`, holding `cost` bytes of backlog until its reply
+    /// is written.
     pub fn push(&self, job: Job, cost: usize) {
         // The lane ends only when the session does; a lost job then needs no reply.
-        let _ = self.jobs.send((job, cost));
+        let _ = self.jobs.send((job, cost, Weight::Short));
+    }
+
+    /// Queues a long `job` (see [`Weight::Long`]).
+    pub fn push_long(&self, job: Job, cost: usize) {
+        let _ = self.jobs.send((job, cost, Weight::Long));
     }
 }
 
@@ -100,15 +147,21 @@ pub struct FileHandle {
     /// figures too; for a file opened for writing, an upload, which hashes
     /// what is written in order.
     pub transfer: FileTransfer,
+    /// Whether the client was already told, on stderr, why a write failed.
+    pub told: AtomicBool,
+    /// The handle's share of the account's and the process's allowance.
+    _ticket: HandleTicket,
 }
 
 impl FileHandle {
-    /// A handle for a freshly opened file, whose transfer counts into
-    /// `total`; `writable` says whether it was opened for writing.
+    /// A handle for a freshly opened file, holding `ticket`, whose transfer
+    /// counts into `total`; `writable` says whether it was opened for
+    /// writing (an upload, hashed while written in order).
     pub fn new(
         file: JailFile,
         path: VirtualPath,
         writable: bool,
+        ticket: HandleTicket,
         total: Arc<Transferred>,
     ) -> FileHandle {
         FileHandle {
@@ -120,7 +173,14 @@ impl FileHandle {
             } else {
                 FileTransfer::new(total)
             },
+            told: AtomicBool::new(false),
+            _ticket: ticket,
         }
+    }
+
+    /// True the first time it is called: whether to tell the client now.
+    pub fn tell_once(&self) -> bool {
+        !self.told.swap(true, Ordering::SeqCst)
     }
 
     /// Counts `n` bytes read.
@@ -134,12 +194,26 @@ impl FileHandle {
     }
 }
 
-/// A directory listing taken at OPENDIR, handed out in READDIR-sized pieces.
+/// A directory opened by OPENDIR, read a READDIR-sized batch at a time,
+/// so a handle costs one descriptor and one buffer, not the listing.
 pub struct DirHandle {
     /// The listed directory.
     pub path: VirtualPath,
-    /// Entries not yet returned.
-    pub remaining: Mutex<std::vec::IntoIter<DirEntry>>,
+    /// The open directory, read on.
+    pub dir: Mutex<JailDir>,
+    /// The handle's share of the account's and the process's allowance.
+    _ticket: HandleTicket,
+}
+
+impl DirHandle {
+    /// A handle for a freshly opened directory, holding `ticket`.
+    pub fn new(dir: JailDir, path: VirtualPath, ticket: HandleTicket) -> DirHandle {
+        DirHandle {
+            path,
+            dir: Mutex::new(dir),
+            _ticket: ticket,
+        }
+    }
 }
 
 /// What a handle refers to.

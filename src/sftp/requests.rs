@@ -12,9 +12,10 @@ use russh_sftp::protocol::OpenFlags;
 use tracing::info;
 
 use super::codec::{self, Attrs, DataReply, MAX_DATA_BYTES, NameReply};
-use super::handles::{DirHandle, FileHandle, HandleKind, Lane, OpenHandle};
-use super::status::{self, Refusal};
+use super::handles::{DirHandle, FileHandle, HandleKind, Lane, MAX_OPEN_HANDLES, OpenHandle};
+use super::status::{self, HandleCeiling, Refusal};
 use super::{Session, attrs};
+use crate::budget::{HandleRefusal, HandleTicket};
 use crate::jail::{JailError, OpenOptions, VirtualPath};
 
 /// Entries per READDIR reply; keeps each reply far below the packet limit
@@ -59,8 +60,30 @@ pub fn single_name(id: u32, name: &[u8]) -> Bytes {
 fn hand_out(session: &Session, id: u32, kind: HandleKind, lane: Lane) -> Bytes {
     match session.handles.insert(OpenHandle { kind, lane }) {
         Some(handle) => codec::reply::handle(id, handle.as_bytes()),
-        None => status::refused(id, &Refusal::TooManyHandles),
+        None => refuse_handle(session, id, HandleCeiling::Session(MAX_OPEN_HANDLES)),
     }
+}
+
+/// A new handle's share of the account's and the server's allowance, taken
+/// before its descriptor is opened, or the refusal to send.
+fn take_ticket(session: &Session, id: u32) -> Result<HandleTicket, Bytes> {
+    session
+        .budget
+        .try_take_handle()
+        .map_err(|refused| too_many_handles(session, id, refused))
+}
+
+/// The refusal of a handle over the account's or the server's ceiling.
+pub fn too_many_handles(session: &Session, id: u32, refused: HandleRefusal) -> Bytes {
+    refuse_handle(session, id, refused.into())
+}
+
+/// Refuses a handle, also telling the client on stderr why (its status
+/// would show only "Failure").
+fn refuse_handle(session: &Session, id: u32, ceiling: HandleCeiling) -> Bytes {
+    let refusal = Refusal::TooManyHandles(ceiling);
+    session.notices.tell(&refusal.message());
+    status::refused(id, &refusal)
 }
 
 /// OPEN: opens a file and gives it a handle with its own lane.
@@ -72,6 +95,10 @@ pub fn open(
     wanted: &Attrs,
     lane: Lane,
 ) -> Bytes {
+    let ticket = match take_ticket(session, id) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return refusal,
+    };
     let opened = path(filename).and_then(|p| {
         let options = OpenOptions {
             read: flags.contains(OpenFlags::READ),
@@ -84,23 +111,30 @@ pub fn open(
         };
         let writable = options.write;
         let file = session.jail.open_file(&p, &options)?;
-        Ok(FileHandle::new(file, p, writable, session.moved.clone()))
+        Ok(FileHandle::new(
+            file,
+            p,
+            writable,
+            ticket,
+            session.moved.clone(),
+        ))
     });
     answer(id, opened, |file| {
         hand_out(session, id, HandleKind::File(Arc::new(file)), lane)
     })
 }
 
-/// OPENDIR: lists the directory now and hands the entries out on READDIR.
+/// OPENDIR: opens the directory; READDIR reads it on, a batch at a time.
 pub fn open_dir(session: &Arc<Session>, id: u32, raw: &[u8], lane: Lane) -> Bytes {
-    let listed = path(raw).and_then(|p| {
-        let entries = session.jail.read_dir(&p)?;
-        Ok(DirHandle {
-            path: p,
-            remaining: std::sync::Mutex::new(entries.into_iter()),
-        })
+    let ticket = match take_ticket(session, id) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return refusal,
+    };
+    let opened = path(raw).and_then(|p| {
+        let dir = session.jail.open_dir(&p)?;
+        Ok(DirHandle::new(dir, p, ticket))
     });
-    answer(id, listed, |dir| {
+    answer(id, opened, |dir| {
         hand_out(session, id, HandleKind::Dir(Arc::new(dir)), lane)
     })
 }
@@ -109,12 +143,17 @@ pub fn open_dir(session: &Arc<Session>, id: u32, raw: &[u8], lane: Lane) -> Byte
 /// name is an `ls -l` line with the name quoted if it is not printable text.
 pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
     let now = crate::listing::calendar::now();
-    let mut remaining = dir
-        .remaining
+    let entries = dir
+        .dir
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .next_entries(ENTRIES_PER_READDIR);
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(err) => return status::reply(id, &err),
+    };
     let mut reply = NameReply::new(id);
-    for entry in remaining.by_ref().take(ENTRIES_PER_READDIR) {
+    for entry in entries {
         let long_name = crate::listing::long_name(&entry.name, &entry.stat, &session.owner, now);
         reply.push(
             &entry.name,
@@ -157,12 +196,25 @@ pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
 }
 
 /// WRITE: all the bytes at the offset, or nothing (quota). `data` is a slice
-/// of the request packet.
-pub fn write(id: u32, file: &FileHandle, offset: u64, data: &[u8]) -> Bytes {
-    answer(id, file.file.write_at(data, offset), |()| {
-        file.count_written(offset, data);
-        status::ok(id)
-    })
+/// of the request packet. The first failure on a handle whose status shows
+/// only as "Failure" (the quota, a full disk) is also told on stderr.
+pub fn write(session: &Session, id: u32, file: &FileHandle, offset: u64, data: &[u8]) -> Bytes {
+    match file.file.write_at(data, offset) {
+        Ok(()) => {
+            file.count_written(offset, data);
+            status::ok(id)
+        }
+        Err(err) => {
+            if status::code_for(&err) == russh_sftp::protocol::StatusCode::Failure
+                && file.tell_once()
+            {
+                session
+                    .notices
+                    .tell(&format!("cannot write {}: {err}", file.path));
+            }
+            status::reply(id, &err)
+        }
+    }
 }
 
 /// CLOSE: logs what the handle moved; the handle is already out of the table.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use russh_sftp::protocol::StatusCode;
 
 use super::codec::reply;
+use crate::budget::HandleRefusal;
 use crate::jail::{JailError, escaped};
 
 /// The language of every message we send.
@@ -21,8 +22,9 @@ pub enum Refusal {
     /// The handle is not one this session gave out (or names a directory
     /// where a file is needed).
     InvalidHandle,
-    /// The session already holds as many handles as it may.
-    TooManyHandles,
+    /// The session, the account or the whole server already holds as many
+    /// open handles as it may.
+    TooManyHandles(HandleCeiling),
     /// A packet type that is not a request.
     NotARequest,
     /// An extension we do not serve, by the name the client sent.
@@ -36,6 +38,8 @@ pub enum Refusal {
     /// copy-data from a file onto itself (same device and inode), which
     /// would chase its own writes until the disk is full.
     CopyOntoItself,
+    /// The session ended while a long request (a hash, a copy) ran.
+    SessionEnded,
 }
 
 impl Refusal {
@@ -48,10 +52,11 @@ impl Refusal {
                 StatusCode::OpUnsupported
             }
             Refusal::InvalidHandle
-            | Refusal::TooManyHandles
+            | Refusal::TooManyHandles(_)
             | Refusal::BlockSizeTooSmall
             | Refusal::TooManyBlocks
-            | Refusal::CopyOntoItself => StatusCode::Failure,
+            | Refusal::CopyOntoItself
+            | Refusal::SessionEnded => StatusCode::Failure,
         }
     }
 
@@ -60,7 +65,15 @@ impl Refusal {
         match self {
             Refusal::BadMessage => "malformed request".into(),
             Refusal::InvalidHandle => "invalid handle".into(),
-            Refusal::TooManyHandles => "too many open handles".into(),
+            Refusal::TooManyHandles(HandleCeiling::Session(n)) => {
+                format!("too many open handles: this session may hold {n}")
+            }
+            Refusal::TooManyHandles(HandleCeiling::Account(n)) => {
+                format!("too many open handles: this account may hold {n} over all its sessions")
+            }
+            Refusal::TooManyHandles(HandleCeiling::Server) => {
+                "too many open handles: the server holds as many as it may".into()
+            }
             Refusal::NotARequest => "not a request".into(),
             Refusal::UnsupportedExtension(name) => {
                 format!("extension {} not supported", escaped(name))
@@ -74,6 +87,27 @@ impl Refusal {
             }
             Refusal::TooManyBlocks => "too many blocks for one reply".into(),
             Refusal::CopyOntoItself => "copy-data from a file onto itself".into(),
+            Refusal::SessionEnded => "the session ended".into(),
+        }
+    }
+}
+
+/// Which ceiling on open handles was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandleCeiling {
+    /// The session's own (`limits@openssh.com` advertises it).
+    Session(usize),
+    /// The account's, over all its sessions.
+    Account(usize),
+    /// The server's, over all accounts.
+    Server,
+}
+
+impl From<HandleRefusal> for HandleCeiling {
+    fn from(refusal: HandleRefusal) -> HandleCeiling {
+        match refusal {
+            HandleRefusal::Account(n) => HandleCeiling::Account(n),
+            HandleRefusal::Process(_) => HandleCeiling::Server,
         }
     }
 }
@@ -152,6 +186,14 @@ mod tests {
     }
 
     #[test]
+    fn a_file_limit_error_is_a_failure_whose_message_gives_the_figures() {
+        let err = JailError::TooManyFiles { used: 5, limit: 5 };
+        let (id, code, text) = decoded(reply(4, &err));
+        assert_eq!((id, code), (4, StatusCode::Failure));
+        assert_eq!(text, "file limit reached: used 5 of 5 files");
+    }
+
+    #[test]
     fn missing_files_and_refusals_keep_their_protocol_codes() {
         assert_eq!(code_for(&JailError::NotFound), StatusCode::NoSuchFile);
         assert_eq!(
@@ -175,9 +217,24 @@ mod tests {
                 "invalid handle",
             ),
             (
-                Refusal::TooManyHandles,
+                Refusal::TooManyHandles(HandleCeiling::Session(1024)),
                 StatusCode::Failure,
-                "too many open handles",
+                "too many open handles: this session may hold 1024",
+            ),
+            (
+                Refusal::TooManyHandles(HandleCeiling::Account(48)),
+                StatusCode::Failure,
+                "too many open handles: this account may hold 48 over all its sessions",
+            ),
+            (
+                Refusal::TooManyHandles(HandleCeiling::Server),
+                StatusCode::Failure,
+                "too many open handles: the server holds as many as it may",
+            ),
+            (
+                Refusal::SessionEnded,
+                StatusCode::Failure,
+                "the session ended",
             ),
             (
                 Refusal::NotARequest,

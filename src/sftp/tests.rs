@@ -23,14 +23,16 @@ async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
     let fixture = Fixture::new(None);
     let (mut client, server) = tokio::io::duplex(1 << 20);
     let moved = Arc::new(Transferred::default());
-    let serving = serve(
-        server,
-        fixture.jail.clone(),
-        "alice",
-        Arc::default(),
-        order,
-        moved.clone(),
-    );
+    let context = super::SessionContext {
+        jail: fixture.jail.clone(),
+        owner: "alice".into(),
+        open_handles: Arc::default(),
+        symlink_order: order,
+        budget: crate::budget::AccountBudget::unshared(),
+        stderr: None,
+        moved: moved.clone(),
+    };
+    let serving = serve(server, context);
     let session = tokio::spawn(async move {
         let stream = serving.await;
         (moved.snapshot(), stream)
@@ -474,4 +476,87 @@ async fn attributes_sent_by_russh_sftp_reach_the_file() {
         (meta.len(), meta.mode() & 0o777, meta.mtime()),
         (4, 0o600, 1_000_000_001)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_and_long_jobs_queued_together_on_one_handle_all_get_their_reply() {
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
+    std::fs::write(fixture.home().join("f"), b"hello").unwrap();
+    let handle = open(&mut client, 1, b"f", OpenFlags::READ).await;
+    let read = |id| {
+        Raw::new(packet_type::READ, id)
+            .string(&handle)
+            .u64(0)
+            .u32(5)
+    };
+    let check = |id| {
+        Raw::new(packet_type::EXTENDED, id)
+            .string(b"check-file-handle")
+            .string(&handle)
+            .string(b"sha256")
+            .u64(0)
+            .u64(0)
+            .u32(0)
+    };
+    // Short, long, short, long, short: sent before any reply is read, so
+    // the lane meets them queued together.
+    let mut burst = Vec::new();
+    for request in [read(2), check(3), read(4), check(5), read(6)] {
+        burst.extend_from_slice(&(request.bytes().len() as u32).to_be_bytes());
+        burst.extend_from_slice(request.bytes());
+    }
+    client.write_all(&burst).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(10), receive(&mut client))
+            .await
+            .expect("a reply went missing");
+        ids.push(match reply {
+            Packet::Data(d) => {
+                assert_eq!(d.data, b"hello");
+                d.id
+            }
+            Packet::ExtendedReply(r) => r.id,
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [2, 3, 4, 5, 6]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_handle_reads_a_big_folder_in_batches_to_the_end() {
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
+    let folder = fixture.home().join("many");
+    std::fs::create_dir(&folder).unwrap();
+    for i in 0..1234 {
+        std::fs::write(folder.join(format!("f{i}")), b"").unwrap();
+    }
+    send_raw(
+        &mut client,
+        Raw::new(packet_type::OPENDIR, 1).string(b"/many").bytes(),
+    )
+    .await;
+    let Packet::Handle(handle) = receive(&mut client).await else {
+        panic!("no directory handle")
+    };
+    let handle = handle.handle.into_bytes();
+    let mut seen = Vec::new();
+    for id in 2.. {
+        send_raw(
+            &mut client,
+            Raw::new(packet_type::READDIR, id).string(&handle).bytes(),
+        )
+        .await;
+        let body = receive_raw(&mut client).await;
+        if body.first() == Some(&packet_type::STATUS) {
+            break;
+        }
+        let batch = names(body);
+        assert!(batch.len() <= 100, "{} entries in one reply", batch.len());
+        seen.extend(batch.into_iter().map(|(name, _)| name));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 1234);
 }

@@ -67,29 +67,57 @@ pub fn names_in(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// What the quota counts under `dir`: the sizes of the regular files, each
-/// inode once, symlinks not followed. A file that vanishes while it is
-/// counted counts nothing.
-pub fn stored_bytes(dir: &Path) -> u64 {
-    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
+/// What the quota counts for the home `dir`, walked on disk: bytes (the
+/// `st_size` of every regular file, symlink and folder, the home's own
+/// included) and files (every inode below the home), each inode once,
+/// symlinks not followed. An entry that vanishes while it is counted
+/// counts nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Bytes, as the byte quota counts them.
+    pub bytes: u64,
+    /// Inodes below the home, as `max_files` counts them.
+    pub files: u64,
+}
+
+/// [`Stored`] for the home `dir`.
+pub fn stored(dir: &Path) -> Stored {
+    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>, total: &mut Stored) {
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
+            return;
         };
-        let mut total = 0;
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
+            if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
+            total.bytes += meta.len();
+            total.files += 1;
             if meta.is_dir() {
-                total += walk(&path, seen);
-            } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
-                total += meta.len();
+                walk(&path, seen, total);
             }
         }
-        total
     }
-    walk(dir, &mut HashSet::new())
+    let mut total = Stored {
+        bytes: std::fs::symlink_metadata(dir).map_or(0, |m| m.len()),
+        files: 0,
+    };
+    walk(dir, &mut HashSet::new(), &mut total);
+    total
+}
+
+/// The bytes of [`stored`]: what the byte quota counts for the home `dir`.
+pub fn stored_bytes(dir: &Path) -> u64 {
+    stored(dir).bytes
+}
+
+/// How much room a new name needs beyond its own bytes: its folder may
+/// grow by two blocks of the filesystem while it is made.
+pub fn name_room(dir: &Path) -> u64 {
+    2 * std::fs::metadata(dir).unwrap().blksize()
 }
 
 /// The largest [`stored_bytes`] of a folder seen while something runs,

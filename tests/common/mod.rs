@@ -6,6 +6,8 @@
 //! outside `#[test]` fns, where clippy.toml's test allowances do not reach.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod attack;
+pub mod binary;
 pub mod client;
 pub mod files;
 pub mod host;
@@ -46,6 +48,7 @@ pub struct AccountSpec {
     pub password: Option<String>,
     pub with_key: bool,
     pub quota: Option<u64>,
+    pub max_files: Option<u64>,
     pub readonly: bool,
     pub commands: Vec<String>,
 }
@@ -58,6 +61,7 @@ impl AccountSpec {
             password: Some(format!("{name}-secret")),
             with_key: true,
             quota: None,
+            max_files: None,
             readonly: false,
             commands: Vec::new(),
         }
@@ -65,6 +69,11 @@ impl AccountSpec {
 
     pub fn quota(mut self, bytes: u64) -> AccountSpec {
         self.quota = Some(bytes);
+        self
+    }
+
+    pub fn max_files(mut self, files: u64) -> AccountSpec {
+        self.max_files = Some(files);
         self
     }
 
@@ -458,6 +467,9 @@ fn accounts_toml(accounts: &[AccountSpec], public_key: &str) -> String {
         }
         if let Some(q) = a.quota {
             text.push_str(&format!("quota = {q}\n"));
+        }
+        if let Some(n) = a.max_files {
+            text.push_str(&format!("max_files = {n}\n"));
         }
         if a.readonly {
             text.push_str("readonly = true\n");

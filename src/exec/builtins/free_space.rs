@@ -2,7 +2,7 @@
 //!
 //! `df` shows one filesystem, `sftpbox` mounted on `/`, whose size is the
 //! quota (the real filesystem when there is none); `quota` says the same
-//! in one line.
+//! in one line, and the files in a second under `max_files`.
 
 use super::args::{self, Spec};
 use super::sizes::human;
@@ -114,7 +114,8 @@ fn df(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     Ok(status)
 }
 
-/// `quota`: used and allowed bytes in human units.
+/// `quota`: used and allowed bytes in human units, and files when the
+/// account has `max_files`.
 fn quota(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
     const SPEC: Spec = Spec {
         name: "quota",
@@ -146,6 +147,17 @@ fn quota(io: &mut Io, args: &[Vec<u8>]) -> Result<u32, Gone> {
         }
         None => format!("{}: {} used, no limit\n", io.account, bytes(used)),
     };
+    let files = quota.max_files().map(|max_files| {
+        let files = quota.used_files();
+        format!(
+            "{}: {files} of {max_files} files, {} available\n",
+            io.account,
+            max_files.saturating_sub(files)
+        )
+    });
     io.out(line.as_bytes())?;
+    if let Some(line) = files {
+        io.out(line.as_bytes())?;
+    }
     Ok(0)
 }

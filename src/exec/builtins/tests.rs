@@ -27,6 +27,12 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The block size of the home's filesystem, the unit folders grow by.
+    fn block_bytes(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.home).unwrap().blksize()
+    }
+
     /// A box and a GNU directory holding the same small tree.
     fn new(limit: Option<u64>) -> Fixture {
         let dir = tempfile::tempdir().unwrap();

@@ -203,7 +203,9 @@ async fn a_fork_bomb_is_bounded() {
 #[tokio::test]
 async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
     let _serial = SERIAL.lock().await;
-    let fixture = Fixture::new(Some(1 << 20));
+    let fixture = Fixture::new(None);
+    // The home's own size counts too: 1 MiB is what is left beside it.
+    let base = fixture.leave_room(1 << 20);
     let ctx = context(&fixture, Duration::from_secs(20));
     let run = run_in(&ctx, "/usr/bin/head", &["-c", "3000000", "/dev/zero"], b"").await;
     assert_eq!(run.outcome, ExitOutcome::Status(0));
@@ -220,7 +222,8 @@ async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
         std::fs::metadata(fixture.home().join("big")).unwrap().len(),
         1 << 20
     );
-    assert_eq!(fixture.jail.quota().used_bytes(), 1 << 20);
+    assert_eq!(fixture.jail.quota().used_bytes(), base + (1 << 20));
+    fixture.assert_exact();
 }
 
 #[tokio::test]

@@ -1,0 +1,13 @@
+//! Fuzzes loading accounts.toml (`sftpbox::fuzzing::accounts_toml`): no
+//! text may panic the loader, and every problem it reports must have its
+//! place in the file and print on one line.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(violation) = sftpbox::fuzzing::accounts_toml(data) {
+        panic!("{violation}");
+    }
+});
