@@ -16,8 +16,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::jail::{DirEntry, JailFile, VirtualPath};
-use crate::transfer::{FileTransfer, Transferred};
+use crate::jail::{DirEntry, JailFile, VirtualPath, escaped};
+use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
 pub const MAX_OPEN_HANDLES: usize = 1024;
@@ -102,13 +102,25 @@ pub struct FileHandle {
 }
 
 impl FileHandle {
-    /// A handle for a freshly opened file, whose transfer counts into `total`.
-    pub fn new(file: JailFile, path: VirtualPath, total: Arc<Transferred>) -> FileHandle {
+    /// A handle for a freshly opened file, whose transfer (`direction`,
+    /// `size` bytes when known) counts into `total`.
+    pub fn new(
+        file: JailFile,
+        path: VirtualPath,
+        direction: Direction,
+        size: Option<u64>,
+        total: Arc<Transferred>,
+    ) -> FileHandle {
+        let info = FileInfo {
+            path: escaped(path.as_bytes()).into_owned(),
+            direction,
+            size,
+        };
         FileHandle {
             file,
             path,
             opened: Instant::now(),
-            transfer: FileTransfer::new(total),
+            transfer: FileTransfer::new(total, info),
         }
     }
 

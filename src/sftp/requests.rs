@@ -16,6 +16,7 @@ use super::handles::{DirHandle, FileHandle, HandleKind, Lane, OpenHandle};
 use super::status::{self, Refusal};
 use super::{Session, attrs};
 use crate::jail::{JailError, OpenOptions, VirtualPath};
+use crate::transfer::Direction;
 
 /// Entries per READDIR reply; keeps each reply far below the packet limit
 /// (a long name is under 400 bytes, a name at most 255).
@@ -83,7 +84,20 @@ pub fn open(
             mode: wanted.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
         };
         let file = session.jail.open_file(&p, &options)?;
-        Ok(FileHandle::new(file, p, session.moved.clone()))
+        // A file opened for writing is an upload of unknown size; one
+        // opened only to read is a download of the size it has now.
+        let (direction, size) = if options.write {
+            (Direction::Upload, None)
+        } else {
+            (Direction::Download, file.stat().ok().map(|stat| stat.size))
+        };
+        Ok(FileHandle::new(
+            file,
+            p,
+            direction,
+            size,
+            session.moved.clone(),
+        ))
     });
     answer(id, opened, |file| {
         hand_out(session, id, HandleKind::File(Arc::new(file)), lane)
