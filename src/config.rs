@@ -719,6 +719,21 @@ mod tests {
     }
 
     #[test]
+    fn the_control_socket_sits_beside_the_config_and_metrics_are_off_by_default() {
+        let config = ServerConfig::from_toml_str("", Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(config.control_socket, Path::new("/srv/box/sftpbox.sock"));
+        assert_eq!(config.metrics_listen, None);
+        let text = "control_socket = \"/run/sftpbox.sock\"\nmetrics_listen = \"127.0.0.1:9184\"\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(config.control_socket, Path::new("/run/sftpbox.sock"));
+        assert_eq!(config.metrics_listen, "127.0.0.1:9184".parse().ok());
+        assert!(
+            problems("metrics_listen = \"localhost\"")[0]
+                .starts_with("1:18: `localhost` is not an address for metrics")
+        );
+    }
+
+    #[test]
     fn listen_takes_a_string_or_a_list() {
         let one =
             ServerConfig::from_toml_str("listen = \"0.0.0.0:22\"", Path::new("c.toml")).unwrap();

@@ -157,10 +157,10 @@ pub fn watch(mut fetch: impl FnMut() -> Result<Vec<SessionInfo>, String>) -> std
                 if !event::poll(left)? {
                     break;
                 }
-                if let Event::Key(key) = event::read()? {
-                    if is_quit(&key) {
-                        return Ok(());
-                    }
+                if let Event::Key(key) = event::read()?
+                    && is_quit(&key)
+                {
+                    return Ok(());
                 }
             }
         }
