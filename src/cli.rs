@@ -252,10 +252,19 @@ async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) ->
         }
     }
     let server = Server::new(settings);
+    // Signals first: whoever waits for the lines below may signal at once.
+    let shutdown = CancellationToken::new();
+    let signals = match watch_signals(server.clone(), shutdown.clone()) {
+        Ok(task) => task,
+        Err(err) => {
+            error!(%err, "cannot install signal handlers");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
     let socket_path = &config.control_socket;
     let control_task = match control::bind(socket_path) {
         Ok(listener) => {
-            info!(path = %socket_path.display(), "control socket listening");
+            info!(path = %socket_path.display(), "control socket open");
             server.serve_control(listener)
         }
         Err(err) => {
@@ -268,18 +277,11 @@ async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) ->
             Ok(listener) => Some(server.serve_metrics(listener)),
             Err(err) => {
                 error!(%addr, %err, "cannot listen for metrics");
+                let _ = std::fs::remove_file(socket_path);
                 return ExitCode::from(EXIT_RUNTIME);
             }
         },
         None => None,
-    };
-    let shutdown = CancellationToken::new();
-    let signals = match watch_signals(server.clone(), shutdown.clone()) {
-        Ok(task) => task,
-        Err(err) => {
-            error!(%err, "cannot install signal handlers");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
     };
     let outcome = server.run(listeners, shutdown).await;
     signals.abort();

@@ -307,7 +307,7 @@ fn per_account_gauge(
 /// Serves `metrics` over HTTP on `listener` for as long as the task runs.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "metrics listening");
+        info!(%addr, "metrics served at /metrics");
     }
     loop {
         match listener.accept().await {

@@ -88,9 +88,9 @@ impl Deployment {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the server did not start");
-            ready.0 |= line.contains("control socket listening");
-            ready.1 |= line.contains("metrics listening");
-            ready.2 |= line.contains("listening") && line.contains(&port.to_string());
+            ready.0 |= line.contains("control socket open");
+            ready.1 |= line.contains("metrics served");
+            ready.2 |= line.contains("listening") && line.contains(&format!(":{port}"));
         }
         std::thread::spawn(move || while rx.recv().is_ok() {});
         Deployment {
