@@ -1,9 +1,13 @@
-//! The command line: `serve`, `hash-password` and `check`, their exit codes
-//! (0 ok, 1 runtime failure, 2 usage or configuration error), logging set-up
-//! and the signals that stop the server or reload its accounts.
+//! The command line: `serve`, `hash-password`, `check`, and the commands
+//! that steer a running server through its control socket (`sessions`,
+//! `kick`, `reload`); their exit codes (0 ok, 1 runtime failure or no
+//! server answering, 2 usage or configuration error), logging set-up and
+//! the signals that stop the server or reload its accounts.
 //!
-//! It knows no protocol: it loads the deployment, binds the listeners and
-//! hands them to [`crate::server::Server`].
+//! It knows no protocol: it loads the deployment, binds the listeners (SSH,
+//! the control socket, metrics) and hands them to [`crate::server::Server`].
+
+mod sessions;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -18,6 +22,7 @@ use tracing::{error, info, warn};
 
 use crate::accounts::{self, Accounts};
 use crate::config::ServerConfig;
+use crate::control::{self, Request, Response};
 use crate::host_keys;
 use crate::server::{Server, ServerSettings};
 
@@ -42,6 +47,47 @@ enum Command {
     HashPassword,
     /// Validate sftpbox.toml and accounts.toml; print every problem as file:line:column.
     Check(CheckArgs),
+    /// List the running server's sessions and their open transfers.
+    Sessions(SessionsArgs),
+    /// End sessions of the running server: one by id, or all of an account.
+    Kick(KickArgs),
+    /// Reload the running server's accounts.toml, as SIGHUP does, and print the outcome.
+    Reload(ControlArgs),
+}
+
+/// How a command finds the running server.
+#[derive(Args, Debug)]
+struct ControlArgs {
+    /// Server settings file naming `control_socket` (default: ./sftpbox.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The control socket itself, overriding the settings file.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct SessionsArgs {
+    #[command(flatten)]
+    control: ControlArgs,
+    /// Print one JSON array, for scripts.
+    #[arg(long, conflicts_with = "watch")]
+    json: bool,
+    /// Redraw the table once a second until q or Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+}
+
+#[derive(Args, Debug)]
+struct KickArgs {
+    #[command(flatten)]
+    control: ControlArgs,
+    /// The session's id, as `sessions` shows it.
+    #[arg(required_unless_present = "account", conflicts_with = "account")]
+    id: Option<u64>,
+    /// End every session of this account.
+    #[arg(long)]
+    account: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +137,9 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::HashPassword => hash_password(),
         Command::Check(args) => check(args),
+        Command::Sessions(args) => list_sessions(args),
+        Command::Kick(args) => kick(args),
+        Command::Reload(args) => reload(args),
     }
 }
 
@@ -182,7 +231,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         homes: config.homes.clone(),
         host_keys,
     };
-    let code = runtime.block_on(run_until_signalled(settings, &config.listen));
+    let code = runtime.block_on(run_until_signalled(settings, &config));
     // The grace period is over: work still running on the blocking pool
     // (a long hash, a stuck disk) must not keep the process alive.
     runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
@@ -193,10 +242,10 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// to finish before it exits anyway.
 const RUNTIME_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> ExitCode {
+async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) -> ExitCode {
     raise_open_files_limit();
     let mut listeners = Vec::new();
-    for addr in addrs {
+    for addr in &config.listen {
         match TcpListener::bind(addr).await {
             Ok(listener) => listeners.push(listener),
             Err(err) => {
@@ -206,6 +255,7 @@ async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> 
         }
     }
     let server = Server::new(settings);
+    // Signals first: whoever waits for the lines below may signal at once.
     let shutdown = CancellationToken::new();
     let signals = match watch_signals(server.clone(), shutdown.clone()) {
         Ok(task) => task,
@@ -214,8 +264,37 @@ async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> 
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
+    let socket_path = &config.control_socket;
+    let control_task = match control::bind(socket_path) {
+        Ok(listener) => {
+            info!(path = %socket_path.display(), "control socket open");
+            server.serve_control(listener)
+        }
+        Err(err) => {
+            error!(path = %socket_path.display(), %err, "cannot open the control socket");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(listener) => Some(server.serve_metrics(listener)),
+            Err(err) => {
+                error!(%addr, %err, "cannot listen for metrics");
+                let _ = std::fs::remove_file(socket_path);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        },
+        None => None,
+    };
     let outcome = server.run(listeners, shutdown).await;
     signals.abort();
+    control_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
+    // The socket file goes with the server; a later start would replace
+    // it anyway.
+    let _ = std::fs::remove_file(socket_path);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -240,6 +319,7 @@ fn watch_signals(
                 _ = int.recv() => { info!("SIGINT received, shutting down"); shutdown.cancel(); }
                 _ = hup.recv() => {
                     let server = server.clone();
+                    // The outcome is logged by the reload itself.
                     let _ = tokio::task::spawn_blocking(move || server.reload_accounts()).await;
                 }
             }
@@ -318,6 +398,137 @@ fn check(args: CheckArgs) -> ExitCode {
         Err(err) => {
             eprintln!("{err}");
             ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// The control socket `args` point to: `--socket`, or the settings file's
+/// `control_socket`; `Err` (exit 2) when the settings file is bad.
+fn control_socket(args: &ControlArgs) -> Result<PathBuf, ExitCode> {
+    if let Some(path) = &args.socket {
+        return Ok(path.clone());
+    }
+    match ServerConfig::load(args.config.as_deref()) {
+        Ok(config) => Ok(config.control_socket),
+        Err(err) => {
+            eprintln!("{err}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+/// Sends `request` to the server `args` point to; prints why not (exit 1).
+fn ask(args: &ControlArgs, request: &Request) -> Result<Response, ExitCode> {
+    let path = control_socket(args)?;
+    match control::ask(&path, request) {
+        Ok(Response::Error { message }) => {
+            eprintln!("sftpbox: {message}");
+            Err(ExitCode::from(EXIT_RUNTIME))
+        }
+        Ok(response) => Ok(response),
+        Err(err) => {
+            eprintln!("sftpbox: {err}");
+            Err(ExitCode::from(EXIT_RUNTIME))
+        }
+    }
+}
+
+/// An answer of the wrong kind: a server of another version.
+fn unexpected(response: &Response) -> ExitCode {
+    eprintln!("sftpbox: unexpected answer from the server: {response:?}");
+    ExitCode::from(EXIT_RUNTIME)
+}
+
+fn fetch_sessions(args: &ControlArgs) -> Result<Vec<control::SessionInfo>, ExitCode> {
+    match ask(args, &Request::Sessions)? {
+        Response::Sessions { sessions } => Ok(sessions),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn list_sessions(args: SessionsArgs) -> ExitCode {
+    if args.watch {
+        // Check once before taking the terminal, so that "no server" is a
+        // plain message and exit 1.
+        if let Err(code) = fetch_sessions(&args.control) {
+            return code;
+        }
+        let path = match control_socket(&args.control) {
+            Ok(path) => path,
+            Err(code) => return code,
+        };
+        let fetch = || match control::ask(&path, &Request::Sessions) {
+            Ok(Response::Sessions { sessions }) => Ok(sessions),
+            Ok(Response::Error { message }) => Err(message),
+            Ok(other) => Err(format!("unexpected answer: {other:?}")),
+            Err(err) => Err(err.to_string()),
+        };
+        return match sessions::watch(fetch) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("sftpbox: cannot drive the terminal: {err}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        };
+    }
+    let sessions = match fetch_sessions(&args.control) {
+        Ok(sessions) => sessions,
+        Err(code) => return code,
+    };
+    let text = if args.json {
+        match serde_json::to_string_pretty(&sessions) {
+            Ok(json) => json,
+            Err(err) => {
+                eprintln!("sftpbox: {err}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    } else {
+        sessions::table(&sessions).join("\n")
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").is_err() {
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    ExitCode::SUCCESS
+}
+
+fn kick(args: KickArgs) -> ExitCode {
+    let request = Request::Kick {
+        id: args.id,
+        account: args.account,
+    };
+    match ask(&args.control, &request) {
+        Ok(Response::Kicked { ids }) => {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            println!("kicked session(s) {}", ids.join(", "));
+            ExitCode::SUCCESS
+        }
+        Ok(other) => unexpected(&other),
+        Err(code) => code,
+    }
+}
+
+fn reload(args: ControlArgs) -> ExitCode {
+    let path = match control_socket(&args) {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    match control::ask(&path, &Request::Reload) {
+        Ok(Response::Reloaded { accounts }) => {
+            println!("accounts reloaded: {accounts} account(s) in force");
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { message }) => {
+            // The file's problems, one `file:line:column: message` a line.
+            eprintln!("{message}");
+            eprintln!("sftpbox: accounts not reloaded; the old ones stay in force");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Ok(other) => unexpected(&other),
+        Err(err) => {
+            eprintln!("sftpbox: {err}");
+            ExitCode::from(EXIT_RUNTIME)
         }
     }
 }

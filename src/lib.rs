@@ -18,6 +18,8 @@
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
 //! `host_keys` and `penalties` (per-source penalties) are read by the edge;
+//! so are `control` (the control socket's protocol, for `sessions`, `kick`
+//! and `reload`) and `metrics` (Prometheus text at `/metrics`);
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
 //! loaders. Only what `main`, the tests and the benches use is public: `cli`,
 //! `server`, `accounts`, `config`, `host_keys`, and (hidden from the docs)
@@ -35,6 +37,7 @@ mod checksum;
 pub mod cli;
 pub mod config;
 mod connection;
+mod control;
 mod diagnostics;
 mod exec;
 #[doc(hidden)]
@@ -42,6 +45,7 @@ pub mod fuzzing;
 pub mod host_keys;
 mod jail;
 mod listing;
+mod metrics;
 mod penalties;
 mod scp;
 pub mod server;

@@ -28,7 +28,7 @@ use std::time::Instant;
 use tracing::info;
 
 use crate::jail::{Jail, JailError, VirtualPath, escaped};
-use crate::transfer::{FileTransfer, Moved, Transferred};
+use crate::transfer::{Direction, FileInfo, FileTransfer, Moved, Transferred};
 use protocol::{ACK_ERROR, ACK_OK, MAX_LINE_BYTES};
 
 /// Size of one data chunk read from or written to a file.
@@ -181,9 +181,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Peer<R,
         }
     }
 
-    /// A transfer of one file, counted into the connection's figures.
-    fn start_file(&self) -> FileTransfer {
-        FileTransfer::new(self.moved.clone())
+    /// A transfer of the file at `path`, of `size` bytes, going
+    /// `direction`, counted into the connection's figures.
+    fn start_file(&self, path: &VirtualPath, direction: Direction, size: u64) -> FileTransfer {
+        let info = FileInfo {
+            path: escaped(path.as_bytes()).into_owned(),
+            direction,
+            size: Some(size),
+        };
+        FileTransfer::new(self.moved.clone(), info)
     }
 
     /// Sends `bytes` and flushes, so the peer sees every record at once.

@@ -31,6 +31,7 @@ use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
 use super::upload::{self, Upload};
 use super::{Ack, Options, Peer, Stop, blocking, log_file};
 use crate::jail::{Jail, JailError, SetAttrs, VirtualPath, escaped};
+use crate::transfer::Direction;
 use protocol::ACK_OK;
 
 /// The umask applied to sent modes without `-p` (OpenSSH uses the
@@ -315,7 +316,7 @@ where
         dest,
         old_mode,
     } = upload;
-    let transfer = peer.start_file();
+    let transfer = peer.start_file(&dest, Direction::Upload, size);
     let copied = match peer.send(&[ACK_OK]).await {
         Ok(()) => upload::copy_data(peer, &file, size, &transfer).await,
         Err(stop) => Err(stop),

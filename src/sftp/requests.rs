@@ -17,6 +17,7 @@ use super::status::{self, HandleCeiling, Refusal};
 use super::{Session, attrs};
 use crate::budget::{HandleRefusal, HandleTicket};
 use crate::jail::{JailError, OpenOptions, VirtualPath};
+use crate::transfer::Direction;
 
 /// Entries per READDIR reply; keeps each reply far below the packet limit
 /// (a long name is under 400 bytes, a name at most 255).
@@ -110,7 +111,21 @@ pub fn open(
             mode: wanted.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
         };
         let file = session.jail.open_file(&p, &options)?;
-        Ok(FileHandle::new(file, p, ticket, session.moved.clone()))
+        // A file opened for writing is an upload of unknown size; one
+        // opened only to read is a download of the size it has now.
+        let (direction, size) = if options.write {
+            (Direction::Upload, None)
+        } else {
+            (Direction::Download, file.stat().ok().map(|stat| stat.size))
+        };
+        Ok(FileHandle::new(
+            file,
+            p,
+            ticket,
+            direction,
+            size,
+            session.moved.clone(),
+        ))
     });
     answer(id, opened, |file| {
         hand_out(session, id, HandleKind::File(Arc::new(file)), lane)

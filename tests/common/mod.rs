@@ -198,7 +198,7 @@ impl TestServer {
 
     /// Reloads accounts.toml as SIGHUP does.
     pub fn reload_accounts(&self) {
-        self.server.as_ref().unwrap().reload_accounts();
+        let _ = self.server.as_ref().unwrap().reload_accounts();
     }
 
     pub fn addr(&self) -> SocketAddr {
