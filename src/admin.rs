@@ -5,14 +5,14 @@
 //! checked by the same loader the server uses, and only then written: to a
 //! temporary file beside accounts.toml, synced, renamed over it. A change
 //! that does not load is refused and the file stays byte for byte what it
-//! was. After a write, a running server is told to reload (`reload.rs`).
+//! was. Telling a running server to reload is the command line's part,
+//! through the control socket as `sftpbox reload` does it.
 //! `remove` takes the account out of the file and never touches its home.
 //!
 //! Usage figures are counted from the homes on disk, as a starting server
 //! counts them. No password hash is ever printed.
 
 mod edit;
-mod reload;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -23,7 +23,6 @@ use crate::accounts::{Account, Accounts, AccountsLoadError};
 use crate::jail::Jail;
 
 pub(crate) use edit::{Change, Edit, EditError};
-pub(crate) use reload::{Reloaded, reload_running_server};
 
 /// Where the accounts and their homes are.
 #[derive(Debug, Clone)]
@@ -92,8 +91,9 @@ pub(crate) struct Written {
     pub summary: String,
     /// Notes for the administrator (an account that cannot log in, ...).
     pub notes: Vec<String>,
-    /// Whether, and how, a running server was told.
-    pub reloaded: Reloaded,
+    /// Whether the file changed (so a running server has something to
+    /// reload).
+    pub changed: bool,
 }
 
 fn read(path: &Path) -> Result<String, AdminError> {
@@ -109,7 +109,7 @@ fn load(deployment: &Deployment) -> Result<Accounts, AdminError> {
 }
 
 /// Applies `edit`, validates the result with the loader, writes it in one
-/// rename and tells a running server.
+/// rename.
 pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written, AdminError> {
     // Write beside the real file when accounts.toml is a symlink, so the
     // rename replaces the file and not the link.
@@ -152,7 +152,7 @@ pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written,
         return Ok(Written {
             summary,
             notes,
-            reloaded: Reloaded::NotNeeded,
+            changed: false,
         });
     }
     if read(&path)? != before {
@@ -165,7 +165,7 @@ pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written,
     Ok(Written {
         summary,
         notes,
-        reloaded: reload_running_server(&deployment.accounts),
+        changed: true,
     })
 }
 

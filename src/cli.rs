@@ -1,11 +1,17 @@
-//! The command line: `serve`, `hash-password`, `check` and `account`, their
-//! exit codes (0 ok, 1 runtime failure, 2 usage or configuration error),
+//! The command line: `serve`, `hash-password`, `check`, `account`, and
+//! the commands that steer a running server through its control socket
+//! (`sessions`, `kick`, `reload`); their exit codes (0 ok, 1 runtime
+//! failure or no server answering, 2 usage or configuration error),
 //! logging set-up (text, coloured only on a terminal, or JSON lines) and the
 //! signals that stop the server or reload its accounts.
 //!
-//! It knows no protocol: it loads the deployment, binds the listeners and
-//! hands them to [`crate::server::Server`]; `account` reads what it needs
-//! from the terminal or stdin and hands the change to [`crate::admin`].
+//! It knows no protocol: it loads the deployment, binds the listeners (SSH,
+//! the control socket, metrics) and hands them to [`crate::server::Server`];
+//! `account` reads what it needs from the terminal or stdin, hands the
+//! change to [`crate::admin`] and then asks a running server to reload, as
+//! `reload` does.
+
+mod sessions;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -21,6 +27,7 @@ use tracing::{error, info, warn};
 use crate::accounts::{self, AccountName, Accounts};
 use crate::admin::{self, Change, Deployment, Edit};
 use crate::config::{LogFormat, ServerConfig};
+use crate::control::{self, ControlError, Request, Response};
 use crate::host_keys;
 use crate::server::{Server, ServerSettings};
 
@@ -48,6 +55,47 @@ enum Command {
     /// List, show, add, change or remove accounts in accounts.toml (a running
     /// server is told to reload).
     Account(AccountArgs),
+    /// List the running server's sessions and their open transfers.
+    Sessions(SessionsArgs),
+    /// End sessions of the running server: one by id, or all of an account.
+    Kick(KickArgs),
+    /// Reload the running server's accounts.toml, as SIGHUP does, and print the outcome.
+    Reload(ControlArgs),
+}
+
+/// How a command finds the running server.
+#[derive(Args, Debug)]
+struct ControlArgs {
+    /// Server settings file naming `control_socket` (default: ./sftpbox.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The control socket itself, overriding the settings file.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct SessionsArgs {
+    #[command(flatten)]
+    control: ControlArgs,
+    /// Print one JSON array, for scripts.
+    #[arg(long, conflicts_with = "watch")]
+    json: bool,
+    /// Redraw the table once a second until q or Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+}
+
+#[derive(Args, Debug)]
+struct KickArgs {
+    #[command(flatten)]
+    control: ControlArgs,
+    /// The session's id, as `sessions` shows it.
+    #[arg(required_unless_present = "account", conflicts_with = "account")]
+    id: Option<u64>,
+    /// End every session of this account.
+    #[arg(long)]
+    account: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +111,10 @@ struct AccountArgs {
     /// Folder of homes, overriding the settings file (for usage figures).
     #[arg(long, global = true)]
     homes: Option<PathBuf>,
+    /// The running server's control socket, overriding the settings file's
+    /// `control_socket` (the server told to reload after a change).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,6 +231,9 @@ pub fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::Check(args) => check(args),
         Command::Account(args) => account(args),
+        Command::Sessions(args) => list_sessions(args),
+        Command::Kick(args) => kick(args),
+        Command::Reload(args) => reload(args),
     }
 }
 
@@ -279,7 +334,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         homes: config.homes.clone(),
         host_keys,
     };
-    let code = runtime.block_on(run_until_signalled(settings, &config.listen));
+    let code = runtime.block_on(run_until_signalled(settings, &config));
     // The grace period is over: work still running on the blocking pool
     // (a long hash, a stuck disk) must not keep the process alive.
     runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
@@ -290,10 +345,10 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// to finish before it exits anyway.
 const RUNTIME_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> ExitCode {
+async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) -> ExitCode {
     raise_open_files_limit();
     let mut listeners = Vec::new();
-    for addr in addrs {
+    for addr in &config.listen {
         match TcpListener::bind(addr).await {
             Ok(listener) => listeners.push(listener),
             Err(err) => {
@@ -303,6 +358,7 @@ async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> 
         }
     }
     let server = Server::new(settings);
+    // Signals first: whoever waits for the lines below may signal at once.
     let shutdown = CancellationToken::new();
     let signals = match watch_signals(server.clone(), shutdown.clone()) {
         Ok(task) => task,
@@ -311,8 +367,37 @@ async fn run_until_signalled(settings: ServerSettings, addrs: &[SocketAddr]) -> 
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
+    let socket_path = &config.control_socket;
+    let control_task = match control::bind(socket_path) {
+        Ok(listener) => {
+            info!(path = %socket_path.display(), "control socket open");
+            server.serve_control(listener)
+        }
+        Err(err) => {
+            error!(path = %socket_path.display(), %err, "cannot open the control socket");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(listener) => Some(server.serve_metrics(listener)),
+            Err(err) => {
+                error!(%addr, %err, "cannot listen for metrics");
+                let _ = std::fs::remove_file(socket_path);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        },
+        None => None,
+    };
     let outcome = server.run(listeners, shutdown).await;
     signals.abort();
+    control_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
+    // The socket file goes with the server; a later start would replace
+    // it anyway.
+    let _ = std::fs::remove_file(socket_path);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -337,6 +422,7 @@ fn watch_signals(
                 _ = int.recv() => { info!("SIGINT received, shutting down"); shutdown.cancel(); }
                 _ = hup.recv() => {
                     let server = server.clone();
+                    // The outcome is logged by the reload itself.
                     let _ = tokio::task::spawn_blocking(move || server.reload_accounts()).await;
                 }
             }
@@ -474,6 +560,7 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
         accounts: args.accounts.unwrap_or(config.accounts),
         homes: args.homes.unwrap_or(config.homes),
     };
+    let socket = args.socket.unwrap_or(config.control_socket);
     let fail = |err: admin::AdminError| {
         if err.is_usage() {
             Failure::usage(err.to_string())
@@ -507,10 +594,31 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
     for note in &written.notes {
         eprintln!("sftpbox: note: {note}");
     }
-    if written.reloaded != admin::Reloaded::NotNeeded {
-        println!("{}", written.reloaded);
+    if !written.changed {
+        println!("the file is unchanged; nothing to reload");
+        return Ok(());
     }
-    Ok(())
+    // The file is written whatever the server says; only a server that is
+    // there and did not take the change is a failure.
+    match ask_reload(&socket) {
+        ReloadOutcome::Reloaded(count) => {
+            println!("the running server reloaded: {count} account(s) in force");
+            Ok(())
+        }
+        ReloadOutcome::NoServer(why) => {
+            println!("{why}; no server is running, so the change takes effect when one starts");
+            Ok(())
+        }
+        ReloadOutcome::Refused(problems) => {
+            eprintln!("{problems}");
+            Err(Failure::runtime(
+                "the file was written, but the running server did not reload it; its old accounts stay in force",
+            ))
+        }
+        ReloadOutcome::Failed(err) => Err(Failure::runtime(format!(
+            "the file was written, but the running server could not be asked to reload it: {err}"
+        ))),
+    }
 }
 
 /// The change the flags ask for: the password read and hashed, the key
@@ -580,6 +688,179 @@ fn read_change(fields: FieldArgs) -> Result<Change, Failure> {
         readonly: flag(fields.readonly, fields.writable),
         disabled: flag(fields.disable, fields.enable),
     })
+}
+
+/// The control socket `args` point to: `--socket`, or the settings file's
+/// `control_socket`; `Err` (exit 2) when the settings file is bad.
+fn control_socket(args: &ControlArgs) -> Result<PathBuf, ExitCode> {
+    if let Some(path) = &args.socket {
+        return Ok(path.clone());
+    }
+    match ServerConfig::load(args.config.as_deref()) {
+        Ok(config) => Ok(config.control_socket),
+        Err(err) => {
+            eprintln!("{err}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+/// Sends `request` to the server `args` point to; prints why not (exit 1).
+fn ask(args: &ControlArgs, request: &Request) -> Result<Response, ExitCode> {
+    let path = control_socket(args)?;
+    match control::ask(&path, request) {
+        Ok(Response::Error { message }) => {
+            eprintln!("sftpbox: {message}");
+            Err(ExitCode::from(EXIT_RUNTIME))
+        }
+        Ok(response) => Ok(response),
+        Err(err) => {
+            eprintln!("sftpbox: {err}");
+            Err(ExitCode::from(EXIT_RUNTIME))
+        }
+    }
+}
+
+/// An answer of the wrong kind: a server of another version.
+fn unexpected(response: &Response) -> ExitCode {
+    eprintln!("sftpbox: unexpected answer from the server: {response:?}");
+    ExitCode::from(EXIT_RUNTIME)
+}
+
+fn fetch_sessions(args: &ControlArgs) -> Result<Vec<control::SessionInfo>, ExitCode> {
+    match ask(args, &Request::Sessions)? {
+        Response::Sessions { sessions } => Ok(sessions),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn list_sessions(args: SessionsArgs) -> ExitCode {
+    if args.watch {
+        // Check once before taking the terminal, so that "no server" is a
+        // plain message and exit 1.
+        if let Err(code) = fetch_sessions(&args.control) {
+            return code;
+        }
+        let path = match control_socket(&args.control) {
+            Ok(path) => path,
+            Err(code) => return code,
+        };
+        let fetch = || match control::ask(&path, &Request::Sessions) {
+            Ok(Response::Sessions { sessions }) => Ok(sessions),
+            Ok(Response::Error { message }) => Err(message),
+            Ok(other) => Err(format!("unexpected answer: {other:?}")),
+            Err(err) => Err(err.to_string()),
+        };
+        return match sessions::watch(fetch) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("sftpbox: cannot drive the terminal: {err}");
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        };
+    }
+    let sessions = match fetch_sessions(&args.control) {
+        Ok(sessions) => sessions,
+        Err(code) => return code,
+    };
+    let text = if args.json {
+        match serde_json::to_string_pretty(&sessions) {
+            Ok(json) => json,
+            Err(err) => {
+                eprintln!("sftpbox: {err}");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    } else {
+        sessions::table(&sessions).join("\n")
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").is_err() {
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    ExitCode::SUCCESS
+}
+
+fn kick(args: KickArgs) -> ExitCode {
+    let request = Request::Kick {
+        id: args.id,
+        account: args.account,
+    };
+    match ask(&args.control, &request) {
+        Ok(Response::Kicked { ids }) => {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            println!("kicked session(s) {}", ids.join(", "));
+            ExitCode::SUCCESS
+        }
+        Ok(other) => unexpected(&other),
+        Err(code) => code,
+    }
+}
+
+/// What became of asking the server at a control socket to reload.
+enum ReloadOutcome {
+    /// Reloaded; this many accounts are in force.
+    Reloaded(usize),
+    /// Nothing listens there: no server is running (what connecting said).
+    NoServer(String),
+    /// The server kept its old accounts; the file's problems, one
+    /// `file:line:column: message` a line.
+    Refused(String),
+    /// A server may be there but did not answer properly (or this user may
+    /// not talk to it).
+    Failed(String),
+}
+
+/// Asks the server at `path` to reload its accounts: the one way both
+/// `reload` and `account` do it.
+fn ask_reload(path: &Path) -> ReloadOutcome {
+    match control::ask(path, &Request::Reload) {
+        Ok(Response::Reloaded { accounts }) => ReloadOutcome::Reloaded(accounts),
+        Ok(Response::Error { message }) => ReloadOutcome::Refused(message),
+        Ok(other) => ReloadOutcome::Failed(format!("unexpected answer from the server: {other:?}")),
+        Err(err) => {
+            // No socket file, or one nobody listens on: no server. Anything
+            // else (another uid's socket, a broken answer) is a failure.
+            let absent = matches!(
+                &err,
+                ControlError::NoServer { source, .. } if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                )
+            );
+            if absent {
+                ReloadOutcome::NoServer(err.to_string())
+            } else {
+                ReloadOutcome::Failed(err.to_string())
+            }
+        }
+    }
+}
+
+fn reload(args: ControlArgs) -> ExitCode {
+    let path = match control_socket(&args) {
+        Ok(path) => path,
+        Err(code) => return code,
+    };
+    match ask_reload(&path) {
+        ReloadOutcome::Reloaded(accounts) => {
+            println!("accounts reloaded: {accounts} account(s) in force");
+            ExitCode::SUCCESS
+        }
+        ReloadOutcome::Refused(problems) => {
+            eprintln!("{problems}");
+            eprintln!("sftpbox: accounts not reloaded; the old ones stay in force");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        ReloadOutcome::NoServer(why) => {
+            eprintln!("sftpbox: {why}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        ReloadOutcome::Failed(err) => {
+            eprintln!("sftpbox: {err}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
 }
 
 fn display(path: &Path) -> String {

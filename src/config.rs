@@ -23,6 +23,10 @@ use crate::diagnostics::{Problem, Report, render, syntax_error};
 /// The config file looked up in the current directory when none is given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
 
+/// The control socket's file name, beside the config file (or in the
+/// working directory without one).
+const DEFAULT_CONTROL_SOCKET: &str = "sftpbox.sock";
+
 /// Where the server listens by default: loopback only, so a fresh clone with
 /// the public example account is not reachable from the network.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:2222";
@@ -45,6 +49,12 @@ pub(crate) struct ServerConfig {
     pub limits: Limits,
     /// Per-source penalties (`[penalties]`).
     pub penalties: PenaltySettings,
+    /// The control socket `sftpbox sessions`, `kick` and `reload` talk to
+    /// (`control_socket`). Default `sftpbox.sock` beside the config file.
+    pub control_socket: PathBuf,
+    /// Where Prometheus metrics are served at `/metrics`
+    /// (`metrics_listen`). Default: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// How log lines are written (`log_format`). Default text.
     pub log_format: LogFormat,
 }
@@ -243,6 +253,8 @@ impl ServerConfig {
             homes: base.join("homes"),
             limits: Limits::default(),
             penalties: PenaltySettings::default(),
+            control_socket: base.join(DEFAULT_CONTROL_SOCKET),
+            metrics_listen: None,
             log_format: LogFormat::default(),
         }
     }
@@ -265,6 +277,18 @@ impl ServerConfig {
                     "keys_dir" => set_path(&mut report, value, "keys_dir", base, &mut config.keys_dir),
                     "accounts" => set_path(&mut report, value, "accounts", base, &mut config.accounts),
                     "homes" => set_path(&mut report, value, "homes", base, &mut config.homes),
+                    "control_socket" => set_path(
+                        &mut report,
+                        value,
+                        "control_socket",
+                        base,
+                        &mut config.control_socket,
+                    ),
+                    "metrics_listen" => {
+                        if let Some(addr) = metrics_listen(&mut report, value) {
+                            config.metrics_listen = Some(addr);
+                        }
+                    }
                     "limits" => limits(&mut report, value, &mut config.limits),
                     "penalties" => penalties(&mut report, value, &mut config.penalties),
                     "log_format" => {
@@ -275,7 +299,7 @@ impl ServerConfig {
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, log_format, [limits] and [penalties]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits] and [penalties]"
                         ),
                     ),
                 }
@@ -342,6 +366,33 @@ fn listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<S
             (report.count() == before).then_some(addrs)
         }
         _ => parse(report, value).map(|addr| vec![addr]),
+    }
+}
+
+fn metrics_listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<SocketAddr> {
+    match value.get_ref() {
+        DeValue::String(text) => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                report.at(
+                    &value.span(),
+                    format!(
+                        "`{text}` is not an address for metrics; write IP:PORT, such as \"127.0.0.1:9184\""
+                    ),
+                );
+                None
+            }
+        },
+        other => {
+            report.at(
+                &value.span(),
+                format!(
+                    "`metrics_listen` must be an address string, not {}",
+                    other.type_str()
+                ),
+            );
+            None
+        }
     }
 }
 
@@ -717,6 +768,21 @@ mod tests {
         assert_eq!(config.homes, Path::new("/srv/box/data/homes"));
         let config = ServerConfig::from_toml_str(text, Path::new("sftpbox.toml")).unwrap();
         assert_eq!(config.keys_dir, Path::new("hostkeys"));
+    }
+
+    #[test]
+    fn the_control_socket_sits_beside_the_config_and_metrics_are_off_by_default() {
+        let config = ServerConfig::from_toml_str("", Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(config.control_socket, Path::new("/srv/box/sftpbox.sock"));
+        assert_eq!(config.metrics_listen, None);
+        let text = "control_socket = \"/run/sftpbox.sock\"\nmetrics_listen = \"127.0.0.1:9184\"\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("/srv/box/sftpbox.toml")).unwrap();
+        assert_eq!(config.control_socket, Path::new("/run/sftpbox.sock"));
+        assert_eq!(config.metrics_listen, "127.0.0.1:9184".parse().ok());
+        assert!(
+            problems("metrics_listen = \"localhost\"")[0]
+                .starts_with("1:18: `localhost` is not an address for metrics")
+        );
     }
 
     #[test]

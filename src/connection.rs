@@ -31,6 +31,7 @@ use tracing::{Instrument, Span, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::Limits;
+use crate::metrics::{AccountFigures, LoginResult, Metrics};
 use crate::service::{AccountServices, AccountSessionSlot, Services};
 use channels::OpenChannel;
 use commands::Program;
@@ -51,6 +52,8 @@ pub struct ConnectionContext {
     pub shutdown: CancellationToken,
     /// Tracks every connection and service task, for the shutdown grace period.
     pub tracker: TaskTracker,
+    /// Login and command counters.
+    metrics: Arc<Metrics>,
 }
 
 impl ConnectionContext {
@@ -61,6 +64,7 @@ impl ConnectionContext {
         homes: PathBuf,
         limits: Limits,
         penalties: Arc<crate::penalties::Penalties>,
+        metrics: Arc<Metrics>,
     ) -> ConnectionContext {
         let accounts = Arc::new(ArcSwap::from_pointee(accounts));
         ConnectionContext {
@@ -70,7 +74,13 @@ impl ConnectionContext {
             penalties,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            metrics,
         }
+    }
+
+    /// Live figures of every account that has logged in since start.
+    pub fn account_figures(&self) -> Vec<AccountFigures> {
+        self.services.account_figures()
     }
 
     /// Puts reloaded accounts in force: for logins from now on, and their
@@ -144,6 +154,9 @@ impl Connection {
         match self.context.services.try_take_session(user) {
             Some(slot) => {
                 info!(target: "audit", account = user, method, peer = %self.peer, result = "accepted", "login");
+                self.context.metrics.login(method, LoginResult::Accepted);
+                // What this connection moves counts into the account's figures too.
+                self.state.moved().count_into(slot.moved());
                 self.login = Some(Login {
                     account_name: user.to_owned(),
                     _session_slot: slot,
@@ -153,6 +166,7 @@ impl Connection {
             }
             None => {
                 warn!(target: "audit", account = user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
+                self.context.metrics.login(method, LoginResult::Refused);
                 rejection()
             }
         }
@@ -161,8 +175,9 @@ impl Connection {
     /// Counts a refused password or signature against the source; once that
     /// puts the source under penalty, the connection ends (its next
     /// connections are refused before the banner anyway).
-    fn refused_attempt(&mut self) -> Result<Auth, anyhow::Error> {
+    fn refused_attempt(&mut self, method: &str) -> Result<Auth, anyhow::Error> {
         self.state.count_auth_failure();
+        self.context.metrics.login(method, LoginResult::Refused);
         let penalties = &self.context.penalties;
         penalties.penalize(self.peer, crate::penalties::Offence::AuthFailed);
         if penalties.is_blocked(self.peer.ip(), std::time::Instant::now()) {
@@ -248,6 +263,7 @@ impl Connection {
         let span = info_span!(parent: &self.span, "channel", id = %open.channel.id(), kind);
         let busy = self.state.start_service();
         let state = self.state.clone();
+        let context = self.context.clone();
         let pty = open.pty.is_some();
         self.context.tracker.spawn(
             async move {
@@ -257,8 +273,9 @@ impl Connection {
                 };
                 let id = open.channel.id();
                 let closing = state.closing();
+                let metrics = &context.metrics;
                 tokio::select! {
-                    () = commands::run(open.channel, handle, services, program, pty, state.moved()) => {}
+                    () = commands::run(open.channel, handle, services, program, pty, state.moved(), metrics) => {}
                     _ = closing.cancelled() => {}
                 }
                 state.channels().close(id);
@@ -308,7 +325,7 @@ impl russh::server::Handler for Connection {
             Ok(self.admit(user, "password"))
         } else {
             info!(target: "audit", account = user, method = "password", peer = %self.peer, result = "refused", "login");
-            self.refused_attempt()
+            self.refused_attempt("password")
         }
     }
 
@@ -346,7 +363,7 @@ impl russh::server::Handler for Connection {
         if allowed {
             Ok(self.admit(user, "publickey"))
         } else {
-            self.refused_attempt()
+            self.refused_attempt("publickey")
         }
     }
 
@@ -438,7 +455,7 @@ impl russh::server::Handler for Connection {
             session.channel_failure(channel)?;
             return Ok(());
         }
-        match self.state.channels().start_service(channel) {
+        match self.state.channels().start_service(channel, "sftp") {
             Some(open) => {
                 session.channel_success(channel)?;
                 let client_id = session.remote_sshid().to_vec();
@@ -455,7 +472,13 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.state.channels().start_service(channel) {
+        // scp's legacy protocol runs as a command; it is shown as scp.
+        let kind = if data.starts_with(b"scp ") {
+            "scp"
+        } else {
+            "exec"
+        };
+        match self.state.channels().start_service(channel, kind) {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = Program::Command(data.to_vec());
@@ -471,7 +494,7 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        match self.state.channels().start_service(channel) {
+        match self.state.channels().start_service(channel, "shell") {
             Some(open) => {
                 session.channel_success(channel)?;
                 let program = if open.pty.is_some() {

@@ -18,6 +18,8 @@
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
 //! `host_keys` and `penalties` (per-source penalties) are read by the edge;
+//! so are `control` (the control socket's protocol, for `sessions`, `kick`
+//! and `reload`) and `metrics` (Prometheus text at `/metrics`);
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
 //! loaders. `admin` is `sftpbox account`: accounts.toml listed and
 //! changed in place, validated by the loader before it is written. Only
@@ -38,6 +40,7 @@ mod checksum;
 pub mod cli;
 pub mod config;
 mod connection;
+mod control;
 mod diagnostics;
 mod exec;
 #[doc(hidden)]
@@ -45,6 +48,7 @@ pub mod fuzzing;
 pub mod host_keys;
 mod jail;
 mod listing;
+mod metrics;
 mod penalties;
 mod scp;
 pub mod server;

@@ -28,7 +28,7 @@ use std::time::Instant;
 use tracing::info;
 
 use crate::jail::{Jail, JailError, VirtualPath, escaped};
-use crate::transfer::{FileTransfer, Moved, Transferred};
+use crate::transfer::{Direction, FileInfo, FileTransfer, Moved, Transferred};
 use protocol::{ACK_ERROR, ACK_OK, MAX_LINE_BYTES};
 
 /// Size of one data chunk read from or written to a file.
@@ -181,18 +181,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Peer<R,
         }
     }
 
-    /// A transfer of one file, counted into the connection's figures.
-    fn start_file(&self) -> FileTransfer {
-        FileTransfer::new(self.moved.clone())
+    /// A transfer of the file at `path`, of `size` bytes, going
+    /// `direction`, counted into the connection's figures.
+    fn start_file(&self, path: &VirtualPath, direction: Direction, size: u64) -> FileTransfer {
+        let info = FileInfo {
+            path: escaped(path.as_bytes()).into_owned(),
+            direction,
+            size: Some(size),
+        };
+        FileTransfer::new(self.moved.clone(), info)
     }
 
     /// An upload of `size` bytes to `path`, begun at `started`, counted
     /// into the connection's figures and hashed as it is written; logged
     /// when dropped.
     fn start_upload(&self, path: VirtualPath, size: u64, started: Instant) -> UploadAudit {
+        let transfer = self.start_file(&path, Direction::Upload, size);
         UploadAudit {
             path,
-            transfer: FileTransfer::upload(self.moved.clone()),
+            transfer,
             started,
             size,
             kept: false,

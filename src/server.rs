@@ -7,6 +7,7 @@
 
 mod activity;
 mod limits;
+mod sessions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,9 +25,12 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::accounts::Accounts;
 use crate::config::{Limits, PenaltySettings};
 use crate::connection::{Connection, ConnectionContext};
+use crate::control::{self, Request, Response};
+use crate::metrics::{Figures, LiveFigures, Metrics};
 use crate::penalties::{Admission, Offence, Penalties};
 
 use limits::AddressSlots;
+use sessions::SessionTable;
 
 /// The identification string we send: it names the product, not the SSH library.
 const SERVER_ID: &str = concat!("SSH-2.0-sftpbox_", env!("CARGO_PKG_VERSION"));
@@ -72,6 +76,10 @@ struct Inner {
     /// Set once a listener is on a non-loopback address: reloads must not
     /// bring back the public example password then.
     is_public: std::sync::atomic::AtomicBool,
+    /// Live connections, for `sessions` and `kick`.
+    sessions: SessionTable,
+    /// Counters and live figures for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -79,13 +87,15 @@ impl Server {
     pub fn new(settings: ServerSettings) -> Server {
         let limits = settings.limits;
         let ssh_config = Arc::new(ssh_config(&limits, settings.host_keys));
+        let metrics = Arc::new(Metrics::new());
         let context = Arc::new(ConnectionContext::new(
             settings.accounts,
             settings.homes,
             limits.clone(),
             Arc::new(Penalties::new(settings.penalties)),
+            metrics.clone(),
         ));
-        Server {
+        let server = Server {
             inner: Arc::new(Inner {
                 ssh_config,
                 context,
@@ -94,8 +104,29 @@ impl Server {
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
                 startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
                 is_public: std::sync::atomic::AtomicBool::new(false),
+                sessions: SessionTable::default(),
+                metrics: metrics.clone(),
             }),
-        }
+        };
+        // A weak link: the metrics must not keep a stopped server alive.
+        metrics.attach(Arc::new(ServerFigures(Arc::downgrade(&server.inner))));
+        server
+    }
+
+    /// The server's metrics, for whoever serves `/metrics`.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// Answers control-socket requests on `listener` for as long as the
+    /// returned task runs.
+    pub fn serve_control(&self, listener: tokio::net::UnixListener) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(control::serve(listener, Arc::new(self.clone())))
+    }
+
+    /// Serves `/metrics` on `listener` for as long as the returned task runs.
+    pub fn serve_metrics(&self, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::metrics::serve(listener, self.metrics()))
     }
 
     /// Serves on `listeners` until `shutdown` is cancelled, then lets running
@@ -148,14 +179,15 @@ impl Server {
 
     /// Loads the accounts file again; on failure the old accounts stay in
     /// force. Blocking (it may verify password hashes): call it from a
-    /// blocking context.
-    pub fn reload_accounts(&self) {
+    /// blocking context. Returns how many accounts are in force, or why
+    /// the file was refused (its problems as `file:line:column: message`).
+    pub fn reload_accounts(&self) -> Result<usize, String> {
         let path = &self.inner.accounts_path;
         let accounts = match Accounts::load(path) {
             Ok(accounts) => accounts,
             Err(err) => {
                 error!(path = %path.display(), "accounts not reloaded, the old ones stay in force:\n{err}");
-                return;
+                return Err(err.to_string());
             }
         };
         if self
@@ -171,12 +203,17 @@ impl Server {
                     accounts = %names.join(", "),
                     "accounts not reloaded: these accounts have the public example password and the server listens beyond loopback"
                 );
-                return;
+                return Err(format!(
+                    "{}: not reloaded: these accounts have the public example password and the server listens beyond loopback: {}",
+                    path.display(),
+                    names.join(", ")
+                ));
             }
         }
         let count = accounts.len();
         self.inner.context.replace_accounts(accounts);
         info!(path = %path.display(), accounts = count, "accounts reloaded");
+        Ok(count)
     }
 
     async fn accept_loop(&self, listener: TcpListener, shutdown: CancellationToken) {
@@ -244,13 +281,70 @@ impl Server {
         let handler = Connection::new(inner.context.clone(), peer, startup_permit, span.clone());
         let config = inner.ssh_config.clone();
         let context = inner.context.clone();
+        let server = self.clone();
         inner.context.tracker.spawn(
             async move {
                 let _permits = (connection_permit, address_slot);
-                run_connection(config, socket, handler, context, peer).await;
+                run_connection(
+                    config,
+                    socket,
+                    handler,
+                    context,
+                    peer,
+                    &server.inner.sessions,
+                )
+                .await;
             }
             .instrument(span),
         );
+    }
+}
+
+impl control::Handler for Server {
+    fn handle(&self, request: Request) -> Response {
+        match request {
+            Request::Sessions => Response::Sessions {
+                sessions: self.inner.sessions.list(),
+            },
+            Request::Kick { id, account } => {
+                let ids = self.inner.sessions.kick(|session, name| {
+                    id.is_none_or(|wanted| wanted == session)
+                        && account.as_deref().is_none_or(|wanted| wanted == name)
+                        && (id.is_some() || account.is_some())
+                });
+                if ids.is_empty() {
+                    let message = match (id, account) {
+                        (Some(id), _) => format!("no session {id}"),
+                        (None, Some(account)) => format!("no session of account {account}"),
+                        (None, None) => "say which session: an id or --account NAME".to_owned(),
+                    };
+                    return Response::Error { message };
+                }
+                info!(sessions = ?ids, "sessions kicked");
+                Response::Kicked { ids }
+            }
+            Request::Reload => match self.reload_accounts() {
+                Ok(accounts) => Response::Reloaded { accounts },
+                Err(message) => Response::Error { message },
+            },
+        }
+    }
+}
+
+/// The live figures `/metrics` shows, read from the server if it still runs.
+struct ServerFigures(std::sync::Weak<Inner>);
+
+impl Figures for ServerFigures {
+    fn figures(&self) -> LiveFigures {
+        let Some(inner) = self.0.upgrade() else {
+            return LiveFigures::default();
+        };
+        let now = std::time::Instant::now();
+        LiveFigures {
+            sessions_open: inner.sessions.open_count() as u64,
+            sources_under_penalty: inner.context.penalties.sources_blocked(now) as u64,
+            accounts: inner.context.account_figures(),
+        }
     }
 }
 
@@ -295,6 +389,7 @@ async fn run_connection(
     handler: Connection,
     context: Arc<ConnectionContext>,
     peer: SocketAddr,
+    sessions: &SessionTable,
 ) {
     let state = handler.state();
     let limits = &context.limits;
@@ -302,6 +397,8 @@ async fn run_connection(
         warn!("connection refused: no descriptor left to watch it");
         return;
     };
+    let closer = Arc::new(closer);
+    let _listed = sessions.register(peer, state.clone(), closer.clone());
     let progress = Arc::new(activity::Activity::new());
     let stream = activity::Watched::new(socket, progress.clone());
     let started = std::time::Instant::now();

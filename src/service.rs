@@ -96,6 +96,11 @@ impl Services {
             .try_take_session(account, self.max_sessions_per_account)
     }
 
+    /// Live figures of every account that has logged in since start.
+    pub fn account_figures(&self) -> Vec<crate::metrics::AccountFigures> {
+        self.registry.figures()
+    }
+
     /// Applies reloaded quota limits to the accounts that have live state.
     pub fn apply_limits(&self, accounts: &Accounts) {
         self.registry.apply_limits(accounts);

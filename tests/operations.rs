@@ -1,472 +1,422 @@
-//! The operator's side through the real binary: `sftpbox account …` editing
-//! accounts.toml under a running `serve` (which it reloads), and the JSON
-//! log with its audit events.
+//! Running it for real, through the binary: `serve` with its control socket
+//! and metrics, `sessions --json` during a large upload, `kick`, `reload`,
+//! `/metrics`, and the control socket refusing another uid.
 // The fixtures below run outside #[test] fns, where clippy.toml's test allowances do not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::files::sha256_hex;
-use common::process::{assert_ok, generate_key, require_tool, run_with_stdin, text};
-use russh::keys::PrivateKeyWithHashAlg;
+use common::process::{describe, generate_key, require_tool, text};
+use common::serve::{BIN, ServeChild, free_port, sftpbox_in};
 use serde_json::Value;
+use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sftpbox");
+/// How large the upload that `sessions` and `kick` watch is.
+const UPLOAD_BYTES: u64 = 200 << 20;
 
-/// A `serve` process in its own deployment folder, logging JSON lines,
-/// which are kept for the test to read.
-struct Served {
-    dir: tempfile::TempDir,
-    child: Child,
+/// The upload's pace (`sftp -l`, Kbit/s): 5 MB/s, so 200 MiB would take
+/// 40 s and the kick comes long before the end.
+const UPLOAD_KBITS: &str = "40000";
+
+/// Generous bound for anything the server should do "at once".
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+/// A deployment folder with one account (`alice`, by key, 1 GiB quota)
+/// and a running `serve`, stopped on drop.
+struct Deployment {
+    dir: TempDir,
     port: u16,
-    lines: Arc<Mutex<Vec<String>>>,
+    metrics_port: u16,
+    key: PathBuf,
+    _served: ServeChild,
 }
 
-impl Served {
-    /// Writes `accounts` (with `{KEY}` replaced by the client's public key)
-    /// and starts `serve` there.
-    fn start(accounts: &str) -> Served {
+impl Deployment {
+    fn start() -> Deployment {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("client_ed25519");
+        let key = dir.path().join("client_key");
         generate_key(&key);
         let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
         std::fs::write(
             dir.path().join("accounts.toml"),
-            accounts.replace("{KEY}", public.trim()),
+            format!(
+                "# the test account\n[users.alice]\nkeys = [\"{}\"]\nquota = \"1 GiB\"\n",
+                public.trim()
+            ),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
+        let metrics_port = free_port();
         std::fs::write(
             dir.path().join("sftpbox.toml"),
-            format!("listen = \"127.0.0.1:{port}\"\nlog_format = \"json\"\n"),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n"
+            ),
         )
         .unwrap();
-        let mut child = Command::new(BIN)
-            .current_dir(dir.path())
-            .arg("serve")
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
+        let listening = format!(":{port}");
+        let served = ServeChild::start(dir.path(), &["--config", "sftpbox.toml"], |lines| {
+            let seen = |needle: &str| lines.iter().any(|l| l.contains(needle));
+            seen("control socket open")
+                && seen("metrics served")
+                && lines
+                    .iter()
+                    .any(|l| l.contains("listening") && l.contains(&listening))
         });
-        let served = Served {
+        Deployment {
             dir,
-            child,
             port,
-            lines,
-        };
-        served.wait_for("listening", |_| true);
-        served
+            metrics_port,
+            key,
+            _served: served,
+        }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+    fn path(&self) -> &Path {
+        self.dir.path()
     }
 
-    /// Every log line so far, each parsed as JSON (a line that is not
-    /// JSON fails the test).
-    fn events(&self) -> Vec<Value> {
-        self.lines
-            .lock()
+    fn socket(&self) -> PathBuf {
+        self.path().join("sftpbox.sock")
+    }
+
+    /// Runs the binary with `args` in the deployment folder.
+    fn sftpbox(&self, args: &[&str]) -> Output {
+        sftpbox_in(self.path(), args, b"")
+    }
+
+    /// `sftpbox sessions --json`, parsed.
+    fn sessions(&self) -> Vec<Value> {
+        let out = self.sftpbox(&["sessions", "--json"]);
+        assert!(out.status.success(), "sessions failed\n{}", describe(&out));
+        match serde_json::from_slice(&out.stdout).unwrap() {
+            Value::Array(sessions) => sessions,
+            other => panic!("sessions --json printed no array: {other}"),
+        }
+    }
+
+    /// OpenSSH `sftp` in batch mode as alice, `extra` flags first; the
+    /// script goes to its stdin.
+    fn sftp(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(require_tool("sftp"));
+        cmd.current_dir(self.path())
+            .args(extra)
+            .arg("-i")
+            .arg(&self.key)
+            .args(["-P", &self.port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "-b",
+                "-",
+                "alice@127.0.0.1",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `sftp` with `script` to its end.
+    fn sftp_run(&self, script: &str) -> Output {
+        let mut child = self.sftp(&[]).spawn().unwrap();
+        child
+            .stdin
+            .take()
             .unwrap()
-            .iter()
+            .write_all(script.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// `GET /metrics`: every sample line as (name with labels, value).
+    fn metrics(&self) -> Vec<(String, f64)> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            body.ends_with("# EOF\n"),
+            "the text must end with # EOF:\n{body}"
+        );
+        body.lines()
+            .filter(|line| !line.starts_with('#'))
             .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
+                let (name, value) = line.rsplit_once(' ').expect("NAME VALUE");
+                let value: f64 = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a number: {line}"));
+                (name.to_owned(), value)
             })
             .collect()
     }
 
-    /// How many events with `message` there are now.
-    fn count(&self, message: &str) -> usize {
-        self.events()
+    fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Polls `probe` until it gives `Some`, within [`PROMPTLY`].
+fn within<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The upload of `path` in the sessions list: (session id, bytes so far).
+fn upload_of(sessions: &[Value], path: &str) -> Option<(u64, u64)> {
+    sessions.iter().find_map(|session| {
+        let transfers = session["transfers"].as_array()?;
+        let upload = transfers
             .iter()
-            .filter(|e| e["message"] == message)
-            .count()
-    }
-
-    /// Waits for an event with `message` that `matches`, and returns it.
-    fn wait_for(&self, message: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(event) = self
-                .events()
-                .into_iter()
-                .find(|e| e["message"] == message && matches(e))
-            {
-                return event;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{message}` event; the log:\n{}",
-                self.lines.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until there are more than `before` events with `message`.
-    fn wait_for_more(&self, message: &str, before: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.count(message) <= before {
-            assert!(Instant::now() < deadline, "no new `{message}` event");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `sftpbox account ARGS` in the deployment folder, `stdin` piped in.
-    fn account(&self, args: &[&str], stdin: &str) -> Output {
-        account_in(self.dir.path(), args, stdin)
-    }
-
-    fn openssh(&self, program: &str) -> Command {
-        let mut cmd = Command::new(require_tool(program));
-        cmd.args(["-P", &self.port.to_string(), "-F", "/dev/null"])
-            .args(["-o", "StrictHostKeyChecking=no"])
-            .arg("-o")
-            .arg(format!(
-                "UserKnownHostsFile={}",
-                self.path("known_hosts").display()
-            ))
-            .args(["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"])
-            .args(["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"]);
-        cmd
-    }
-
-    /// An OpenSSH `sftp -b -` batch as `user` with the client key.
-    fn sftp_key(&self, user: &str, script: &str) -> Output {
-        let mut cmd = self.openssh("sftp");
-        cmd.args(["-o", "BatchMode=yes", "-i"])
-            .arg(self.path("client_ed25519"))
-            .args(["-b", "-", &format!("{user}@127.0.0.1")]);
-        run_with_stdin(cmd, script.as_bytes())
-    }
-
-    /// An OpenSSH `sftp -b -` batch as `user` logging in with `password`.
-    fn sftp_password(&self, user: &str, password: &str, script: &str) -> Output {
-        let secret = self.path("askpass.txt");
-        std::fs::write(&secret, password).unwrap();
-        let askpass = self.path("askpass");
-        std::fs::write(&askpass, format!("#!/bin/sh\ncat '{}'\n", secret.display())).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let mut cmd = self.openssh("sftp");
-        cmd.args(["-o", "PreferredAuthentications=password"])
-            .args(["-o", "PubkeyAuthentication=no"])
-            .args(["-o", "NumberOfPasswordPrompts=1", "-o", "BatchMode=no"])
-            .env("SSH_ASKPASS", &askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env("DISPLAY", ":0")
-            .args(["-b", "-", &format!("{user}@127.0.0.1")]);
-        run_with_stdin(cmd, script.as_bytes())
-    }
-
-    /// Writes `data` to a local file and `put`s it as `remote`.
-    fn put(&self, user: &str, local: &str, remote: &str, data: &[u8]) -> Output {
-        let local = self.path(local);
-        std::fs::write(&local, data).unwrap();
-        self.sftp_key(user, &format!("put {} {remote}\n", local.display()))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-fn account_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).arg("account").args(args);
-    run_with_stdin(cmd, stdin.as_bytes())
-}
-
-const HEADER: &str = "\
-# Accounts of the operations tests.
-# This comment must survive every edit.
-
-";
-
-#[test]
-fn an_added_account_logs_in_with_its_password_without_a_restart() {
-    let served = Served::start(&format!("{HEADER}[users.bob]\nkeys = [\"{{KEY}}\"]\n"));
-    let refused = served.sftp_password("alice", "n3w-secret", "pwd\n");
-    assert!(
-        !refused.status.success(),
-        "alice logged in before she existed"
-    );
-    let reloads = served.count("accounts reloaded");
-    let added = served.account(&["add", "alice", "--password"], "n3w-secret\n");
-    assert_ok(&added);
-    let said = text(&added.stdout);
-    assert!(said.contains("account alice added"), "{said}");
-    assert!(
-        said.contains(&format!("pid {}", served.child.id())),
-        "the running server was not told: {said}"
-    );
-    assert!(!said.contains("n3w-secret") && !text(&added.stderr).contains("n3w-secret"));
-    served.wait_for_more("accounts reloaded", reloads);
-    assert_ok(&served.sftp_password("alice", "n3w-secret", "pwd\n"));
-    let wrong = served.sftp_password("alice", "not-it", "pwd\n");
-    assert!(!wrong.status.success());
-    let file = std::fs::read_to_string(served.path("accounts.toml")).unwrap();
-    assert!(file.starts_with(HEADER), "{file}");
-    assert!(file.contains("password = \"$argon2id$"), "{file}");
-    assert!(!file.contains("n3w-secret"));
-    assert!(
-        !served
-            .lines
-            .lock()
-            .unwrap()
-            .join("\n")
-            .contains("n3w-secret"),
-        "the password reached the log"
-    );
-    let login = served.wait_for("login", |e| {
-        e["account"] == "alice" && e["result"] == "accepted"
-    });
-    assert_eq!(login["method"], "password");
-    assert!(login["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+            .find(|t| t["path"] == path && t["direction"] == "upload")?;
+        Some((session["id"].as_u64()?, upload["bytes"].as_u64()?))
+    })
 }
 
 #[test]
-fn a_quota_set_while_serving_holds_at_the_next_write() {
-    let served = Served::start("[users.carol]\nkeys = [\"{KEY}\"]\n");
-    assert_ok(&served.put("carol", "a", "a.bin", &vec![7u8; 20_000]));
-    let reloads = served.count("accounts reloaded");
-    assert_ok(&served.account(&["set", "carol", "--quota", "30000"], ""));
-    served.wait_for_more("accounts reloaded", reloads);
-    let over = served.put("carol", "b", "b.bin", &vec![8u8; 20_000]);
-    assert!(!over.status.success(), "a write over the new quota passed");
-    let stored = |name: &str| {
-        std::fs::metadata(served.path("homes/carol").join(name)).map_or(0, |m| m.len())
-    };
-    assert!(
-        stored("a.bin") + stored("b.bin") <= 30_000,
-        "the home holds more than the new quota"
-    );
-    // Raised again, the next write passes.
-    let reloads = served.count("accounts reloaded");
-    assert_ok(&served.account(&["set", "carol", "--quota", "100000"], ""));
-    served.wait_for_more("accounts reloaded", reloads);
-    assert_ok(&served.put("carol", "c", "c.bin", &vec![9u8; 20_000]));
-    let listed = served.account(&["list", "--json"], "");
-    assert_ok(&listed);
-    let all: Value = serde_json::from_slice(&listed.stdout).unwrap();
-    let carol = &all[0];
-    assert_eq!(carol["name"], "carol");
-    assert_eq!(carol["quota"], 100000);
-    let on_disk: u64 = std::fs::read_dir(served.path("homes/carol"))
+fn sessions_show_a_running_upload_and_kick_ends_it_with_exact_usage_and_metrics() {
+    let deployment = Deployment::start();
+    // A first small file: the account's usage is counted from then on.
+    let small = deployment.path().join("small.bin");
+    std::fs::write(&small, vec![7u8; 1000]).unwrap();
+    let out = deployment.sftp_run("put small.bin /small.bin\nget /small.bin back.bin\n");
+    assert!(out.status.success(), "{}", describe(&out));
+    let used_before = deployment
+        .metric("sftpbox_quota_used_bytes{account=\"alice\"}")
+        .expect("alice's usage in /metrics");
+    // The quota counts the home folder's own size too.
+    let home_size = std::fs::metadata(deployment.path().join("homes/alice"))
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
-    // Usage counts the files' bytes (and what the folder itself takes).
-    let used = carol["used"].as_u64().unwrap();
-    assert!(
-        (on_disk..on_disk + 65_536).contains(&used),
-        "used {used}, files {on_disk}"
-    );
-    assert_eq!(carol["keys"].as_array().unwrap().len(), 1);
-}
+        .len();
+    assert_eq!(used_before, (1000 + home_size) as f64);
 
-#[test]
-fn edits_keep_comments_and_a_refused_change_leaves_the_file_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
-    let original = format!(
-        "{HEADER}# dave's own comment\n[users.dave]\nquota = \"1 GiB\"   # agreed in March\n\n# the end\n"
-    );
-    let path = dir.path().join("accounts.toml");
-    std::fs::write(&path, &original).unwrap();
-
-    // No server runs for this file: the change is written, and said so.
-    let added = account_in(dir.path(), &["add", "erin", "--quota", "5 MiB"], "");
-    assert_ok(&added);
-    assert!(text(&added.stdout).contains("no running server"));
-    let after_add = std::fs::read_to_string(&path).unwrap();
-    assert!(after_add.starts_with(&original), "{after_add}");
-    assert!(after_add.ends_with("[users.erin]\nquota = \"5 MiB\"\n"));
-
-    assert_ok(&account_in(
-        dir.path(),
-        &["set", "dave", "--quota", "2 GiB"],
-        "",
-    ));
-    let after_set = std::fs::read_to_string(&path).unwrap();
-    assert!(after_set.contains("quota = \"2 GiB\"   # agreed in March\n"));
-    assert!(after_set.starts_with(HEADER) && after_set.contains("# the end\n"));
-
-    assert_ok(&account_in(dir.path(), &["remove", "erin"], ""));
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        original.replace("1 GiB", "2 GiB")
-    );
-    assert_ok(&account_in(dir.path(), &["remove", "dave"], ""));
-    let after_remove = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        after_remove.starts_with(HEADER.trim_end()),
-        "{after_remove}"
-    );
-    assert!(after_remove.contains("# the end"), "{after_remove}");
-    assert!(!after_remove.contains("dave"), "{after_remove}");
-
-    std::fs::write(&path, &original).unwrap();
-    let bad_key = dir.path().join("bad.pub");
-    std::fs::write(&bad_key, "ssh-dss AAAAB3NzaC1kc3MAAACBAP bad@key\n").unwrap();
-    let refused: [&[&str]; 5] = [
-        &["set", "dave", "--commands", "no-such-program-here"],
-        &["add", "dave"],
-        &["set", "nobody", "--readonly"],
-        &["set", "dave", "--key", bad_key.to_str().unwrap()],
-        &["set", "dave", "--quota", "lots"],
-    ];
-    for args in refused {
-        let out = account_in(dir.path(), args, "");
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            original.as_bytes(),
-            "{args:?} changed the file"
-        );
-    }
-    let out = account_in(
-        dir.path(),
-        &["set", "dave", "--key", bad_key.to_str().unwrap()],
-        "",
-    );
-    assert!(
-        text(&out.stderr).contains("accounts.toml:"),
-        "the refusal names no place: {}",
-        text(&out.stderr)
-    );
-}
-
-#[test]
-fn account_list_json_never_shows_a_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("accounts.toml"), "").unwrap();
-    assert_ok(&account_in(
-        dir.path(),
-        &["add", "fay", "--password", "--readonly", "--commands", "wc"],
-        "pw-of-fay\n",
-    ));
-    let listed = account_in(dir.path(), &["list", "--json"], "");
-    assert_ok(&listed);
-    let shown = text(&listed.stdout);
-    assert!(!shown.contains("argon2"), "{shown}");
-    let all: Value = serde_json::from_str(&shown).unwrap();
-    let fay = &all[0];
-    for field in [
-        "name", "quota", "used", "keys", "commands", "readonly", "disabled",
-    ] {
-        assert!(fay.get(field).is_some(), "no {field} in {fay}");
-    }
-    assert_eq!(fay["readonly"], true);
-    assert_eq!(fay["disabled"], false);
-    assert_eq!(fay["quota"], Value::Null);
-    assert_eq!(fay["commands"], serde_json::json!(["wc"]));
-    assert_ok(&account_in(dir.path(), &["set", "fay", "--disable"], ""));
-    let shown = account_in(dir.path(), &["show", "fay"], "");
-    assert!(text(&shown.stdout).contains("disabled:  yes"));
-    assert!(!text(&shown.stdout).contains("argon2"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_json_log_has_the_upload_sha256_only_for_files_written_in_order() {
-    let served = Served::start("[users.gus]\nkeys = [\"{KEY}\"]\n");
-    let data = common::files::pattern(300_000, 11);
-    let put = tokio::task::block_in_place(|| served.put("gus", "in-order", "up.bin", &data));
-    assert_ok(&put);
-    let upload = served.wait_for("upload finished", |e| e["path"] == "/up.bin");
-    assert_eq!(upload["target"], "audit");
-    assert_eq!(upload["size"], data.len() as u64);
-    let on_disk = std::fs::read(served.path("homes/gus/up.bin")).unwrap();
-    assert_eq!(upload["sha256"], sha256_hex(&on_disk));
-    assert_eq!(upload["sha256"], sha256_hex(&data));
-    assert!(upload["duration_ms"].is_u64());
-
-    // The second half first, then the first: no digest is claimed.
-    let mut ssh = common::client::connect(([127, 0, 0, 1], served.port).into()).await;
-    let key = russh::keys::load_secret_key(served.path("client_ed25519"), None).unwrap();
-    assert!(
-        ssh.authenticate_publickey("gus", PrivateKeyWithHashAlg::new(Arc::new(key), None))
-            .await
-            .unwrap()
-            .success()
-    );
-    let channel = ssh.channel_open_session().await.unwrap();
-    channel.request_subsystem(true, "sftp").await.unwrap();
-    let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
-        .await
+    let source = deployment.path().join("big.bin");
+    let file = std::fs::File::create(&source).unwrap();
+    file.set_len(UPLOAD_BYTES).unwrap();
+    let mut upload = deployment.sftp(&["-l", UPLOAD_KBITS]).spawn().unwrap();
+    upload
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"put big.bin /uploaded.bin\n")
         .unwrap();
-    {
-        use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-        let mut file = sftp.create("ooo.bin").await.unwrap();
-        let (first, second) = data.split_at(100_000);
-        file.seek(std::io::SeekFrom::Start(100_000)).await.unwrap();
-        file.write_all(second).await.unwrap();
-        file.flush().await.unwrap();
-        file.seek(std::io::SeekFrom::Start(0)).await.unwrap();
-        file.write_all(first).await.unwrap();
-        file.shutdown().await.unwrap();
-    }
-    let remove_target = sftp.remove_file("up.bin").await;
-    assert!(remove_target.is_ok());
-    sftp.create_dir("d").await.unwrap();
-    sftp.rename("ooo.bin", "d/ooo.bin").await.unwrap();
-    drop(sftp);
-    let _ = ssh
-        .disconnect(russh::Disconnect::ByApplication, "", "")
-        .await;
 
-    let out_of_order = served.wait_for("upload finished", |e| e["path"] == "/ooo.bin");
-    assert_eq!(out_of_order["size"], data.len() as u64);
+    let (id, first) = within("the upload to show in sessions", || {
+        upload_of(&deployment.sessions(), "/uploaded.bin").filter(|(_, bytes)| *bytes > 0)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let sessions = deployment.sessions();
+    let (same_id, later) = upload_of(&sessions, "/uploaded.bin").expect("the upload still runs");
+    assert_eq!(same_id, id);
+    assert!(later > first, "bytes did not grow: {first} then {later}");
     assert!(
-        out_of_order.get("sha256").is_none(),
-        "a digest for an out-of-order upload: {out_of_order}"
+        later < UPLOAD_BYTES,
+        "the upload finished too soon for the test"
+    );
+    let session = sessions.iter().find(|s| s["id"] == id).unwrap();
+    assert_eq!(session["account"], "alice");
+    assert!(
+        session["peer"]
+            .as_str()
+            .unwrap()
+            .parse::<std::net::SocketAddr>()
+            .is_ok()
+    );
+    let started = session["started"].as_str().unwrap();
+    assert!(started.len() == 20 && started.ends_with('Z'), "{started}");
+    assert_eq!(session["channels"], serde_json::json!(["sftp"]));
+    let transfer = &session["transfers"][0];
+    assert_eq!(transfer["size"], Value::Null);
+    assert!(transfer["rate"].as_u64().unwrap() > 0);
+
+    let table = deployment.sftpbox(&["sessions"]);
+    assert!(table.status.success());
+    let table = text(&table.stdout);
+    assert!(
+        table.contains("/uploaded.bin") && table.contains("alice"),
+        "{table}"
+    );
+
+    let kicked = deployment.sftpbox(&["kick", &id.to_string()]);
+    assert!(kicked.status.success(), "{}", describe(&kicked));
+    assert!(text(&kicked.stdout).contains(&id.to_string()));
+
+    // The client sees the connection close and fails.
+    let ended = within("the kicked client to exit", || upload.try_wait().unwrap());
+    assert!(!ended.success(), "a kicked upload cannot succeed");
+    within("the kicked session to leave the list", || {
+        deployment
+            .sessions()
+            .iter()
+            .all(|s| s["id"] != id)
+            .then_some(())
+    });
+
+    let stored = std::fs::metadata(deployment.path().join("homes/alice/uploaded.bin"))
+        .unwrap()
+        .len();
+    assert!(
+        stored >= later,
+        "what was written must stay: {stored} < {later}"
+    );
+    let used_after = deployment
+        .metric("sftpbox_quota_used_bytes{account=\"alice\"}")
+        .unwrap();
+    assert_eq!(
+        used_after - used_before,
+        stored as f64,
+        "usage grew by the partial file"
     );
     assert_eq!(
-        std::fs::read(served.path("homes/gus/d/ooo.bin")).unwrap(),
-        data
+        deployment.metric("sftpbox_received_bytes_total{account=\"alice\"}"),
+        Some((1000 + stored) as f64),
+        "received bytes: the small file and the partial upload"
     );
-    served.wait_for("remove", |e| e["path"] == "/up.bin" && e["result"] == "ok");
-    served.wait_for("mkdir", |e| e["path"] == "/d");
-    served.wait_for("rename", |e| {
-        e["from"] == "/ooo.bin" && e["to"] == "/d/ooo.bin"
-    });
-    let ended = served.wait_for("session ended", |e| e["bytes_written"] == data.len() as u64);
-    assert_eq!(ended["files"], 1);
-    // Every line of the log is one JSON object.
-    assert!(served.events().iter().all(Value::is_object));
+    assert_eq!(
+        deployment.metric("sftpbox_sent_bytes_total{account=\"alice\"}"),
+        Some(1000.0)
+    );
+    assert_eq!(deployment.metric("sftpbox_sessions_open"), Some(0.0));
+    assert_eq!(
+        deployment.metric("sftpbox_logins_total{method=\"publickey\",result=\"accepted\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        deployment.metric("sftpbox_quota_allowed_bytes{account=\"alice\"}"),
+        Some((1u64 << 30) as f64)
+    );
+    assert!(deployment.metric("sftpbox_sources_under_penalty").is_some());
+
+    // Nobody left to kick.
+    let again = deployment.sftpbox(&["kick", "--account", "alice"]);
+    assert_eq!(again.status.code(), Some(1), "{}", describe(&again));
+    assert!(text(&again.stderr).contains("no session of account alice"));
+}
+
+#[test]
+fn reload_prints_the_outcome_or_the_files_problems() {
+    let deployment = Deployment::start();
+    let out = deployment.sftpbox(&["reload"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "accounts reloaded: 1 account(s) in force\n"
+    );
+
+    let accounts = deployment.path().join("accounts.toml");
+    let good = std::fs::read_to_string(&accounts).unwrap();
+    std::fs::write(&accounts, format!("{good}shell = \"/bin/sh\"\n")).unwrap();
+    let out = deployment.sftpbox(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("accounts.toml:5:1: unknown field `shell`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the old ones stay in force"), "{stderr}");
+    // The old accounts still log in.
+    std::fs::write(deployment.path().join("f"), b"x").unwrap();
+    let login = deployment.sftp_run("put f /f\n");
+    assert!(login.status.success(), "{}", describe(&login));
+}
+
+#[test]
+fn commands_exit_1_with_a_clear_message_when_no_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["sessions"][..],
+        &["sessions", "--json"],
+        &["kick", "1"],
+        &["reload"],
+    ] {
+        let out = sftpbox_in(dir.path(), args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", describe(&out));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("no server answers at sftpbox.sock"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// Runs `sftpbox sessions --socket SOCKET` as `nobody`.
+fn sessions_as_nobody(socket: &Path) -> Output {
+    Command::new(BIN)
+        .args(["sessions", "--socket"])
+        .arg(socket)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_control_socket_refuses_another_uid() {
+    if !is_root() {
+        panic!("this test runs a client as another uid and needs root (CI runs as root)");
+    }
+    let deployment = Deployment::start();
+    let socket = deployment.socket();
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the socket's mode");
+    // Let `nobody` reach the folder: the socket's own mode keeps it out.
+    std::fs::set_permissions(deployment.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = sessions_as_nobody(&socket);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        describe(&out)
+    );
+
+    // With the mode opened up, the server itself refuses the other uid.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = sessions_as_nobody(&socket);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("refused: uid 65534 is not the server's user"),
+        "{}",
+        describe(&out)
+    );
+    assert!(out.stdout.is_empty(), "nothing about sessions may reach it");
+    // The server's own user is still served.
+    let out = deployment.sftpbox(&["sessions"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(text(&out.stdout), "no sessions\n");
+}
+
+fn is_root() -> bool {
+    // The effective uid of this test process, read without unsafe code.
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        .unwrap_or(false)
 }

@@ -23,8 +23,8 @@ pub struct OpenChannel {
 enum Entry {
     /// Waiting for its first request.
     Waiting(OpenChannel),
-    /// Handed to a service.
-    Serving,
+    /// Handed to a service of this kind (`sftp`, `exec`, `shell`, `scp`).
+    Serving(&'static str),
 }
 
 /// The open channels of one connection.
@@ -60,19 +60,36 @@ impl ChannelTable {
                 open.pty = Some((columns, rows));
                 true
             }
-            Some(Entry::Serving) | None => false,
+            Some(Entry::Serving(_)) | None => false,
         }
     }
 
-    /// Takes waiting channel `id` for a service; `None` when no channel
-    /// `id` waits for a request (unknown, or already served).
-    pub fn start_service(&self, id: ChannelId) -> Option<OpenChannel> {
+    /// Takes waiting channel `id` for a service of `kind`; `None` when no
+    /// channel `id` waits for a request (unknown, or already served).
+    pub fn start_service(&self, id: ChannelId, kind: &'static str) -> Option<OpenChannel> {
         let mut entries = self.lock();
         let entry = entries.get_mut(&id)?;
-        match std::mem::replace(entry, Entry::Serving) {
-            Entry::Waiting(open) => Some(open),
-            Entry::Serving => None,
+        match entry {
+            Entry::Waiting(_) => match std::mem::replace(entry, Entry::Serving(kind)) {
+                Entry::Waiting(open) => Some(open),
+                Entry::Serving(_) => None,
+            },
+            Entry::Serving(_) => None,
         }
+    }
+
+    /// The kinds of the channels being served now, in channel order.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut served: Vec<(ChannelId, &'static str)> = self
+            .lock()
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                Entry::Serving(kind) => Some((*id, *kind)),
+                Entry::Waiting(_) => None,
+            })
+            .collect();
+        served.sort_by_key(|(id, _)| u32::from(*id));
+        served.into_iter().map(|(_, kind)| kind).collect()
     }
 
     /// Channel `id` is closed, by the client or because its service

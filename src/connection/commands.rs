@@ -8,6 +8,7 @@ use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelId, Sig};
 use tokio::io::AsyncWriteExt;
 
+use crate::metrics::{CommandOutcome, Metrics};
 use crate::service::{AccountServices, ExitOutcome, ExitSignal, Transferred};
 
 /// What a channel runs.
@@ -34,15 +35,23 @@ pub async fn run(
     program: Program,
     pty: bool,
     moved: Arc<Transferred>,
+    metrics: &Metrics,
 ) {
     let id = channel.id();
     let mut stderr = channel.make_writer_ext(Some(1));
     let (mut input, mut output) = tokio::io::split(channel.into_stream());
     let outcome = match program {
         Program::Command(line) => {
-            services
+            let outcome = services
                 .run_command(&line, pty, moved, &mut input, &mut output, &mut stderr)
-                .await
+                .await;
+            metrics.command(match &outcome {
+                ExitOutcome::Status(0) => CommandOutcome::Success,
+                ExitOutcome::Status(127) => CommandOutcome::NotAllowed,
+                ExitOutcome::Status(_) => CommandOutcome::Failure,
+                ExitOutcome::Signal(_) => CommandOutcome::Signal,
+            });
+            outcome
         }
         Program::Shell => services.run_shell(&mut input, &mut output, moved).await,
         Program::RefusedShell => {

@@ -95,6 +95,14 @@ impl ConnectionState {
         self.authenticated.store(true, Ordering::SeqCst);
     }
 
+    /// The account it logged in as; `None` before login.
+    pub fn account(&self) -> Option<String> {
+        if !self.is_authenticated() {
+            return None;
+        }
+        self.account.get().cloned()
+    }
+
     /// Whether the connection has logged in.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated.load(Ordering::SeqCst)

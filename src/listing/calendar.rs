@@ -85,6 +85,15 @@ pub fn utc(secs: i64) -> DateTime {
     }
 }
 
+/// `secs` since the epoch as RFC 3339 in UTC: `2026-12-01T14:08:26Z`.
+pub fn rfc3339(secs: i64) -> String {
+    let t = utc(secs);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 /// Seconds since the epoch of a UTC date and time.
 pub fn seconds(dt: &DateTime) -> i64 {
     days_from_civil(dt.year, dt.month, dt.day) * 86_400
@@ -180,6 +189,12 @@ pub fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_is_utc_with_a_z() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400 + 3_723), "2000-02-29T01:02:03Z");
+    }
 
     #[test]
     fn dates_round_trip_through_seconds() {

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::protocol::{self, MAX_DIR_DEPTH, Times, strerror};
 use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking, log_download};
 use crate::jail::{DirEntry, Jail, JailFile, OpenOptions, Stat, VirtualPath, escaped};
-use crate::transfer::FileTransfer;
+use crate::transfer::{Direction, FileTransfer};
 
 /// Name sent for the box's root when the account name cannot be one.
 const ROOT_FALLBACK_NAME: &[u8] = b"home";
@@ -284,7 +284,7 @@ where
     if peer.read_ack().await? == Ack::Error {
         return Ok(());
     }
-    let transfer = peer.start_file();
+    let transfer = peer.start_file(&path, Direction::Download, stat.size);
     let intact = stream_data(peer, &file, stat.size, &transfer).await;
     log_download(&path, &transfer, started);
     if intact? {

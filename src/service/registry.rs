@@ -1,9 +1,9 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
 //! session of the account charges (its bytes and its files), its
 //! [`AccountBudget`] (blocking jobs and open handles), the open [`Jail`]
-//! (one home descriptor for all of them) and how many sessions it has open.
-//! The box is closed
-//! with the account's last session.
+//! (one home descriptor for all of them), how many sessions it has open and
+//! what they all moved since the server started. The box is closed with the
+//! account's last session; the figures stay.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::accounts::{Account, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::jail::{Jail, JailError, Quota};
+use crate::metrics::AccountFigures;
+use crate::transfer::Transferred;
 
 /// Per-account quota, open box and session count; clones share them.
 #[derive(Default, Clone)]
@@ -29,12 +31,22 @@ struct Entry {
     /// The open box while the account has sessions, with the home and the
     /// read-only flag it was opened for (a reload may change either).
     jail: Option<(PathBuf, bool, Jail)>,
+    /// What all its sessions moved since the server started.
+    moved: Arc<Transferred>,
 }
 
 /// One open session of an account; dropping it frees the slot.
 pub struct AccountSessionSlot {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
     account: String,
+    moved: Arc<Transferred>,
+}
+
+impl AccountSessionSlot {
+    /// The account's figures, which its sessions count into.
+    pub fn moved(&self) -> Arc<Transferred> {
+        self.moved.clone()
+    }
 }
 
 impl AccountRegistry {
@@ -121,7 +133,29 @@ impl AccountRegistry {
         Some(AccountSessionSlot {
             entries: self.entries.clone(),
             account: account.to_owned(),
+            moved: entry.moved.clone(),
         })
+    }
+
+    /// Every account with live state: bytes moved, quota used (once its
+    /// home was counted) and allowed; sorted by name.
+    pub fn figures(&self) -> Vec<AccountFigures> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut figures: Vec<AccountFigures> = entries
+            .iter()
+            .map(|(name, entry)| {
+                let moved = entry.moved.snapshot();
+                AccountFigures {
+                    account: name.clone(),
+                    received_bytes: moved.bytes_written,
+                    sent_bytes: moved.bytes_read,
+                    quota_used_bytes: entry.quota.as_ref().map(|q| q.used_bytes()),
+                    quota_allowed_bytes: entry.quota.as_ref().and_then(|q| q.limit_bytes()),
+                }
+            })
+            .collect();
+        figures.sort_by(|a, b| a.account.cmp(&b.account));
+        figures
     }
 }
 

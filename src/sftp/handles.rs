@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::budget::{AccountBudget, HandleTicket};
-use crate::jail::{JailDir, JailFile, VirtualPath};
-use crate::transfer::{FileTransfer, Transferred};
+use crate::jail::{JailDir, JailFile, VirtualPath, escaped};
+use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
 pub const MAX_OPEN_HANDLES: usize = 1024;
@@ -155,24 +155,26 @@ pub struct FileHandle {
 
 impl FileHandle {
     /// A handle for a freshly opened file, holding `ticket`, whose transfer
-    /// counts into `total`; `writable` says whether it was opened for
-    /// writing (an upload, hashed while written in order).
+    /// (`direction`, `size` bytes when known) counts into `total`; an
+    /// upload is hashed while it is written in order.
     pub fn new(
         file: JailFile,
         path: VirtualPath,
-        writable: bool,
         ticket: HandleTicket,
+        direction: Direction,
+        size: Option<u64>,
         total: Arc<Transferred>,
     ) -> FileHandle {
+        let info = FileInfo {
+            path: escaped(path.as_bytes()).into_owned(),
+            direction,
+            size,
+        };
         FileHandle {
             file,
             path,
             opened: Instant::now(),
-            transfer: if writable {
-                FileTransfer::upload(total)
-            } else {
-                FileTransfer::new(total)
-            },
+            transfer: FileTransfer::new(total, info),
             told: AtomicBool::new(false),
             _ticket: ticket,
         }

@@ -17,6 +17,7 @@ use super::status::{self, HandleCeiling, Refusal};
 use super::{Session, attrs};
 use crate::budget::{HandleRefusal, HandleTicket};
 use crate::jail::{JailError, OpenOptions, VirtualPath};
+use crate::transfer::Direction;
 
 /// Entries per READDIR reply; keeps each reply far below the packet limit
 /// (a long name is under 400 bytes, a name at most 255).
@@ -109,13 +110,20 @@ pub fn open(
             exclusive: flags.contains(OpenFlags::EXCLUDE),
             mode: wanted.permissions.unwrap_or(DEFAULT_FILE_MODE) & 0o777 & !UMASK,
         };
-        let writable = options.write;
         let file = session.jail.open_file(&p, &options)?;
+        // A file opened for writing is an upload of unknown size; one
+        // opened only to read is a download of the size it has now.
+        let (direction, size) = if options.write {
+            (Direction::Upload, None)
+        } else {
+            (Direction::Download, file.stat().ok().map(|stat| stat.size))
+        };
         Ok(FileHandle::new(
             file,
             p,
-            writable,
             ticket,
+            direction,
+            size,
             session.moved.clone(),
         ))
     });
