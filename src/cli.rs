@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::accounts::{self, AccountName, Accounts};
 use crate::admin::{self, Change, Deployment, Edit};
+use crate::cluster;
 use crate::config::{LogFormat, ServerConfig};
 use crate::control::{self, ControlError, Request, Response};
 use crate::host_keys;
@@ -151,6 +152,12 @@ enum AccountAction {
     Remove {
         /// The account.
         name: String,
+    },
+    /// Check an accounts.toml and make it a cluster's accounts (the
+    /// settings file's [cluster]); every node has them within a second.
+    Import {
+        /// The accounts file to import.
+        file: PathBuf,
     },
 }
 
@@ -282,12 +289,48 @@ fn serve(args: ServeArgs) -> ExitCode {
         config.keys_dir = path;
     }
 
-    let accounts = match Accounts::load(&config.accounts) {
-        Ok(accounts) => accounts,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(err) => {
-            error!("cannot load accounts:\n{err}");
-            return ExitCode::from(EXIT_CONFIG);
+            error!(%err, "cannot start the runtime");
+            return ExitCode::from(EXIT_RUNTIME);
         }
+    };
+    // A cluster node takes its accounts from the database, not the file.
+    let node = match &config.cluster {
+        Some(settings) => match runtime.block_on(cluster::connect(settings)) {
+            Ok(node) => match runtime.block_on(node.load_accounts()) {
+                Ok((version, accounts)) => Some((node, version, accounts)),
+                Err(err) => {
+                    error!(
+                        err = format!("{err:#}"),
+                        "cannot load the cluster's accounts"
+                    );
+                    return ExitCode::from(EXIT_RUNTIME);
+                }
+            },
+            Err(err) => {
+                error!(err = format!("{err:#}"), "cannot join the cluster");
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        },
+        None => None,
+    };
+    let (accounts, node) = match node {
+        Some((node, version, accounts)) => {
+            info!(node = %node.storage().node, accounts = accounts.len(), "cluster node; accounts from the database");
+            (accounts, Some((node, version)))
+        }
+        None => match Accounts::load(&config.accounts) {
+            Ok(accounts) => (accounts, None),
+            Err(err) => {
+                error!("cannot load accounts:\n{err}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
     };
     if let Some(addr) = config.listen.iter().find(|a| !a.ip().is_loopback()) {
         let weak = accounts.with_public_example_password();
@@ -316,16 +359,6 @@ fn serve(args: ServeArgs) -> ExitCode {
         );
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            error!(%err, "cannot start the runtime");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
     let settings = ServerSettings {
         limits: config.limits.clone(),
         penalties: config.penalties.clone(),
@@ -334,7 +367,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         homes: config.homes.clone(),
         host_keys,
     };
-    let code = runtime.block_on(run_until_signalled(settings, &config));
+    let code = runtime.block_on(run_until_signalled(settings, &config, node));
     // The grace period is over: work still running on the blocking pool
     // (a long hash, a stuck disk) must not keep the process alive.
     runtime.shutdown_timeout(RUNTIME_STOP_WAIT);
@@ -345,7 +378,11 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// to finish before it exits anyway.
 const RUNTIME_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) -> ExitCode {
+async fn run_until_signalled(
+    settings: ServerSettings,
+    config: &ServerConfig,
+    node: Option<(cluster::Cluster, i64)>,
+) -> ExitCode {
     raise_open_files_limit();
     let mut listeners = Vec::new();
     for addr in &config.listen {
@@ -357,7 +394,19 @@ async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) ->
             }
         }
     }
-    let server = Server::new(settings);
+    let mut node_tasks = Vec::new();
+    let server = match node {
+        Some((node, version)) => {
+            let server = Server::new_node(settings, node.storage().clone());
+            let installer = server.clone();
+            node_tasks.push(node.watch_accounts(version, move |accounts| {
+                installer.install_accounts(accounts);
+            }));
+            node_tasks.push(node.spawn_heartbeat());
+            server
+        }
+        None => Server::new(settings),
+    };
     // Signals first: whoever waits for the lines below may signal at once.
     let shutdown = CancellationToken::new();
     let signals = match watch_signals(server.clone(), shutdown.clone()) {
@@ -390,6 +439,9 @@ async fn run_until_signalled(settings: ServerSettings, config: &ServerConfig) ->
         None => None,
     };
     let outcome = server.run(listeners, shutdown).await;
+    for task in node_tasks {
+        task.abort();
+    }
     signals.abort();
     control_task.abort();
     if let Some(task) = metrics_task {
@@ -557,10 +609,10 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
     let config = ServerConfig::load(args.config.as_deref())
         .map_err(|err| Failure::usage(err.to_string()))?;
     let deployment = Deployment {
-        accounts: args.accounts.unwrap_or(config.accounts),
-        homes: args.homes.unwrap_or(config.homes),
+        accounts: args.accounts.unwrap_or_else(|| config.accounts.clone()),
+        homes: args.homes.unwrap_or_else(|| config.homes.clone()),
     };
-    let socket = args.socket.unwrap_or(config.control_socket);
+    let socket = args.socket.unwrap_or_else(|| config.control_socket.clone());
     let fail = |err: admin::AdminError| {
         if err.is_usage() {
             Failure::usage(err.to_string())
@@ -569,6 +621,7 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
         }
     };
     let written = match args.action {
+        AccountAction::Import { file } => return import_into_cluster(&config, &file),
         AccountAction::List { json } => {
             print!("{}", admin::list(&deployment, json).map_err(fail)?);
             return Ok(());
@@ -865,4 +918,23 @@ fn reload(args: ControlArgs) -> ExitCode {
 
 fn display(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// `account import FILE`: the file's accounts become the cluster's.
+fn import_into_cluster(config: &ServerConfig, file: &Path) -> Result<(), Failure> {
+    let Some(settings) = &config.cluster else {
+        return Err(Failure::usage(
+            "no [cluster] section in the settings file; `account import` puts accounts into a cluster's database"
+                .to_owned(),
+        ));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Failure::runtime(format!("cannot start the runtime: {err}")))?;
+    let count = runtime
+        .block_on(cluster::import_accounts(settings, file))
+        .map_err(|err| Failure::usage(format!("accounts not imported:\n{err:#}")))?;
+    println!("imported {count} account(s) into the cluster");
+    Ok(())
 }

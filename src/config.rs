@@ -20,6 +20,10 @@ use toml::de::DeValue;
 
 use crate::diagnostics::{Problem, Report, render, syntax_error};
 
+mod cluster;
+
+pub use cluster::{ClusterSettings, StorageSettings};
+
 /// The config file looked up in the current directory when none is given.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "sftpbox.toml";
 
@@ -57,6 +61,10 @@ pub(crate) struct ServerConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// How log lines are written (`log_format`). Default text.
     pub log_format: LogFormat,
+    /// This server as a node of a cluster (`[cluster]` and `[storage]`):
+    /// accounts, namespace and quota in PostgreSQL, contents in S3.
+    /// Default: none, a standalone server with local homes.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// `log_format`: how the server writes its log on stderr.
@@ -256,6 +264,7 @@ impl ServerConfig {
             control_socket: base.join(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
             log_format: LogFormat::default(),
+            cluster: None,
         }
     }
 
@@ -266,6 +275,7 @@ impl ServerConfig {
         let mut config = ServerConfig::defaults_in(base);
         config.source = Some(file.to_owned());
         let mut report = Report::new(text, file);
+        let mut cluster = cluster::Sections::default();
         if let Some(document) = report.parse(|message, _| syntax_error(message)) {
             for (key, value) in document.get_ref().iter() {
                 match key.get_ref().as_ref() {
@@ -296,15 +306,18 @@ impl ServerConfig {
                             config.log_format = format;
                         }
                     }
+                    "cluster" => cluster.cluster(&mut report, value),
+                    "storage" => cluster.storage(&mut report, value),
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits] and [penalties]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits], [penalties], [cluster] and [storage]"
                         ),
                     ),
                 }
             }
         }
+        config.cluster = cluster.finish(&mut report);
         report
             .finish()
             .map(|()| config)

@@ -36,6 +36,7 @@ use crate::service::{AccountServices, AccountSessionSlot, Services};
 use channels::OpenChannel;
 use commands::Program;
 
+pub use crate::service::ObjectStorage;
 pub use state::ConnectionState;
 
 /// What every connection shares with the server.
@@ -65,10 +66,11 @@ impl ConnectionContext {
         limits: Limits,
         penalties: Arc<crate::penalties::Penalties>,
         metrics: Arc<Metrics>,
+        storage: Option<ObjectStorage>,
     ) -> ConnectionContext {
         let accounts = Arc::new(ArcSwap::from_pointee(accounts));
         ConnectionContext {
-            services: Services::new(accounts.clone(), homes, &limits),
+            services: Services::new(accounts.clone(), homes, &limits, storage),
             accounts,
             limits,
             penalties,

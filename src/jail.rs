@@ -37,9 +37,11 @@ mod attrs;
 mod canonical;
 mod charge;
 mod dir;
+mod door;
 mod entries;
 mod error;
 mod file;
+mod object;
 mod open;
 mod path;
 mod quota;
@@ -53,9 +55,11 @@ use std::sync::Arc;
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-pub use dir::JailDir;
+pub(crate) use dir::LocalDir;
+pub use door::{Jail, JailDir, JailFile};
 pub use error::JailError;
-pub use file::JailFile;
+pub(crate) use file::LocalFile;
+pub use object::{ObjectStorage, SCHEMA as OBJECT_SCHEMA, reap_reservations, sweep_orphans};
 pub use open::OpenOptions;
 pub use path::{VirtualPath, escaped};
 pub use quota::{Quota, Usage};
@@ -184,7 +188,7 @@ pub struct DirEntry {
 /// An account's box: its home directory, opened once, and its quota.
 /// Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
-pub struct Jail {
+pub(crate) struct LocalBox {
     inner: Arc<JailInner>,
 }
 
@@ -204,11 +208,11 @@ struct JailInner {
 /// id sandboxed external programs run as.
 pub const NEW_HOME_OWNER_ID: u32 = 65534;
 
-impl Jail {
+impl LocalBox {
     /// Opens the box at `home`, creating it (and missing parents) with mode
     /// 0700 if needed. The first `open` with a given `quota` counts the
     /// bytes and files stored under `home`; later ones reuse that count.
-    pub fn open(home: &Path, quota: Arc<Quota>, readonly: bool) -> Result<Jail, JailError> {
+    pub fn open(home: &Path, quota: Arc<Quota>, readonly: bool) -> Result<LocalBox, JailError> {
         // The only ambient path calls in the jail: everything else is
         // relative to `root`.
         let is_new = !home.exists();
@@ -242,7 +246,7 @@ impl Jail {
         let home_stat = rustix::fs::fstat(&root)?;
         let owner = (running_as_root && home_stat.st_uid != 0)
             .then_some((home_stat.st_uid, home_stat.st_gid));
-        Ok(Jail {
+        Ok(LocalBox {
             inner: Arc::new(JailInner {
                 root,
                 quota,
@@ -309,13 +313,6 @@ impl Jail {
             return Ok(rustix::fs::fstat(&self.inner.root)?.into());
         };
         Ok(rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)?.into())
-    }
-
-    /// The entries of directory `path` (following symlinks to it), without
-    /// `.` and `..`, each with its `lstat`. Entries removed while listing
-    /// are skipped.
-    pub fn read_dir(&self, path: &VirtualPath) -> Result<Vec<DirEntry>, JailError> {
-        self.open_dir(path)?.next_entries(usize::MAX)
     }
 
     /// Filesystem statistics of the box. With a quota, the totals are the
@@ -480,7 +477,7 @@ pub(crate) mod tests {
 
         /// What a count from disk finds now, leaving the quota as it is.
         pub fn on_disk(&self) -> Usage {
-            scan::count_usage(self.jail.home_dir_fd()).unwrap()
+            scan::count_usage(self.jail.home_dir_fd().unwrap()).unwrap()
         }
 
         /// Asserts that the quota's running count is what is on disk.

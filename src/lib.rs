@@ -22,8 +22,10 @@
 //! and `reload`) and `metrics` (Prometheus text at `/metrics`);
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
 //! loaders. `admin` is `sftpbox account`: accounts.toml listed and
-//! changed in place, validated by the loader before it is written. Only
-//! what `main`, the tests and the benches use is public: `cli`,
+//! changed in place, validated by the loader before it is written.
+//! `cluster` makes the server a node of a cluster (accounts, namespace and
+//! quota in PostgreSQL, contents in S3: the jail's object box), for `cli`.
+//! Only what `main`, the tests and the benches use is public: `cli`,
 //! `server`, `accounts`, `config`, `host_keys`, and (hidden from the docs)
 //! `fuzzing`, the byte-taking entry points into the parsers that the fuzz
 //! targets in `fuzz/` and the corpus replay in `tests/fuzz_corpus.rs` call;
@@ -38,6 +40,7 @@ mod budget;
 mod builtin_names;
 mod checksum;
 pub mod cli;
+mod cluster;
 pub mod config;
 mod connection;
 mod control;

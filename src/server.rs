@@ -24,7 +24,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
 use crate::config::{Limits, PenaltySettings};
-use crate::connection::{Connection, ConnectionContext};
+use crate::connection::{Connection, ConnectionContext, ObjectStorage};
 use crate::control::{self, Request, Response};
 use crate::metrics::{Figures, LiveFigures, Metrics};
 use crate::penalties::{Admission, Offence, Penalties};
@@ -76,6 +76,8 @@ struct Inner {
     /// Set once a listener is on a non-loopback address: reloads must not
     /// bring back the public example password then.
     is_public: std::sync::atomic::AtomicBool,
+    /// A cluster node: the accounts come from the database, not the file.
+    accounts_from_database: bool,
     /// Live connections, for `sessions` and `kick`.
     sessions: SessionTable,
     /// Counters and live figures for `/metrics`.
@@ -85,6 +87,19 @@ struct Inner {
 impl Server {
     /// Builds a server from loaded settings; nothing is bound yet.
     pub fn new(settings: ServerSettings) -> Server {
+        Server::build(settings, None)
+    }
+
+    /// Builds a node of a cluster: every box lives on `storage`, and the
+    /// accounts come from the cluster's database (installed with
+    /// [`Server::install_accounts`]), so SIGHUP and `reload` do not read
+    /// accounts.toml.
+    pub fn new_node(settings: ServerSettings, storage: ObjectStorage) -> Server {
+        Server::build(settings, Some(storage))
+    }
+
+    fn build(settings: ServerSettings, storage: Option<ObjectStorage>) -> Server {
+        let accounts_from_database = storage.is_some();
         let limits = settings.limits;
         let ssh_config = Arc::new(ssh_config(&limits, settings.host_keys));
         let metrics = Arc::new(Metrics::new());
@@ -94,6 +109,7 @@ impl Server {
             limits.clone(),
             Arc::new(Penalties::new(settings.penalties)),
             metrics.clone(),
+            storage,
         ));
         let server = Server {
             inner: Arc::new(Inner {
@@ -104,6 +120,7 @@ impl Server {
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
                 startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
                 is_public: std::sync::atomic::AtomicBool::new(false),
+                accounts_from_database,
                 sessions: SessionTable::default(),
                 metrics: metrics.clone(),
             }),
@@ -182,6 +199,11 @@ impl Server {
     /// blocking context. Returns how many accounts are in force, or why
     /// the file was refused (its problems as `file:line:column: message`).
     pub fn reload_accounts(&self) -> Result<usize, String> {
+        if self.inner.accounts_from_database {
+            let text = "this node's accounts come from the cluster database and are reloaded by themselves; change them with `sftpbox account import`";
+            warn!("{text}");
+            return Err(text.to_owned());
+        }
         let path = &self.inner.accounts_path;
         let accounts = match Accounts::load(path) {
             Ok(accounts) => accounts,
@@ -214,6 +236,15 @@ impl Server {
         self.inner.context.replace_accounts(accounts);
         info!(path = %path.display(), accounts = count, "accounts reloaded");
         Ok(count)
+    }
+
+    /// Puts `accounts` in force, as a reload does (quota limits at once,
+    /// the rest at each connection's next first channel): for a cluster
+    /// node, whose accounts come from the database. Returns their number.
+    pub fn install_accounts(&self, accounts: Accounts) -> usize {
+        let count = accounts.len();
+        self.inner.context.replace_accounts(accounts);
+        count
     }
 
     async fn accept_loop(&self, listener: TcpListener, shutdown: CancellationToken) {

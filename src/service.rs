@@ -32,6 +32,7 @@ use crate::accounts::{self, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::config::Limits;
 use crate::exec::ExecContext;
+pub use crate::jail::ObjectStorage;
 use crate::jail::{Jail, JailError};
 use registry::AccountRegistry;
 
@@ -67,12 +68,19 @@ pub struct Services {
     max_sessions_per_account: usize,
     /// The process's blocking jobs and descriptors, shared out to accounts.
     budget: ProcessBudget,
+    /// Where boxes live on a cluster node; `None`: local homes.
+    storage: Option<ObjectStorage>,
 }
 
 impl Services {
     /// Services for the accounts in `accounts`, with homes under `homes`.
     /// The descriptor limit is read now: raise it before.
-    pub fn new(accounts: Arc<ArcSwap<Accounts>>, homes: PathBuf, limits: &Limits) -> Services {
+    pub fn new(
+        accounts: Arc<ArcSwap<Accounts>>,
+        homes: PathBuf,
+        limits: &Limits,
+        storage: Option<ObjectStorage>,
+    ) -> Services {
         let budget = ProcessBudget::for_this_process(limits.max_open_handles_per_account);
         info!(
             handles = budget.max_handles(),
@@ -86,6 +94,7 @@ impl Services {
             command_timeout: limits.command_timeout,
             max_sessions_per_account: limits.max_sessions_per_account,
             budget,
+            storage,
         }
     }
 
@@ -118,8 +127,9 @@ impl Services {
             .ok_or_else(|| ServiceError::NoSuchAccount(account_name.to_owned()))?;
         let registry = self.registry.clone();
         let home = self.homes.join(&account.home);
+        let storage = self.storage.clone();
         let (jail, commands) = tokio::task::spawn_blocking(move || {
-            let jail = registry.jail_for(&account, &home)?;
+            let jail = registry.jail_for(&account, &home, storage.as_ref())?;
             let commands = account
                 .commands
                 .iter()

@@ -206,6 +206,10 @@ where
         if let HandleKind::File(file) = open.kind {
             open.lane.push(
                 Box::new(move || {
+                    // What the client sent stays, as on disk.
+                    if let Err(err) = file.file.close() {
+                        tracing::warn!(%err, path = %file.path, "file left open not stored");
+                    }
                     requests::log_close(&file);
                     Bytes::new()
                 }),

@@ -17,9 +17,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::file::{CLIENT_MODE_MASK, timestamps};
-use super::{Jail, JailError, SetAttrs, Stat, VirtualPath};
+use super::{JailError, LocalBox, SetAttrs, Stat, VirtualPath};
 
-impl Jail {
+impl LocalBox {
     /// Applies `attrs` to `path`: size (regular files only; growth is
     /// charged to the quota), then mode, then times. `follow` = false acts
     /// on a final symlink itself (lsetstat) instead of its target.
@@ -73,7 +73,7 @@ impl Jail {
 /// The bits a client may set on its home: the owner's only.
 const HOME_MODE_MASK: u32 = 0o700;
 
-impl Jail {
+impl LocalBox {
     /// Whether `stat` is the home directory itself.
     fn is_home(&self, stat: &Stat) -> Result<bool, JailError> {
         let home = Stat::from(rustix::fs::fstat(&self.inner.root)?);

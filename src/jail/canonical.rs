@@ -13,12 +13,12 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Jail, JailError, Stat, VirtualPath};
+use super::{JailError, LocalBox, Stat, VirtualPath};
 
 /// Most symlinks followed in one resolution, as Linux's `MAXSYMLINKS`.
 pub const MAX_SYMLINK_FOLLOWS: usize = 40;
 
-impl Jail {
+impl LocalBox {
     /// The absolute path of `path` inside the box with every symlink
     /// resolved. A missing final component is allowed (the name of a file
     /// about to be created, as OpenSSH's realpath allows); a missing

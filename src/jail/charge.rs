@@ -33,7 +33,7 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use super::quota::{InodeKey, Usage};
-use super::{Jail, JailError, Stat};
+use super::{JailError, LocalBox, Stat};
 
 /// Blocks of its filesystem a folder may grow by when one name is added.
 /// ext4 adds one block when no block has room for the name, and two at
@@ -128,7 +128,7 @@ impl<R> Changed<R> {
     }
 }
 
-impl Jail {
+impl LocalBox {
     /// Runs `change` with the `lstat` of each `(parent, name)` entry (`None`
     /// when absent), under the quota locks of `folders` and of those
     /// inodes, with `need` reserved first; then settles the quota with what

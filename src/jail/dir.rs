@@ -5,13 +5,13 @@
 use rustix::fs::{AtFlags, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{DirEntry, Jail, JailError, VirtualPath};
+use super::{DirEntry, JailError, LocalBox, VirtualPath};
 
 /// An open directory inside the box. Entries come in the order the
 /// filesystem gives them, without `.` and `..`; an entry removed between
 /// being read and being stat'ed is skipped, as `ls` skips it.
 #[derive(Debug)]
-pub struct JailDir {
+pub struct LocalDir {
     /// The directory stream; it owns the descriptor the entries are
     /// stat'ed against.
     dir: Dir,
@@ -19,23 +19,23 @@ pub struct JailDir {
     done: bool,
 }
 
-impl Jail {
+impl LocalBox {
     /// Opens directory `path` (following symlinks to it, inside the box)
     /// for reading its entries in batches.
-    pub fn open_dir(&self, path: &VirtualPath) -> Result<JailDir, JailError> {
+    pub fn open_dir(&self, path: &VirtualPath) -> Result<LocalDir, JailError> {
         let fd = self.open_in_root(
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(JailDir {
+        Ok(LocalDir {
             dir: Dir::new(fd)?,
             done: false,
         })
     }
 }
 
-impl JailDir {
+impl LocalDir {
     /// Up to `max` more entries, each with its `lstat`; empty at the end.
     pub fn next_entries(&mut self, max: usize) -> Result<Vec<DirEntry>, JailError> {
         let mut entries = Vec::new();

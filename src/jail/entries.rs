@@ -25,9 +25,9 @@ use super::charge::{Changed, Need, freed_by_unlinking, made};
 use super::file::CLIENT_MODE_MASK;
 use super::path::MAX_PATH_BYTES;
 use super::quota::Usage;
-use super::{Jail, JailError, Stat, VirtualPath};
+use super::{JailError, LocalBox, Stat, VirtualPath};
 
-impl Jail {
+impl LocalBox {
     /// Creates directory `path` with `mode` (masked with 0o777 and the
     /// umask). `/` → `AlreadyExists`. Charged one file and the new
     /// folder's size; refused when either does not fit.
@@ -226,7 +226,7 @@ mod tests {
 
     use super::super::charge::FOLDER_GROWTH_BLOCKS;
     use super::super::tests::{Fixture, vp};
-    use super::super::{OpenOptions, VirtualPath};
+    use super::super::{Jail, OpenOptions, VirtualPath};
     use super::*;
 
     /// A fixture whose quota allows `max_files` files and no byte limit.

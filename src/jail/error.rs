@@ -61,6 +61,10 @@ pub enum JailError {
     /// The kernel or filesystem cannot do this (for example no `openat2`).
     #[error("operation not supported")]
     Unsupported,
+    /// The home is on object storage, which cannot do this; the text says
+    /// what and why, for the client.
+    #[error("not possible on object storage: {0}")]
+    NotOnObjectStorage(&'static str),
     /// Any other failure: full disk, I/O error, too many symlinks, ...
     #[error("{0}")]
     Io(#[source] io::Error),
@@ -114,7 +118,7 @@ impl From<JailError> for io::Error {
             JailError::QuotaExceeded { .. } | JailError::TooManyFiles { .. } => {
                 io::ErrorKind::QuotaExceeded
             }
-            JailError::Unsupported => io::ErrorKind::Unsupported,
+            JailError::Unsupported | JailError::NotOnObjectStorage(_) => io::ErrorKind::Unsupported,
         };
         io::Error::new(kind, err)
     }
@@ -163,7 +167,9 @@ impl JailError {
             JailError::InvalidName => "Invalid argument".into(),
             JailError::NameTooLong => "File name too long".into(),
             JailError::Unsupported => "Operation not supported".into(),
-            JailError::QuotaExceeded { .. } | JailError::TooManyFiles { .. } => self.to_string(),
+            JailError::QuotaExceeded { .. }
+            | JailError::TooManyFiles { .. }
+            | JailError::NotOnObjectStorage(_) => self.to_string(),
             JailError::Io(io) => {
                 // `io::Error`'s Display adds " (os error N)"; strerror has none.
                 let text = io.to_string();

@@ -13,7 +13,7 @@ use rustix::fs::{Mode, OFlags, Timespec, Timestamps, UTIME_OMIT};
 use rustix::io::Errno;
 
 use super::quota::InodeKey;
-use super::{Jail, JailError, Quota, SetAttrs, Stat};
+use super::{JailError, LocalBox, Quota, SetAttrs, Stat};
 
 /// Permission bits a client may set: never setuid, setgid or sticky.
 pub(crate) const CLIENT_MODE_MASK: u32 = 0o777;
@@ -21,7 +21,7 @@ pub(crate) const CLIENT_MODE_MASK: u32 = 0o777;
 /// An open regular file in the box. `Send + Sync`: all I/O is positioned,
 /// so one `JailFile` can be shared (`Arc`) between tasks.
 #[derive(Debug)]
-pub struct JailFile {
+pub struct LocalFile {
     fd: OwnedFd,
     /// `(dev, ino)` of the open file, fixed for the fd's lifetime.
     key: InodeKey,
@@ -31,14 +31,14 @@ pub struct JailFile {
     readonly: bool,
 }
 
-impl JailFile {
+impl LocalFile {
     /// Checks that `fd` is a regular file and makes it blocking again.
     pub(super) fn from_fd(
         fd: OwnedFd,
-        jail: &Jail,
+        jail: &LocalBox,
         writable: bool,
         append: bool,
-    ) -> Result<JailFile, JailError> {
+    ) -> Result<LocalFile, JailError> {
         let stat = Stat::from(rustix::fs::fstat(&fd)?);
         if stat.is_dir() {
             return Err(JailError::IsADirectory);
@@ -48,7 +48,7 @@ impl JailFile {
         }
         let flags = rustix::fs::fcntl_getfl(&fd)?;
         rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
-        Ok(JailFile {
+        Ok(LocalFile {
             fd,
             key: stat.key(),
             quota: Arc::clone(jail.quota()),
@@ -212,8 +212,8 @@ pub(crate) fn timestamps(attrs: &SetAttrs) -> Option<Timestamps> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::OpenOptions;
     use super::super::tests::{Fixture, vp};
+    use super::super::{Jail, JailFile, OpenOptions};
     use super::*;
 
     fn create() -> OpenOptions {

@@ -25,7 +25,7 @@ use rustix::io::Errno;
 use super::charge::{Changed, Need};
 use super::file::CLIENT_MODE_MASK;
 use super::quota::Usage;
-use super::{Jail, JailError, JailFile, VirtualPath};
+use super::{JailError, LocalBox, LocalFile, VirtualPath};
 
 /// How often a create that lost a race (the name appeared or vanished
 /// between the steps) starts again before giving up with `EAGAIN`.
@@ -64,14 +64,18 @@ impl Default for OpenOptions {
     }
 }
 
-impl Jail {
+impl LocalBox {
     /// Opens the regular file at `path` (symlinks followed inside the box).
     /// Directories → `IsADirectory`; FIFOs, devices, sockets →
     /// `PermissionDenied`; any writing option on a read-only jail →
     /// `ReadOnly`. A file made by `create` is charged one file and what its
     /// folder grows by: `TooManyFiles` or `QuotaExceeded` when that does
     /// not fit.
-    pub fn open_file(&self, path: &VirtualPath, opts: &OpenOptions) -> Result<JailFile, JailError> {
+    pub fn open_file(
+        &self,
+        path: &VirtualPath,
+        opts: &OpenOptions,
+    ) -> Result<LocalFile, JailError> {
         let writable = opts.write || opts.append;
         if writable || opts.create || opts.truncate {
             self.check_writable()?;
@@ -97,7 +101,7 @@ impl Jail {
         } else {
             self.open_in_root(path, flags, Mode::empty())?
         };
-        let file = JailFile::from_fd(fd, self, writable, opts.append)?;
+        let file = LocalFile::from_fd(fd, self, writable, opts.append)?;
         if opts.truncate && writable {
             file.set_len(0)?;
         }
@@ -163,7 +167,7 @@ impl Jail {
         &self,
         path: &VirtualPath,
         follow: bool,
-    ) -> Result<JailFile, JailError> {
+    ) -> Result<LocalFile, JailError> {
         let mut flags = OFlags::WRONLY | OFlags::NOCTTY | OFlags::NONBLOCK;
         if !follow {
             flags |= OFlags::NOFOLLOW;
@@ -177,7 +181,7 @@ impl Jail {
             }
             other => other?,
         };
-        JailFile::from_fd(fd, self, true, false)
+        LocalFile::from_fd(fd, self, true, false)
     }
 }
 
@@ -187,8 +191,8 @@ mod tests {
 
     use std::sync::Arc;
 
-    use super::super::SetAttrs;
     use super::super::tests::{Fixture, vp};
+    use super::super::{Jail, SetAttrs};
     use super::*;
 
     fn read_all(jail: &Jail, path: &str) -> Result<Vec<u8>, JailError> {

@@ -359,6 +359,7 @@ where
     let temp_path = temp.path().clone();
     let committed = blocking(jail, move |jail| {
         file.set_attrs(&attrs)?;
+        file.close()?;
         file.sync_all()?;
         jail.rename(&temp_path, &dest, true)
     })

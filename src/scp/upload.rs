@@ -59,7 +59,7 @@ pub(super) fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Uploa
         match jail.open_file(&path, &options) {
             Ok(file) => {
                 let temp = TempFile::new(jail, path);
-                if let Err(err) = file.set_len(size) {
+                if let Err(err) = file.allocate(size) {
                     // Removed here, before the refusal reaches the client:
                     // left to `Drop`, the removal would race with it.
                     temp.remove_blocking();

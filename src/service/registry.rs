@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::accounts::{Account, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
-use crate::jail::{Jail, JailError, Quota};
+use crate::jail::{Jail, JailError, ObjectStorage, Quota};
 use crate::metrics::AccountFigures;
 use crate::transfer::Transferred;
 
@@ -73,16 +73,30 @@ impl AccountRegistry {
             .clone()
     }
 
-    /// The open box of `account` at `home`, shared by its sessions; opened
-    /// (and its usage counted) on first use. Blocking.
-    pub fn jail_for(&self, account: &Account, home: &Path) -> Result<Jail, JailError> {
+    /// The open box of `account` at `home` (or on `storage`, a cluster's
+    /// object storage), shared by its sessions; opened (and its usage
+    /// counted) on first use. Blocking.
+    pub fn jail_for(
+        &self,
+        account: &Account,
+        home: &Path,
+        storage: Option<&ObjectStorage>,
+    ) -> Result<Jail, JailError> {
         let name = account.name.to_string();
         let readonly = account.readonly;
         if let Some(jail) = self.cached_jail(&name, home, readonly) {
             return Ok(jail);
         }
         // Opened without the lock: counting a large home takes a while.
-        let jail = Jail::open(home, self.quota_for(account), readonly)?;
+        let jail = match storage {
+            Some(storage) => Jail::open_object(
+                storage,
+                account.name.as_str(),
+                self.quota_for(account),
+                readonly,
+            )?,
+            None => Jail::open(home, self.quota_for(account), readonly)?,
+        };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.entry(name).or_default();
         match &entry.jail {

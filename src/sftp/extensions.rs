@@ -153,6 +153,7 @@ fn hard_link(session: &Session, id: u32, existing: &[u8], link: &[u8]) -> Bytes 
         let l = requests::path(link)?;
         session.jail.hard_link(&e, &l)
     });
+    requests::tell_storage_refusal(session, &result);
     answer_unit(id, result)
 }
 

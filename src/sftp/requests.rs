@@ -38,6 +38,14 @@ pub fn answer<T>(id: u32, result: Result<T, JailError>, ok: impl FnOnce(T) -> By
     }
 }
 
+/// Tells the client on stderr why object storage refused a request: most
+/// clients show its status only as "Operation unsupported".
+pub fn tell_storage_refusal<T>(session: &Session, result: &Result<T, JailError>) {
+    if let Err(err @ JailError::NotOnObjectStorage(_)) = result {
+        session.notices.tell(&err.to_string());
+    }
+}
+
 /// OK, or the error's status.
 pub fn answer_unit(id: u32, result: Result<(), JailError>) -> Bytes {
     answer(id, result, |()| status::ok(id))
@@ -127,6 +135,7 @@ pub fn open(
             session.moved.clone(),
         ))
     });
+    tell_storage_refusal(session, &opened);
     answer(id, opened, |file| {
         hand_out(session, id, HandleKind::File(Arc::new(file)), lane)
     })
@@ -213,7 +222,8 @@ pub fn write(session: &Session, id: u32, file: &FileHandle, offset: u64, data: &
             status::ok(id)
         }
         Err(err) => {
-            if status::code_for(&err) == russh_sftp::protocol::StatusCode::Failure
+            let storage = matches!(err, JailError::NotOnObjectStorage(_));
+            if (storage || status::code_for(&err) == russh_sftp::protocol::StatusCode::Failure)
                 && file.tell_once()
             {
                 session
@@ -228,7 +238,13 @@ pub fn write(session: &Session, id: u32, file: &FileHandle, offset: u64, data: &
 /// CLOSE: logs what the handle moved; the handle is already out of the table.
 pub fn close(id: u32, handle: &HandleKind) -> Bytes {
     if let HandleKind::File(file) = handle {
+        // On object storage the upload is stored now; a failure is the
+        // client's to know (locally there is nothing left to do).
+        let closed = file.file.close();
         log_close(file);
+        if let Err(err) = closed {
+            return status::reply(id, &err);
+        }
     }
     status::ok(id)
 }
@@ -419,5 +435,6 @@ pub fn read_link(session: &Session, id: u32, raw: &[u8]) -> Bytes {
 /// [`super::SymlinkOrder`]). The target is stored as sent.
 pub fn symlink(session: &Session, id: u32, target: &[u8], link: &[u8]) -> Bytes {
     let result = path(link).and_then(|l| session.jail.symlink(target, &l));
+    tell_storage_refusal(session, &result);
     answer_unit(id, result)
 }

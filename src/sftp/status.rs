@@ -117,7 +117,7 @@ pub fn code_for(err: &JailError) -> StatusCode {
     match err {
         JailError::NotFound => StatusCode::NoSuchFile,
         JailError::PermissionDenied | JailError::ReadOnly => StatusCode::PermissionDenied,
-        JailError::Unsupported => StatusCode::OpUnsupported,
+        JailError::Unsupported | JailError::NotOnObjectStorage(_) => StatusCode::OpUnsupported,
         _ => StatusCode::Failure,
     }
 }

@@ -313,6 +313,11 @@ impl Cp {
             }
             offset += read as u64;
         }
+        if let Err(err) = output.close() {
+            let text = format!("error writing {}: {}", quote(dst_name), reason(&err));
+            io.err("cp", text)?;
+            return Ok(false);
+        }
         if self.preserve {
             self.set_attributes(io, dst, dst_name, stat)?;
         }

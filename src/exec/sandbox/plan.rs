@@ -188,7 +188,9 @@ pub(super) fn build(
             "the namespace sandbox needs root (user namespaces are not implemented)".into(),
         );
     }
-    let home = ctx.jail.home_dir_fd();
+    let home = ctx.jail.home_dir_fd().ok_or(
+        "this account's home is on object storage; external programs need a home on a local disk (the built-ins and scp work)",
+    )?;
     let readonly = ctx.jail.is_readonly();
     let home_stat = rustix::fs::fstat(home).map_err(|err| format!("home: {err}"))?;
     // A home removed while the session is open would be an empty,

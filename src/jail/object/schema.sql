@@ -1,0 +1,53 @@
+-- The object box's tables: the quota ledger, upload reservations and the
+-- namespace. Created idempotently by every node at start.
+
+-- One row per account: its limit and what it uses, reservations included.
+-- No CHECK used <= quota on purpose: the reservation's WHERE holds it, and
+-- a lowered quota must not make old rows invalid.
+CREATE TABLE IF NOT EXISTS sftpbox_ledger (
+    account     text   PRIMARY KEY,
+    quota_bytes bigint CHECK (quota_bytes >= 0),
+    used_bytes  bigint NOT NULL DEFAULT 0 CHECK (used_bytes >= 0)
+);
+
+-- Bytes held for an upload in progress, by the node that runs it; already
+-- counted in sftpbox_ledger.used_bytes. A node that stops heart-beating has
+-- its rows reaped and their bytes given back.
+CREATE TABLE IF NOT EXISTS sftpbox_reservations (
+    id      bigserial PRIMARY KEY,
+    account text      NOT NULL,
+    node    text      NOT NULL,
+    bytes   bigint    NOT NULL CHECK (bytes >= 0)
+);
+CREATE INDEX IF NOT EXISTS sftpbox_reservations_node ON sftpbox_reservations (node);
+
+-- The namespace: one row per folder or file. A home's root has no parent.
+-- A file's contents are the object named `object` (NULL: empty file);
+-- objects are never rewritten, an overwrite points the row at a new one.
+CREATE TABLE IF NOT EXISTS sftpbox_entries (
+    id      bigserial PRIMARY KEY,
+    account text      NOT NULL,
+    parent  bigint    REFERENCES sftpbox_entries (id),
+    name    bytea     NOT NULL,
+    is_dir  boolean   NOT NULL,
+    size    bigint    NOT NULL DEFAULT 0 CHECK (size >= 0),
+    object  text,
+    mode    integer   NOT NULL,
+    mtime   bigint    NOT NULL,
+    atime   bigint    NOT NULL,
+    UNIQUE (parent, name)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sftpbox_entries_root ON sftpbox_entries (account) WHERE parent IS NULL;
+
+-- Objects no row points at any more, to delete from the store.
+CREATE TABLE IF NOT EXISTS sftpbox_orphans (
+    object text        PRIMARY KEY,
+    since  timestamptz NOT NULL DEFAULT now()
+);
+
+-- The nodes of the cluster and when each last said it was alive; the
+-- reaper gives back the reservations of a node that stopped.
+CREATE TABLE IF NOT EXISTS sftpbox_nodes (
+    name         text        PRIMARY KEY,
+    heartbeat_at timestamptz NOT NULL
+);

@@ -1,0 +1,513 @@
+//! A cluster on one machine, started by `scripts/cluster.sh` as a newcomer
+//! would: one PostgreSQL, a three-node Garage with replication 3, and
+//! three sftpbox nodes sharing accounts, namespace and quota. Driven by
+//! OpenSSH's sftp, scp and ssh, checked byte for byte and against the
+//! ledger in PostgreSQL (psql).
+//!
+//! Garage comes from `GARAGE` or the tool folders (CI installs it, see
+//! .ci/run); PostgreSQL from Debian's package. A missing one fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use common::files::{pattern, sha256_hex};
+use common::process::{assert_ok, describe, generate_key, require_tool, text, with_timeout};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sftpbox");
+
+/// How long a node may miss heartbeats before its reservations go back.
+const NODE_TIMEOUT_SECONDS: u64 = 2;
+
+fn garage() -> PathBuf {
+    match std::env::var_os("GARAGE") {
+        Some(path) => PathBuf::from(path),
+        None => require_tool("garage"),
+    }
+}
+
+/// One sftpbox node: its folder, port and process, with its log.
+struct Node {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn start(dir: PathBuf, port: u16) -> Node {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join("sftpbox.toml"))
+            .current_dir(&dir)
+            .env("RUST_LOG", "info,russh=error")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    let listening = line.contains("listening");
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(line);
+                    if listening {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+        }
+        let mut node = Node {
+            dir,
+            port,
+            child: Some(child),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rx.recv_timeout(Duration::from_millis(100)).is_err() {
+            if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("node exited ({status}):\n{}", node.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node did not listen:\n{}",
+                node.log()
+            );
+        }
+        node
+    }
+
+    fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+
+    /// SIGKILL: the node has no chance to give anything back.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One cluster at a time: each is seven processes, and the machine may
+/// have two cores.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The whole cluster; stopped (and its folder removed) on drop.
+struct Cluster {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    dir: tempfile::TempDir,
+    script: PathBuf,
+    nodes: Vec<Node>,
+    postgres_port: u16,
+    client_key: PathBuf,
+}
+
+impl Cluster {
+    /// Starts PostgreSQL, Garage and three nodes; imports `accounts`
+    /// (accounts.toml text, `KEY` replaced by the client's public key).
+    fn start(accounts: &str) -> Cluster {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster.sh");
+        let up = Command::new(require_tool("bash"))
+            .arg(&script)
+            .arg("up")
+            .arg(dir.path())
+            .arg("3")
+            .env("GARAGE", garage())
+            .env("SFTPBOX", BIN)
+            .env("NODE_TIMEOUT", NODE_TIMEOUT_SECONDS.to_string())
+            .output()
+            .unwrap();
+        let mut cluster = Cluster {
+            _turn: turn,
+            script,
+            nodes: Vec::new(),
+            postgres_port: 0,
+            client_key: dir.path().join("client_ed25519"),
+            dir,
+        };
+        assert_ok(&up);
+        let ports = std::fs::read_to_string(cluster.dir.path().join("ports")).unwrap();
+        let field = |name: &str| -> Vec<u16> {
+            ports
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .split_whitespace()
+                .map(|p| p.parse().unwrap())
+                .collect()
+        };
+        cluster.postgres_port = field("postgres")[0];
+        generate_key(&cluster.client_key);
+        let public = std::fs::read_to_string(cluster.client_key.with_extension("pub")).unwrap();
+        let accounts_file = cluster.dir.path().join("accounts.toml");
+        std::fs::write(&accounts_file, accounts.replace("KEY", public.trim())).unwrap();
+        let import = Command::new(BIN)
+            .args(["account", "import", "--config"])
+            .arg(cluster.dir.path().join("node-1/sftpbox.toml"))
+            .arg(&accounts_file)
+            .output()
+            .unwrap();
+        assert_ok(&import);
+        for (i, port) in field("ssh").into_iter().enumerate() {
+            let node_dir = cluster.dir.path().join(format!("node-{}", i + 1));
+            cluster.nodes.push(Node::start(node_dir, port));
+        }
+        cluster
+    }
+
+    /// `psql -c sql` on the cluster's database: the one line it prints.
+    fn sql(&self, sql: &str) -> String {
+        let out = Command::new(require_tool("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "sftpbox",
+                "-tA",
+                "-p",
+            ])
+            .arg(self.postgres_port.to_string())
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        text(&out.stdout).trim().to_owned()
+    }
+
+    fn used(&self, account: &str) -> u64 {
+        self.sql(&format!(
+            "SELECT used_bytes FROM sftpbox_ledger WHERE account = '{account}'"
+        ))
+        .parse()
+        .unwrap()
+    }
+
+    /// The sum of the sizes of `account`'s files, as the namespace has them.
+    fn stored(&self, account: &str) -> u64 {
+        self.sql(&format!(
+            "SELECT coalesce(sum(size), 0) FROM sftpbox_entries WHERE account = '{account}'"
+        ))
+        .parse()
+        .unwrap()
+    }
+
+    fn ssh_options(&self, port: u16, port_flag: &str) -> Vec<String> {
+        vec![
+            port_flag.to_owned(),
+            port.to_string(),
+            "-i".into(),
+            self.client_key.display().to_string(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "StrictHostKeyChecking=no".into(),
+            "-o".into(),
+            "UserKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+        ]
+    }
+
+    /// `sftp -b -` through node `n` (0-based) with `script`.
+    fn sftp(&self, n: usize, user: &str, script: &str) -> Output {
+        let mut cmd = with_timeout(&require_tool("sftp"), self.dir.path());
+        cmd.args(self.ssh_options(self.nodes[n].port, "-P"))
+            .args(["-b", "-"])
+            .arg(format!("{user}@127.0.0.1"));
+        common::process::run_with_stdin(cmd, script.as_bytes())
+    }
+
+    /// `ssh user@node CMD` through node `n`.
+    fn ssh(&self, n: usize, user: &str, line: &str) -> Output {
+        let mut cmd = with_timeout(&require_tool("ssh"), self.dir.path());
+        cmd.args(self.ssh_options(self.nodes[n].port, "-p"))
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(line);
+        cmd.output().unwrap()
+    }
+
+    /// A client-side scratch file.
+    fn local(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .arg("down")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+fn alice(quota: &str) -> String {
+    format!("[users.alice]\nkeys = [\"KEY\"]\n{quota}commands = [\"wc\"]\n")
+}
+
+#[test]
+fn an_upload_through_one_node_reads_back_byte_exact_through_another() {
+    let cluster = Cluster::start(&alice(""));
+    let data = pattern(20 << 20, 13);
+    std::fs::write(cluster.local("up.bin"), &data).unwrap();
+    std::fs::write(cluster.local("small.txt"), b"hello cluster\n").unwrap();
+    let up = cluster.sftp(
+        0,
+        "alice",
+        &format!(
+            "put {} /big.bin\nput {} /small.txt\n",
+            cluster.local("up.bin").display(),
+            cluster.local("small.txt").display()
+        ),
+    );
+    assert_ok(&up);
+    let down = cluster.sftp(
+        1,
+        "alice",
+        &format!("get /big.bin {}\n", cluster.local("down.bin").display()),
+    );
+    assert_ok(&down);
+    let back = std::fs::read(cluster.local("down.bin")).unwrap();
+    assert_eq!(back.len(), data.len());
+    assert_eq!(sha256_hex(&back), sha256_hex(&data));
+    // Built-ins on node C read the same box.
+    let cat = cluster.ssh(2, "alice", "cat /small.txt");
+    assert_ok(&cat);
+    assert_eq!(cat.stdout, b"hello cluster\n");
+    let sum = cluster.ssh(2, "alice", "sha256sum /big.bin");
+    assert_ok(&sum);
+    assert_eq!(
+        text(&sum.stdout),
+        format!("{}  /big.bin\n", sha256_hex(&data))
+    );
+    // The ledger holds exactly the bytes of the files, nothing reserved.
+    assert_eq!(cluster.used("alice"), (20 << 20) + 14);
+    assert_eq!(cluster.stored("alice"), cluster.used("alice"));
+    assert_eq!(
+        cluster.sql("SELECT count(*) FROM sftpbox_reservations"),
+        "0"
+    );
+    // Legacy scp into node A, read through node B.
+    let mut scp = with_timeout(&require_tool("scp"), cluster.dir.path());
+    scp.arg("-O")
+        .args(cluster.ssh_options(cluster.nodes[0].port, "-P"))
+        .arg(cluster.local("small.txt"))
+        .arg("alice@127.0.0.1:/via-scp.txt");
+    let scp = scp.output().unwrap();
+    assert_ok(&scp);
+    let cat = cluster.ssh(1, "alice", "cat /via-scp.txt");
+    assert_ok(&cat);
+    assert_eq!(cat.stdout, b"hello cluster\n");
+}
+
+#[test]
+fn a_rename_through_one_node_is_seen_at_once_through_another() {
+    let cluster = Cluster::start(&alice(""));
+    let data = pattern(3 << 20, 5);
+    std::fs::write(cluster.local("f.bin"), &data).unwrap();
+    let made = cluster.sftp(
+        0,
+        "alice",
+        &format!(
+            "mkdir /reports\nmkdir /reports/2026\nput {} /reports/2026/q4.bin\n",
+            cluster.local("f.bin").display()
+        ),
+    );
+    assert_ok(&made);
+    let renamed = cluster.sftp(1, "alice", "rename /reports /archive\n");
+    assert_ok(&renamed);
+    let listed = cluster.ssh(2, "alice", "ls /archive/2026");
+    assert_ok(&listed);
+    assert_eq!(text(&listed.stdout), "q4.bin\n");
+    let old = cluster.ssh(2, "alice", "ls /reports");
+    assert!(!old.status.success(), "{}", describe(&old));
+    let got = cluster.sftp(
+        2,
+        "alice",
+        &format!(
+            "get /archive/2026/q4.bin {}\n",
+            cluster.local("back.bin").display()
+        ),
+    );
+    assert_ok(&got);
+    assert_eq!(std::fs::read(cluster.local("back.bin")).unwrap(), data);
+    // What object storage cannot do is refused with a reason; nothing changes.
+    let link = cluster.sftp(0, "alice", "ln /archive/2026/q4.bin /hard\n");
+    assert!(!link.status.success());
+    assert!(
+        text(&link.stderr).contains("not possible on object storage"),
+        "{}",
+        describe(&link)
+    );
+    let wc = cluster.ssh(0, "alice", "wc -c /archive/2026/q4.bin");
+    assert!(!wc.status.success());
+    assert!(
+        text(&wc.stderr).contains("object storage"),
+        "{}",
+        describe(&wc)
+    );
+    assert_eq!(cluster.used("alice"), 3 << 20);
+}
+
+#[test]
+fn twenty_writers_over_three_nodes_never_pass_one_quota() {
+    const QUOTA: u64 = 10 << 20;
+    let cluster = Arc::new(Cluster::start(&alice(&format!("quota = {QUOTA}\n"))));
+    std::fs::write(cluster.local("one.bin"), pattern(1 << 20, 3)).unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (cluster, done) = (cluster.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(cluster.used("alice"));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let cluster = cluster.clone();
+            std::thread::spawn(move || {
+                cluster.sftp(
+                    i % 3,
+                    "alice",
+                    &format!("put {} /w{i}.bin\n", cluster.local("one.bin").display()),
+                )
+            })
+        })
+        .collect();
+    let outcomes: Vec<Output> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = watcher.join().unwrap();
+    let refused = outcomes.iter().filter(|o| !o.status.success()).count();
+    for failed in outcomes.iter().filter(|o| !o.status.success()) {
+        assert!(
+            text(&failed.stderr).contains("quota exceeded")
+                || text(&failed.stdout).contains("quota exceeded")
+                || text(&failed.stderr).contains("Failure"),
+            "{}",
+            describe(failed)
+        );
+    }
+    let used = cluster.used("alice");
+    eprintln!("peak ledger {peak} B, final {used} B of {QUOTA} B; {refused} of 20 uploads refused");
+    assert!(peak <= QUOTA, "the ledger reached {peak} > {QUOTA}");
+    assert!(
+        refused >= 10,
+        "only {refused} refused for 20 MiB into 10 MiB"
+    );
+    assert_eq!(used, cluster.stored("alice"));
+    assert!(used <= QUOTA);
+    assert_eq!(
+        cluster.sql("SELECT count(*) FROM sftpbox_reservations"),
+        "0"
+    );
+}
+
+#[test]
+fn a_node_killed_mid_upload_leaves_usage_equal_to_the_stored_files() {
+    let mut cluster = Cluster::start(&alice("quota = \"1 GiB\"\n"));
+    let kept = pattern(1 << 20, 1);
+    std::fs::write(cluster.local("kept.bin"), &kept).unwrap();
+    assert_ok(&cluster.sftp(
+        0,
+        "alice",
+        &format!("put {} /kept.bin\n", cluster.local("kept.bin").display()),
+    ));
+    // A client that sends slowly enough to be caught midway: 64 MiB at
+    // 1 MB/s (`-l` is in Kbit/s).
+    let big = cluster.local("big.bin");
+    std::fs::write(&big, pattern(64 << 20, 9)).unwrap();
+    let mut cmd = with_timeout(&require_tool("sftp"), cluster.dir.path());
+    cmd.args(cluster.ssh_options(cluster.nodes[0].port, "-P"))
+        .args(["-b", "-", "-l", "8000"])
+        .arg("alice@127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut upload = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = upload.stdin.take().unwrap();
+        writeln!(stdin, "put {} /big.bin", big.display()).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.used("alice") <= (1 << 20) {
+        assert!(Instant::now() < deadline, "the upload never reserved bytes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let held = cluster.used("alice");
+    cluster.nodes[0].kill();
+    let _ = upload.wait();
+    assert!(held > 1 << 20, "nothing was reserved: {held}");
+    // The survivors' reaper gives the dead node's reservation back.
+    let deadline = Instant::now() + Duration::from_secs(NODE_TIMEOUT_SECONDS * 5 + 5);
+    while cluster.used("alice") != cluster.stored("alice") {
+        assert!(
+            Instant::now() < deadline,
+            "usage {} never came back to the stored {} (held {held})\n{}",
+            cluster.used("alice"),
+            cluster.stored("alice"),
+            cluster.nodes[1].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(cluster.used("alice"), 1 << 20);
+    assert_eq!(
+        cluster.sql("SELECT count(*) FROM sftpbox_reservations"),
+        "0"
+    );
+    // The interrupted file exists and is empty; the upload goes again
+    // through node B (resume by append is not done on object storage).
+    let again = cluster.sftp(
+        1,
+        "alice",
+        &format!("put {} /big.bin\n", cluster.local("kept.bin").display()),
+    );
+    assert_ok(&again);
+    assert_eq!(cluster.used("alice"), 2 << 20);
+    let back = cluster.sftp(
+        2,
+        "alice",
+        &format!("get /big.bin {}\n", cluster.local("back.bin").display()),
+    );
+    assert_ok(&back);
+    assert_eq!(std::fs::read(cluster.local("back.bin")).unwrap(), kept);
+}
