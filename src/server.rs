@@ -4,8 +4,9 @@
 //!
 //! A connection from a trusted load balancer (`proxy_protocol_from`) first
 //! has its PROXY header read (`proxy`), within [`proxy::HEADER_TIMEOUT`]
-//! and the login grace, holding only a place among the headers awaited;
-//! from then on the client it names is the connection's peer for every
+//! and the login grace, holding only its place under `max_connections`
+//! (never a per-address or unauthenticated slot: whose they would be is
+//! not known yet); from then on the client it names is the connection's peer for every
 //! check, log line and the sessions table, and the balancer is logged as
 //! `via`. Any other peer's bytes go to SSH untouched, so a header from an
 //! untrusted address fails the banner exchange and is never believed.
@@ -101,10 +102,6 @@ struct Inner {
     startups: Arc<tokio::sync::Semaphore>,
     /// Trusted balancers (`proxy_protocol_from`).
     trusted_proxies: Vec<ipnet::IpNet>,
-    /// Places for connections of trusted balancers whose PROXY header has
-    /// not arrived yet, as many as `max_startups` allows unauthenticated
-    /// connections: a stalled balancer holds these, never a client's slots.
-    headers_awaited: Arc<tokio::sync::Semaphore>,
     /// Set once a listener is on a non-loopback address: reloads must not
     /// bring back the public example password then.
     is_public: std::sync::atomic::AtomicBool,
@@ -136,7 +133,6 @@ impl Server {
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
                 startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
                 trusted_proxies: settings.proxy_protocol_from,
-                headers_awaited: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
                 is_public: std::sync::atomic::AtomicBool::new(false),
                 sessions: SessionTable::default(),
                 metrics: metrics.clone(),
@@ -288,18 +284,18 @@ impl Server {
             .iter()
             .any(|net| net.contains(&peer.ip()))
         {
-            self.admit(
-                socket,
-                Origin {
-                    peer,
-                    via: None,
-                    accepted,
-                },
-            );
+            let origin = Origin {
+                peer,
+                via: None,
+                accepted,
+            };
+            self.admit(socket, origin, None);
             return;
         }
-        let Ok(awaited) = inner.headers_awaited.clone().try_acquire_owned() else {
-            warn!(via = %peer, "connection refused: too many PROXY headers awaited");
+        // Whose address this is, and so which per-address slot it takes,
+        // is not known until the header is read: only the overall cap.
+        let Ok(connection_permit) = inner.connections.clone().try_acquire_owned() else {
+            warn!(via = %peer, "connection refused: too many connections");
             return;
         };
         let wait = inner.context.limits.login_grace.min(proxy::HEADER_TIMEOUT);
@@ -307,7 +303,6 @@ impl Server {
         inner.context.tracker.spawn(async move {
             let mut socket = socket;
             let read = tokio::time::timeout(wait, proxy::read_header(&mut socket)).await;
-            drop(awaited);
             let origin = match read {
                 Ok(Ok(Announced::Client(client))) => Origin {
                     peer: client,
@@ -328,13 +323,19 @@ impl Server {
                     return;
                 }
             };
-            server.admit(socket, origin);
+            server.admit(socket, origin, Some(connection_permit));
         });
     }
 
-    /// Takes the permits a new connection needs, or closes it at once
+    /// Takes the permits a new connection needs (its place under
+    /// `max_connections` may already be taken), or closes it at once
     /// (before the SSH banner).
-    fn admit(&self, socket: TcpStream, origin: Origin) {
+    fn admit(
+        &self,
+        socket: TcpStream,
+        origin: Origin,
+        connection_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let inner = &self.inner;
         let penalties = &inner.context.penalties;
         let Origin { peer, via, .. } = origin;
@@ -351,7 +352,9 @@ impl Server {
             }
             return;
         }
-        let Ok(connection_permit) = inner.connections.clone().try_acquire_owned() else {
+        let Some(connection_permit) =
+            connection_permit.or_else(|| inner.connections.clone().try_acquire_owned().ok())
+        else {
             warn!(%peer, via, "connection refused: too many connections");
             return;
         };
@@ -379,7 +382,13 @@ impl Server {
         };
         let _ = socket.set_nodelay(true);
         let span = info_span!("conn", %peer, via, user = tracing::field::Empty);
-        let handler = Connection::new(inner.context.clone(), peer, startup_permit, span.clone());
+        let handler = Connection::new(
+            inner.context.clone(),
+            peer,
+            origin.via,
+            startup_permit,
+            span.clone(),
+        );
         let config = inner.ssh_config.clone();
         let context = inner.context.clone();
         let server = self.clone();
