@@ -159,7 +159,7 @@ impl Connection {
     fn admit(&mut self, user: &str, method: &str) -> Auth {
         match self.context.services.try_take_session(user) {
             Some(slot) => {
-                info!(user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "accepted", "login");
+                info!(target: "audit", account = user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "accepted", "login");
                 self.context.metrics.login(method, LoginResult::Accepted);
                 // What this connection moves counts into the account's figures too.
                 self.state.moved().count_into(slot.moved());
@@ -171,7 +171,7 @@ impl Connection {
                 Auth::Accept
             }
             None => {
-                warn!(user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", reason = "too many sessions for this account", "login");
+                warn!(target: "audit", account = user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", reason = "too many sessions for this account", "login");
                 self.context.metrics.login(method, LoginResult::Refused);
                 rejection()
             }
@@ -330,7 +330,7 @@ impl russh::server::Handler for Connection {
         if verified {
             Ok(self.admit(user, "password"))
         } else {
-            info!(user, method = "password", peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", "login");
+            info!(target: "audit", account = user, method = "password", peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", "login");
             self.refused_attempt("password")
         }
     }
@@ -345,7 +345,8 @@ impl russh::server::Handler for Connection {
             Ok(Auth::Accept)
         } else {
             info!(
-                user,
+                target: "audit",
+                account = user,
                 method = "publickey",
                 peer = %self.peer,
                 via = self.via.map(tracing::field::display),
