@@ -73,9 +73,7 @@ pub(crate) fn count_usage(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
 
 /// [`count_usage`], clearing setuid, setgid and sticky on the way (the
 /// root's own included).
-pub(crate) fn count_usage_clearing_special_modes(
-    root: BorrowedFd<'_>,
-) -> Result<Usage, JailError> {
+pub(crate) fn count_usage_clearing_special_modes(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
     walk_root(root, true)
 }
 
@@ -265,7 +263,12 @@ mod tests {
         let set = |path: &Path, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
         };
-        let mode = |path: &Path| std::fs::symlink_metadata(path).unwrap().permissions().mode();
+        let mode = |path: &Path| {
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .permissions()
+                .mode()
+        };
         std::fs::create_dir_all(home.join("d/e")).unwrap();
         std::fs::write(home.join("d/e/tool"), b"#!/bin/sh\n").unwrap();
         std::fs::write(home.join("plain"), b"x").unwrap();
@@ -283,6 +286,9 @@ mod tests {
         assert_eq!(mode(&home.join("plain")) & 0o7777, 0o640);
         assert_eq!(mode(&outside) & 0o7777, 0o4711, "followed a symlink out");
         // The count is the plain count's.
-        assert_eq!(counted, super::count_usage(fixture.jail.home_dir_fd()).unwrap());
+        assert_eq!(
+            counted,
+            super::count_usage(fixture.jail.home_dir_fd()).unwrap()
+        );
     }
 }
