@@ -23,7 +23,7 @@
 #   CIPHER       the cipher both use (aes128-gcm@openssh.com)
 #   BENCH_PARENT where the temp folder goes (/var/lib; not tmpfs)
 #   KEEP=1       keep the temp folder
-#   BUILD=0      use target/release/sftpbox as it is
+#   BUILD=0      use the binary as it is (BOX_BIN, default target/release/sftpbox)
 set -euo pipefail
 
 SIZE_MB=${SIZE_MB:-1024}
@@ -36,7 +36,7 @@ KEEP=${KEEP:-0}
 BUILD=${BUILD:-1}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BOX_BIN=$REPO/target/release/sftpbox
+BOX_BIN=${BOX_BIN:-$REPO/target/release/sftpbox}
 SSHD=/usr/sbin/sshd
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -171,7 +171,7 @@ rsync_to() { # server args... (remote paths as :PATH)
     rsync -e "$RSH -p ${PORT[$s]}" "${args[@]}"
 }
 # Empties the destinations of server $1 (as root on the host: not timed).
-clear_remote() { find "${HOME_DIR[$1]}" -mindepth 1 -delete; }
+clear_remote() { [[ ! -d ${HOME_DIR[$1]} ]] || find "${HOME_DIR[$1]}" -mindepth 1 -delete; }
 
 # One timed run: seconds of "$@".
 timed() {

@@ -7,6 +7,10 @@
 //! commands git runs on the user's behalf confined like the programs
 //! themselves; and what an account without git is told.
 
+// Helpers outside `#[test]` fns unwrap and panic too: a failed setup is a
+// failed test.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
 mod common;
 
 use std::net::TcpListener;

@@ -6,6 +6,10 @@
 //! way out of the box (`../`, `/etc`, planted symlinks, the network)
 //! refused or kept inside.
 
+// Helpers outside `#[test]` fns unwrap and panic too: a failed setup is a
+// failed test.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
 mod common;
 
 use std::collections::BTreeMap;
