@@ -457,3 +457,29 @@ fn hooks_and_the_commands_git_runs_stay_in_the_sandbox() {
         other => panic!("the host's listener was reached: {other:?}"),
     }
 }
+
+#[test]
+fn an_account_added_with_commands_git_can_clone_and_push() {
+    let server = start();
+    let key = server.client_key().with_extension("pub");
+    let added = common::process::sftpbox(
+        server.dir.path(),
+        &[
+            "account",
+            "add",
+            "dave",
+            "--key",
+            &key.display().to_string(),
+            "--commands",
+            "git",
+        ],
+    );
+    assert_ok(&added);
+    let toml = std::fs::read_to_string(server.dir.path().join("accounts.toml")).unwrap();
+    assert!(toml.contains("commands = [\"git\"]"), "{toml}");
+    server.reload_accounts();
+    let clone = repository(&server, "dave", "d.git");
+    commit(&server, &clone, "by-dave", b"dave\n");
+    git_ok(&server, &clone, &["push", "-q", "origin", "HEAD:main"]);
+    assert!(ref_of(&server, "dave@127.0.0.1:d.git", "refs/heads/main").is_some());
+}
