@@ -23,6 +23,7 @@ use russh::keys::PublicKey;
 
 use crate::diagnostics::{Problem, render};
 
+pub use load::{COMMAND_ALIASES, programs_of};
 pub(crate) use load::{parse_quota, resolve_command};
 pub use password::hash_password;
 pub(crate) use password::{
@@ -137,7 +138,8 @@ pub(crate) struct Account {
     /// home may hold below itself; `None` = no limit.
     pub max_files: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
-    /// names; each was found by [`resolve_command`] (or is a built-in) at load.
+    /// names or aliases ([`COMMAND_ALIASES`]: `git`), as written; each
+    /// program was found by [`resolve_command`] (or is a built-in) at load.
     pub commands: Vec<String>,
     /// The home, relative to the homes folder: one or more plain path
     /// components (no `..`, not absolute). Defaults to the account name.

@@ -280,9 +280,10 @@ impl Jail {
 
     /// Counts the bytes and files stored under the home again and makes
     /// that the quota's usage: after an external program wrote behind the
-    /// jail's back.
+    /// jail's back. On the way it clears the setuid, setgid and sticky bits
+    /// such a program may have set, which no client may.
     pub fn recount_usage(&self) -> Result<Usage, JailError> {
-        let used = scan::count_usage(self.inner.root.as_fd())?;
+        let used = scan::count_usage_clearing_special_modes(self.inner.root.as_fd())?;
         self.inner.quota.set_used(used);
         Ok(used)
     }

@@ -123,7 +123,10 @@ impl Services {
             let commands = account
                 .commands
                 .iter()
-                .filter_map(|name| accounts::resolve_command(name).map(|path| (name.clone(), path)))
+                .flat_map(|name| accounts::programs_of(name))
+                .filter_map(|program| {
+                    accounts::resolve_command(program).map(|path| (program.to_owned(), path))
+                })
                 .collect();
             Ok::<_, JailError>((jail, commands))
         })
