@@ -55,6 +55,18 @@ pub(crate) struct ServerConfig {
     /// Where Prometheus metrics are served at `/metrics`
     /// (`metrics_listen`). Default: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written (`log_format`). Default text.
+    pub log_format: LogFormat,
+}
+
+/// `log_format`: how the server writes its log on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// `"text"`: one readable line per event, coloured only on a terminal.
+    #[default]
+    Text,
+    /// `"json"`: one JSON object per line, for log collectors.
+    Json,
 }
 
 /// The `[sandbox]` table: the uids sandboxed programs run as and the
@@ -292,6 +304,7 @@ impl ServerConfig {
             penalties: PenaltySettings::default(),
             control_socket: base.join(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
+            log_format: LogFormat::default(),
         }
     }
 
@@ -328,10 +341,15 @@ impl ServerConfig {
                     "limits" => limits(&mut report, value, &mut config.limits),
                     "penalties" => penalties(&mut report, value, &mut config.penalties),
                     "sandbox" => sandbox(&mut report, value, &mut config.limits.sandbox),
+                    "log_format" => {
+                        if let Some(format) = log_format(&mut report, value) {
+                            config.log_format = format;
+                        }
+                    }
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, [limits], [penalties] and [sandbox]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits], [penalties] and [sandbox]"
                         ),
                     ),
                 }
@@ -341,6 +359,17 @@ impl ServerConfig {
             .finish()
             .map(|()| config)
             .map_err(|problems| ConfigError::Invalid { problems })
+    }
+}
+
+fn log_format(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<LogFormat> {
+    match value.get_ref() {
+        DeValue::String(text) if text == "text" => Some(LogFormat::Text),
+        DeValue::String(text) if text == "json" => Some(LogFormat::Json),
+        _ => {
+            report.at(&value.span(), "`log_format` must be \"text\" or \"json\"");
+            None
+        }
     }
 }
 
@@ -921,6 +950,17 @@ mod tests {
     }
 
     #[test]
+    fn log_format_is_text_unless_json_is_asked_for() {
+        let file = Path::new("/srv/box/sftpbox.toml");
+        let text = ServerConfig::from_toml_str("", file).unwrap();
+        assert_eq!(text.log_format, LogFormat::Text);
+        let json = ServerConfig::from_toml_str("log_format = \"json\"\n", file).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        let p = problems("log_format = \"xml\"\n");
+        assert_eq!(p, ["1:14: `log_format` must be \"text\" or \"json\""]);
+    }
+
+    #[test]
     fn the_documented_limit_defaults_hold() {
         let l = Limits::default();
         assert_eq!(l.max_auth_attempts, 6);
@@ -1135,8 +1175,8 @@ command_timeout_seconds = 100000
         );
         assert!(problems("[sandbox]\nuids = \"60000-70000\"\n")[0].contains("65534"));
         assert!(
-            problems("[sandbox]\nmemory = \"lots\"\n")[0]
-                .starts_with("2:10: `lots` is not a size; write a memory as")
+            problems("[sandbox]\nmemory = \"1.x GiB\"\n")[0]
+                .starts_with("2:10: `1.x GiB` is not a size; write a memory as")
         );
         assert!(problems("sandbox = 3\n")[0].starts_with("1:11: `sandbox` must be a table"));
     }
