@@ -148,6 +148,21 @@ pub(crate) struct Account {
     pub readonly: bool,
     /// Whether every login is refused.
     pub disabled: bool,
+    /// What this account's sandboxed programs may hold together, where it
+    /// differs from sftpbox.toml's `[sandbox]` defaults.
+    pub sandbox: SandboxLimits,
+}
+
+/// Per-account overrides of the `[sandbox]` defaults (`sandbox_memory`,
+/// `sandbox_processes`, `sandbox_cpu_weight`); `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Bytes of memory all the account's programs may use together.
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads the account's programs may have together.
+    pub processes: Option<u64>,
+    /// The CPU weight of the account's programs.
+    pub cpu_weight: Option<u32>,
 }
 
 impl Account {
@@ -301,6 +316,7 @@ mod tests {
             home: "alice".to_owned(),
             readonly: false,
             disabled: false,
+            sandbox: SandboxLimits::default(),
         }
     }
 

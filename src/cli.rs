@@ -538,6 +538,10 @@ fn check(args: CheckArgs) -> ExitCode {
                 display(&config.accounts),
                 accounts.len()
             );
+            let cgroups = crate::exec::sandbox::Cgroups::set_up();
+            for line in crate::exec::sandbox::host_report(&cgroups) {
+                println!("sandbox: {line}");
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {

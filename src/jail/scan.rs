@@ -176,6 +176,73 @@ fn clear_special_mode(fd: &OwnedFd) {
     }
 }
 
+/// Gives everything under `root` (the root included) that `from` owns to
+/// `to` (uid and gid), without following a symlink, to the same depth as
+/// [`count_usage`]: a home of an earlier version, given to its account's
+/// sandbox uid.
+pub(crate) fn reown(root: BorrowedFd<'_>, from: u32, to: u32) -> Result<(), JailError> {
+    let dir = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let owner = (
+        Some(rustix::process::Uid::from_raw(to)),
+        Some(rustix::process::Gid::from_raw(to)),
+    );
+    rustix::fs::fchown(&dir, owner.0, owner.1)?;
+    reown_dir(&dir, 0, from, owner)
+}
+
+type Owner = (Option<rustix::process::Uid>, Option<rustix::process::Gid>);
+
+fn reown_dir(dir: &OwnedFd, depth: usize, from: u32, owner: Owner) -> Result<(), JailError> {
+    let mut subdirs: Vec<CString> = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from(st),
+            Err(Errno::NOENT) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        if stat.uid == from {
+            match rustix::fs::chownat(dir, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        if stat.is_dir() {
+            subdirs.push(name.to_owned());
+        }
+    }
+    if depth >= MAX_SCAN_DEPTH {
+        return Ok(());
+    }
+    for name in subdirs {
+        let child = rustix::fs::openat(
+            dir,
+            name.as_c_str(),
+            OFlags::RDONLY
+                | OFlags::DIRECTORY
+                | OFlags::NOFOLLOW
+                | OFlags::NOCTTY
+                | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        match child {
+            Ok(child) => reown_dir(&child, depth + 1, from, owner)?,
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;

@@ -53,6 +53,8 @@ pub struct AccountSpec {
     pub max_files: Option<u64>,
     pub readonly: bool,
     pub commands: Vec<String>,
+    /// More lines of the account's table, as written.
+    pub extra: Vec<String>,
 }
 
 impl AccountSpec {
@@ -66,7 +68,14 @@ impl AccountSpec {
             max_files: None,
             readonly: false,
             commands: Vec::new(),
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds `line` (`key = value`) to the account's table.
+    pub fn with(mut self, line: &str) -> AccountSpec {
+        self.extra.push(line.to_owned());
+        self
     }
 
     pub fn quota(mut self, bytes: u64) -> AccountSpec {
@@ -536,6 +545,10 @@ fn accounts_toml(accounts: &[AccountSpec], public_key: &str) -> String {
         if !a.commands.is_empty() {
             let list: Vec<String> = a.commands.iter().map(|c| format!("\"{c}\"")).collect();
             text.push_str(&format!("commands = [{}]\n", list.join(", ")));
+        }
+        for line in &a.extra {
+            text.push_str(line);
+            text.push('\n');
         }
         text.push('\n');
     }
