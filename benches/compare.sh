@@ -23,6 +23,9 @@
 #   SMALL_FILES / SMALL_KB   small-file tree (2000 files of 4 KiB), also the
 #               tree rclone, lftp and sshfs's tar copy
 #   TINY_FILES / TINY_KB     the second small-file row, small1k (20000 of 1 KiB)
+#   PSFTP_MB    size psftp puts and gets (SIZE_MB; OpenSSH's sftp-server takes
+#               PuTTY's pipelined 4 KiB writes at a few MiB/s, so 1 GiB there
+#               is ten minutes a run)
 #   PAR         parallel transfers of rclone (--transfers) and lftp (--parallel) (8)
 #   LS_ENTRIES  entries in the listed folder (10000)
 #   CONC / CONC_MB  concurrent sessions and MiB each (8, 128)
@@ -35,6 +38,7 @@
 #   SFTP_EXTRA  extra options for every sftp run, e.g. "-R 256 -B 262144" (none)
 #   BENCH_PARENT  where the temp folder goes (/var/lib; not tmpfs, not world-writable)
 #   KEEP=1      keep the temp folder (for debugging)
+#   BUILD=0     use target/release as it is (no cargo build)
 set -euo pipefail
 
 SIZE_MB=${SIZE_MB:-1024}
@@ -46,6 +50,7 @@ SMALL_KB=${SMALL_KB:-4}
 TINY_FILES=${TINY_FILES:-20000}
 TINY_KB=${TINY_KB:-1}
 PAR=${PAR:-8}
+PSFTP_MB=${PSFTP_MB:-$SIZE_MB}
 LS_ENTRIES=${LS_ENTRIES:-10000}
 CONC=${CONC:-8}
 CONC_MB=${CONC_MB:-128}
@@ -228,8 +233,13 @@ wait_port() { # host port [netns]
 }
 
 # ---------------------------------------------------------------- set up
-log "building sftpbox (cargo build --release --examples)"
-(cd "$REPO" && cargo build --release --quiet --bin sftpbox --example hold_sessions --example delay_proxy)
+if [[ ${BUILD:-1} == 1 ]]; then
+    log "building sftpbox (cargo build --release --examples)"
+    (cd "$REPO" && cargo build --release --quiet --bin sftpbox --example hold_sessions --example delay_proxy)
+else
+    [[ -x $BOX_BIN ]] || die "BUILD=0 but $BOX_BIN is not built"
+    log "BUILD=0: using $BOX_BIN as built ($(date -r "$BOX_BIN" '+%H:%M:%S'))"
+fi
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open files limit: $(ulimit -n)"
@@ -505,32 +515,34 @@ declare -A HOST_PUB=([box]=$W/box/keys/ssh_host_ed25519_key.pub [ssh]=$W/ssh/hos
 # ---------------------------------------------------------------- PuTTY psftp
 # psftp keeps PuTTY's own small window and request sizes (WinSCP's engine).
 if has_row psftp; then
-    def_row psftp:put "psftp put ${SIZE_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
-    def_row psftp:get "psftp get ${SIZE_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
+    def_row psftp:put "psftp put ${PSFTP_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
+    def_row psftp:get "psftp get ${PSFTP_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
     if need_tool psftp putty-tools && need_tool puttygen putty-tools; then
-        ensure_big
+        head -c "$((PSFTP_MB << 20))" /dev/urandom >"$W/client/psftp.bin"
+        PSFTP_SHA=$(sha "$W/client/psftp.bin")
         puttygen "$KEY" -O private -o "$KEY.ppk" 2>/dev/null || die "puttygen could not convert the key"
-        PSFTP_VERSION=$(psftp -V 2>&1 | head -1)
+        PSFTP_VERSION=$(psftp -V 2>&1 | sed -n 1p || true)
         ROW_NOTE[psftp:put]="$PSFTP_VERSION, its default cipher"
         psftp_to() { # server batch-file
             psftp -batch -P "${PORT[$1]}" -l "${USERNAME[$1]}" -i "$KEY.ppk" \
-                -hostkey "$(host_fp "${HOST_PUB[$1]}")" -b "$2" "${ADDR[$1]}"
+                -hostkey "$(host_fp "${HOST_PUB[$1]}")" -b "$2" "${ADDR[$1]}" 2>"$W/client/psftp.err" ||
+                { grep -v '^Using username' "$W/client/psftp.err" >&2; return 1; }
         }
-        echo "put $W/client/big.bin /up/psftp.bin" >"$W/client/psftp_put"
+        echo "put $W/client/psftp.bin /up/psftp.bin" >"$W/client/psftp_put"
         echo "get /up/psftp.bin $W/client/psftp_got.bin" >"$W/client/psftp_get"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
                 t0=$(now)
                 psftp_to "$s" "$W/client/psftp_put" >/dev/null || die "$s psftp put failed"
                 t1=$(now)
-                [[ $(sha "${HOME_DIR[$s]}/up/psftp.bin") == "$BIG_SHA" ]] || die "$s psftp put: sha256 mismatch"
-                record psftp:put "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                [[ $(sha "${HOME_DIR[$s]}/up/psftp.bin") == "$PSFTP_SHA" ]] || die "$s psftp put: sha256 mismatch"
+                record psftp:put "$s" "$(mib_s "$PSFTP_MB" "$(elapsed "$t0" "$t1")")"
                 rm -f "$W/client/psftp_got.bin"
                 t0=$(now)
                 psftp_to "$s" "$W/client/psftp_get" >/dev/null || die "$s psftp get failed"
                 t1=$(now)
-                [[ $(sha "$W/client/psftp_got.bin") == "$BIG_SHA" ]] || die "$s psftp get: sha256 mismatch"
-                record psftp:get "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                [[ $(sha "$W/client/psftp_got.bin") == "$PSFTP_SHA" ]] || die "$s psftp get: sha256 mismatch"
+                record psftp:get "$s" "$(mib_s "$PSFTP_MB" "$(elapsed "$t0" "$t1")")"
                 rm -f "$W/client/psftp_got.bin" "${HOME_DIR[$s]}/up/psftp.bin"
                 sync
             done
@@ -549,7 +561,7 @@ if has_row rclone; then
     if need_tool rclone rclone; then
         make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
         want=$(tree_sha "$W/client/small")
-        ROW_NOTE[rclone]="$(rclone version 2>/dev/null | head -1); ${ROW_NOTE[rclone]}"
+        ROW_NOTE[rclone]="$(rclone version 2>/dev/null | sed -n 1p || true); ${ROW_NOTE[rclone]}"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
                 rm -rf "${HOME_DIR[$s]}/up/rclone"
@@ -577,7 +589,7 @@ if has_row lftp; then
     if need_tool lftp lftp; then
         make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
         want=$(tree_sha "$W/client/small")
-        ROW_NOTE[lftp]="$(lftp --version 2>/dev/null | head -1 | tr -s ' |' ' '), over OpenSSH's ssh"
+        ROW_NOTE[lftp]="$(lftp --version 2>/dev/null | sed -n 1p | tr -s ' |' ' ' || true), over OpenSSH's ssh"
         LFTP_SSH="ssh -a -x -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR -i $KEY"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
@@ -610,7 +622,7 @@ if has_row sshfs; then
         make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
         want=$(tree_sha "$W/client/small")
         tar -c -f "$W/client/small.tar" -C "$W/client" small
-        ROW_NOTE[sshfs:cp]="$(sshfs --version 2>&1 | head -1), over OpenSSH's ssh"
+        ROW_NOTE[sshfs:cp]="$(sshfs --version 2>&1 | grep -i '^sshfs' || true), over OpenSSH's ssh"
         mkdir -p "$W/mnt"
         mount_of() { # server
             sshfs -p "${PORT[$1]}" -o "ssh_command=ssh -F /dev/null,IdentityFile=$KEY,IdentitiesOnly=yes" \
@@ -628,7 +640,7 @@ if has_row sshfs; then
                 t1=$(now)
                 record sshfs:cp "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
                 t0=$(now)
-                tar -x -f "$W/client/small.tar" -C "$W/mnt"
+                tar --no-same-owner --no-same-permissions -x -f "$W/client/small.tar" -C "$W/mnt"
                 t1=$(now)
                 record sshfs:tar "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
                 unmount
