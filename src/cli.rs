@@ -333,6 +333,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         accounts_path: config.accounts.clone(),
         homes: config.homes.clone(),
         host_keys,
+        proxy_protocol_from: config.proxy_protocol_from.clone(),
     };
     let code = runtime.block_on(run_until_signalled(settings, &config));
     // The grace period is over: work still running on the blocking pool

@@ -55,6 +55,10 @@ pub(crate) struct ServerConfig {
     /// Where Prometheus metrics are served at `/metrics`
     /// (`metrics_listen`). Default: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Load balancers whose connections start with a PROXY protocol
+    /// header naming the client (`proxy_protocol_from`, addresses or
+    /// networks). Default: none, so no header is ever honoured.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
     /// How log lines are written (`log_format`). Default text.
     pub log_format: LogFormat,
 }
@@ -255,6 +259,7 @@ impl ServerConfig {
             penalties: PenaltySettings::default(),
             control_socket: base.join(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
+            proxy_protocol_from: Vec::new(),
             log_format: LogFormat::default(),
         }
     }
@@ -289,6 +294,12 @@ impl ServerConfig {
                             config.metrics_listen = Some(addr);
                         }
                     }
+                    "proxy_protocol_from" => {
+                        if let Some(networks) = networks(&mut report, value, "proxy_protocol_from")
+                        {
+                            config.proxy_protocol_from = networks;
+                        }
+                    }
                     "limits" => limits(&mut report, value, &mut config.limits),
                     "penalties" => penalties(&mut report, value, &mut config.penalties),
                     "log_format" => {
@@ -299,7 +310,7 @@ impl ServerConfig {
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits] and [penalties]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, proxy_protocol_from, [limits] and [penalties]"
                         ),
                     ),
                 }
@@ -394,6 +405,44 @@ fn metrics_listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Opti
             None
         }
     }
+}
+
+/// A list of addresses and networks (`"192.0.2.1"`, `"10.0.0.0/8"`,
+/// `"2001:db8::/32"`); `None`, with the problems reported, when any item
+/// is not one. A bare address is its own /32 or /128.
+fn networks(
+    report: &mut Report<'_>,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+) -> Option<Vec<ipnet::IpNet>> {
+    let DeValue::Array(items) = value.get_ref() else {
+        report.at(
+            &value.span(),
+            format!(
+                "`{key}` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]"
+            ),
+        );
+        return None;
+    };
+    let before = report.count();
+    let mut networks = Vec::new();
+    for item in items.iter() {
+        let parsed = match item.get_ref() {
+            DeValue::String(text) => text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(net) => networks.push(net),
+            None => report.at(
+                &item.span(),
+                "not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+            ),
+        }
+    }
+    (report.count() == before).then_some(networks)
 }
 
 fn set_path(
@@ -522,31 +571,9 @@ fn penalties(
                 _ => report.at(&value.span(), "`enabled` must be true or false"),
             },
             "exempt" => {
-                let DeValue::Array(items) = value.get_ref() else {
-                    report.at(
-                        &value.span(),
-                        "`exempt` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]",
-                    );
-                    continue;
-                };
-                let mut exempt = Vec::new();
-                for item in items.iter() {
-                    let parsed = match item.get_ref() {
-                        DeValue::String(text) => text
-                            .parse::<ipnet::IpNet>()
-                            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                            .ok(),
-                        _ => None,
-                    };
-                    match parsed {
-                        Some(net) => exempt.push(net),
-                        None => report.at(
-                            &item.span(),
-                            "not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
-                        ),
-                    }
+                if let Some(exempt) = networks(report, value, "exempt") {
+                    settings.exempt = exempt;
                 }
-                settings.exempt = exempt;
             }
             _ => {
                 let Some((_, slot)) = PENALTY_SECONDS.iter().find(|(key, _)| *key == name) else {
@@ -839,6 +866,33 @@ mod tests {
                 "2:11: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
                 "3:12: `authfail` must be a whole number of seconds, 0 to 86400",
                 "4:1: unknown penalty setting `bogus`; they are enabled, authfail, noauth, grace_exceeded, max_startups, min, max and exempt",
+            ]
+        );
+    }
+
+    #[test]
+    fn proxy_protocol_from_takes_addresses_and_networks() {
+        let config = ServerConfig::from_toml_str("", Path::new("c.toml")).unwrap();
+        assert!(config.proxy_protocol_from.is_empty());
+        let text = "proxy_protocol_from = [\"127.0.0.1/32\", \"::1\", \"10.1.0.0/16\"]\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("c.toml")).unwrap();
+        let nets: Vec<String> = config
+            .proxy_protocol_from
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "::1/128", "10.1.0.0/16"]);
+        assert_eq!(
+            problems("proxy_protocol_from = [\"127.0.0.1\", \"balancer\", 7]\n"),
+            [
+                "1:37: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+                "1:49: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+            ]
+        );
+        assert_eq!(
+            problems("\nproxy_protocol_from = \"127.0.0.1/32\"\n"),
+            [
+                "2:23: `proxy_protocol_from` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]"
             ]
         );
     }

@@ -163,6 +163,7 @@ impl TestServer {
             accounts_path: base.join("accounts.toml"),
             homes: base.join("homes"),
             host_keys,
+            proxy_protocol_from: Vec::new(),
         };
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
