@@ -329,6 +329,18 @@ impl Jail {
         Ok(rustix::fs::fstat(&fd)?.into())
     }
 
+    /// Like [`stat`](Self::stat), but only from the kernel's caches: `None`
+    /// when some component of the path is not in the lookup cache
+    /// (`RESOLVE_CACHED`), so that the caller can answer without the
+    /// blocking pool when nothing would wait for the disk, and use `stat`
+    /// there otherwise.
+    pub fn stat_cached(&self, path: &VirtualPath) -> Result<Option<Stat>, JailError> {
+        let Some(fd) = self.open_cached(path, OFlags::PATH)? else {
+            return Ok(None);
+        };
+        Ok(Some(rustix::fs::fstat(&fd)?.into()))
+    }
+
     /// Metadata of `path` itself: a final symlink is reported, not followed.
     pub fn lstat(&self, path: &VirtualPath) -> Result<Stat, JailError> {
         let Some((parent, name)) = self.open_parent(path)? else {
@@ -428,6 +440,25 @@ impl Jail {
         mode: Mode,
     ) -> Result<OwnedFd, JailError> {
         openat2(self.inner.root.as_fd(), path.relative(), flags, mode)
+    }
+
+    /// Opens `path` like [`open_in_root`](Self::open_in_root), but only
+    /// when the kernel can resolve it from its lookup cache alone
+    /// (`RESOLVE_CACHED`, same chroot semantics); `None` when it cannot
+    /// (or races a rename, or is a kernel without the flag): then the
+    /// caller goes the ordinary way, which gives the real answer.
+    fn open_cached(&self, path: &VirtualPath, flags: OFlags) -> Result<Option<OwnedFd>, JailError> {
+        match rustix::fs::openat2(
+            self.inner.root.as_fd(),
+            path.relative(),
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE | ResolveFlags::CACHED,
+        ) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::AGAIN | Errno::INTR | Errno::INVAL | Errno::NOSYS) => Ok(None),
+            Err(errno) => Err(errno.into()),
+        }
     }
 
     /// Opens the parent directory of `path` (`O_PATH`, resolved in the box)
