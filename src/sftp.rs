@@ -404,10 +404,10 @@ fn dispatch(
                 // With nothing before it on the handle's lane, a READ the
                 // page cache can answer is answered here: no trip to the
                 // blocking pool, no thread woken.
-                if lane.is_idle() {
-                    if let Some(reply) = requests::read_cached(id, &file, offset, len) {
-                        return session.reply(reply, cost);
-                    }
+                if lane.is_idle()
+                    && let Some(reply) = requests::read_cached(id, &file, offset, len)
+                {
+                    return session.reply(reply, cost);
                 }
                 lane.push(
                     Box::new(move || requests::read(id, &file, offset, len)),
@@ -442,10 +442,11 @@ fn dispatch(
             // on the path lane, is opened here when the kernel's caches
             // resolve its path: no trip to the blocking pool.
             let read_only = flags.bits() == OpenFlags::READ.bits();
-            if read_only && path_lane.is_idle() {
-                if let Some(reply) = requests::open_cached(session, id, &filename, &lane) {
-                    return session.reply(reply, cost);
-                }
+            if read_only
+                && path_lane.is_idle()
+                && let Some(reply) = requests::open_cached(session, id, &filename, &lane)
+            {
+                return session.reply(reply, cost);
             }
             on_path(session, path_lane, cost, move |s| {
                 requests::open(s, id, &filename, flags, &attrs, lane)
@@ -485,10 +486,10 @@ fn dispatch(
             })
         }
         Request::Stat { id, path } => {
-            if path_lane.is_idle() {
-                if let Some(reply) = requests::stat_cached(session, id, &path) {
-                    return session.reply(reply, cost);
-                }
+            if path_lane.is_idle()
+                && let Some(reply) = requests::stat_cached(session, id, &path)
+            {
+                return session.reply(reply, cost);
             }
             on_path(session, path_lane, cost, move |s| {
                 requests::stat(s, id, &path, true)

@@ -154,10 +154,10 @@ impl LaneInner {
                 }
             }
         };
-        if weight == Weight::Short {
-            if let Some(slot) = lane.budget.try_job_slot() {
-                return LaneInner::trip(lane.clone(), slot, Weight::Short);
-            }
+        if weight == Weight::Short
+            && let Some(slot) = lane.budget.try_job_slot()
+        {
+            return LaneInner::trip(lane.clone(), slot, Weight::Short);
         }
         let waiting = lane.clone();
         lane.runtime.spawn(
