@@ -1229,8 +1229,8 @@ command_timeout_seconds = 100000
         );
         assert!(problems("[sandbox]\nuids = \"60000-70000\"\n")[0].contains("65534"));
         assert!(
-            problems("[sandbox]\nmemory = \"1.x GiB\"\n")[0]
-                .starts_with("2:10: `1.x GiB` is not a size; write a memory as")
+            problems("[sandbox]\nmemory = \"1..5 GiB\"\n")[0]
+                .starts_with("2:10: `1..5 GiB` is not a size; write a memory as")
         );
         assert!(problems("sandbox = 3\n")[0].starts_with("1:11: `sandbox` must be a table"));
     }
