@@ -8,6 +8,13 @@
 //! to one file stay in order while other files proceed), and all path
 //! requests share the session's path lane. Replies go straight to the writer,
 //! in whatever order lanes finish: SFTP clients match replies by id.
+//!
+//! A READ or a WRITE carries a toll: its bytes, taken from the account's
+//! download or upload bucket (`crate::rate`) before the lane runs it, on
+//! the async side, so a lane waiting for its rate holds no thread. Waiting
+//! delays the reply, and the client's own limit on requests in flight then
+//! holds it back: the rate is flow control, never a refused request. Once
+//! the session has ended, tolls are waived so that what is queued finishes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,10 +23,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::budget::{AccountBudget, HandleTicket};
 use crate::jail::{JailDir, JailFile, VirtualPath, escaped};
+use crate::rate::TokenBucket;
 use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
@@ -50,8 +59,17 @@ pub enum Weight {
     Long,
 }
 
-/// A job, the backlog bytes it holds, and its weight.
-type Queued = (Job, usize, Weight);
+/// Bytes a job moves to or from the client, to be taken from a bucket
+/// before it runs.
+pub struct Toll {
+    /// The account's bucket for the job's direction.
+    pub bucket: Arc<TokenBucket>,
+    /// How many bytes (a READ's length, a WRITE's payload).
+    pub bytes: u64,
+}
+
+/// A job, the backlog bytes it holds, its weight and its toll.
+type Queued = (Job, usize, Weight, Option<Toll>);
 
 /// A serial queue of jobs.
 #[derive(Clone)]
@@ -61,8 +79,13 @@ pub struct Lane {
 
 impl Lane {
     /// Starts a lane whose replies go to `replies` and whose jobs wait for
-    /// a slot of `budget`, the account's, before they take a thread.
-    pub fn spawn(replies: mpsc::UnboundedSender<Reply>, budget: AccountBudget) -> Lane {
+    /// a slot of `budget`, the account's, before they take a thread (and
+    /// for their toll before that, until `ended` is cancelled).
+    pub fn spawn(
+        replies: mpsc::UnboundedSender<Reply>,
+        budget: AccountBudget,
+        ended: CancellationToken,
+    ) -> Lane {
         let (jobs, mut queue) = mpsc::unbounded_channel::<Queued>();
         let span = tracing::Span::current();
         let task_span = span.clone();
@@ -77,15 +100,31 @@ impl Lane {
                             None => return,
                         },
                     };
+                    if let Some(toll) = &first.3 {
+                        tokio::select! {
+                            () = toll.bucket.take(toll.bytes) => {}
+                            () = ended.cancelled() => {}
+                        }
+                    }
                     let mut batch = vec![(first.0, first.1)];
                     let slot = if first.2 == Weight::Long {
                         budget.long_job_slot().await
                     } else {
                         // Short jobs queued together share one trip; a long
-                        // one waits for the next, in its own slot.
+                        // one waits for the next, in its own slot, and so
+                        // does one whose toll is not yet due.
                         while batch.len() < MAX_JOBS_PER_BATCH {
                             match queue.try_recv() {
-                                Ok((job, cost, Weight::Short)) => batch.push((job, cost)),
+                                Ok((job, cost, Weight::Short, toll)) => {
+                                    let due = toll.as_ref().is_some_and(|toll| {
+                                        !ended.is_cancelled() && !toll.bucket.try_take(toll.bytes)
+                                    });
+                                    if due {
+                                        held_back = Some((job, cost, Weight::Short, toll));
+                                        break;
+                                    }
+                                    batch.push((job, cost));
+                                }
                                 Ok(long) => {
                                     held_back = Some(long);
                                     break;
@@ -126,12 +165,18 @@ impl Lane {
     /// is written.
     pub fn push(&self, job: Job, cost: usize) {
         // The lane ends only when the session does; a lost job then needs no reply.
-        let _ = self.jobs.send((job, cost, Weight::Short));
+        let _ = self.jobs.send((job, cost, Weight::Short, None));
+    }
+
+    /// Queues a short `job` that moves bytes to or from the client: it runs
+    /// once `toll` is paid.
+    pub fn push_tolled(&self, job: Job, cost: usize, toll: Toll) {
+        let _ = self.jobs.send((job, cost, Weight::Short, Some(toll)));
     }
 
     /// Queues a long `job` (see [`Weight::Long`]).
     pub fn push_long(&self, job: Job, cost: usize) {
-        let _ = self.jobs.send((job, cost, Weight::Long));
+        let _ = self.jobs.send((job, cost, Weight::Long, None));
     }
 }
 

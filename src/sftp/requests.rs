@@ -176,8 +176,8 @@ pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
 }
 
 /// READ: up to [`MAX_DATA_BYTES`] from the file, read straight into the
-/// reply, or EOF at its end.
-pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
+/// reply, or EOF at its end; also how many bytes of the file it sends.
+pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> (Bytes, usize) {
     let len = len.min(MAX_DATA_BYTES) as usize;
     let mut reply = DataReply::new(id, len);
     let mut filled = 0;
@@ -190,17 +190,17 @@ pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
             Ok(n) => filled += n,
             Err(err) => {
                 if filled == 0 {
-                    return status::reply(id, &err);
+                    return (status::reply(id, &err), 0);
                 }
                 break;
             }
         }
     }
     if filled == 0 && len > 0 {
-        return status::end_of_file(id);
+        return (status::end_of_file(id), 0);
     }
     file.count_read(filled);
-    reply.finish(filled)
+    (reply.finish(filled), filled)
 }
 
 /// WRITE: all the bytes at the offset, or nothing (quota). `data` is a slice
