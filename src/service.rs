@@ -3,8 +3,8 @@
 //!
 //! [`Services`] is the server-wide side: the accounts in force, the folder
 //! of homes, and the live state every connection of an account shares
-//! (`registry`: its quota, its rates, its open box, its session count). For each
-//! connection it builds, once, at the first channel, an account's
+//! (`registry`: its quota, its rates, its open box, its session count). For
+//! each connection it builds, once, at the first channel, an account's
 //! [`AccountServices`]: its box, its name, the external commands it may run
 //! (resolved on disk then) and the command timeout. Every channel of the
 //! connection then runs on that one value, so a reload of accounts.toml

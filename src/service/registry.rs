@@ -1,10 +1,10 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
 //! session of the account charges (its bytes and its files), its
 //! [`AccountBudget`] (blocking jobs and open handles), its [`AccountRates`]
-//! (one token bucket per direction, so its sessions share its rates), the open [`Jail`]
-//! (one home descriptor for all of them), how many sessions it has open and
-//! what they all moved since the server started. The box is closed with the
-//! account's last session; the figures stay.
+//! (one token bucket per direction, so its sessions share its rates), the
+//! open [`Jail`] (one home descriptor for all of them), how many sessions it
+//! has open and what they all moved since the server started. The box is
+//! closed with the account's last session; the figures and the rates stay.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
