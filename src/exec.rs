@@ -64,6 +64,8 @@ pub struct ExecContext {
     /// The account's rates: a command's stdin is read at most at the
     /// upload rate, its stdout written at most at the download rate.
     pub rates: AccountRates,
+    /// What the account's sandboxed programs run as and may hold.
+    pub programs: sandbox::Programs,
 }
 
 /// How a command ended: what `connection` reports to the client.

@@ -18,6 +18,7 @@
 //! counted, as it moves, into the connection's [`Transferred`].
 
 mod registry;
+mod uids;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::accounts::{self, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::config::Limits;
 use crate::exec::ExecContext;
+use crate::exec::sandbox::{Cgroups, ProgramLimits, Programs};
 use crate::jail::{Jail, JailError};
 use crate::rate::AccountRates;
 use registry::AccountRegistry;
@@ -52,6 +54,9 @@ pub enum ServiceError {
     /// The blocking task that opens the home did not finish.
     #[error("opening the home was interrupted")]
     Interrupted,
+    /// No sandbox uid could be given to the account.
+    #[error("no sandbox uid: {0}")]
+    Uid(String),
 }
 
 /// The services side of the server, shared by every connection.
@@ -68,6 +73,13 @@ pub struct Services {
     max_sessions_per_account: usize,
     /// The process's blocking jobs and descriptors, shared out to accounts.
     budget: ProcessBudget,
+    /// Each account's sandbox uid, on a root server (`None` otherwise:
+    /// programs then run as the server's own uid in a user namespace).
+    uids: Option<Arc<uids::UidTable>>,
+    /// The per-account cgroups of sandboxed programs.
+    cgroups: Arc<Cgroups>,
+    /// The `[sandbox]` defaults of what an account's programs may hold.
+    program_limits: ProgramLimits,
 }
 
 impl Services {
@@ -80,6 +92,13 @@ impl Services {
             handles_per_account = budget.max_handles_per_account(),
             "open handle ceilings"
         );
+        let uids = rustix::process::geteuid()
+            .is_root()
+            .then(|| Arc::new(uids::UidTable::load(&homes, limits.sandbox.uids.clone())));
+        let cgroups = Cgroups::set_up();
+        for line in crate::exec::sandbox::host_report(&cgroups) {
+            info!(holds = %line, "limits of sandboxed programs");
+        }
         Services {
             accounts,
             registry: AccountRegistry::default(),
@@ -87,6 +106,13 @@ impl Services {
             command_timeout: limits.command_timeout,
             max_sessions_per_account: limits.max_sessions_per_account,
             budget,
+            uids,
+            cgroups,
+            program_limits: ProgramLimits {
+                memory_bytes: limits.sandbox.memory_bytes,
+                processes: limits.sandbox.processes,
+                cpu_weight: limits.sandbox.cpu_weight,
+            },
         }
     }
 
@@ -121,17 +147,43 @@ impl Services {
         let registry = self.registry.clone();
         let rates = registry.rates_for(&account);
         let home = self.homes.join(&account.home);
-        let (jail, commands) = tokio::task::spawn_blocking(move || {
-            let jail = registry.jail_for(&account, &home)?;
+        let defaults = self.program_limits;
+        let limits = ProgramLimits {
+            memory_bytes: account
+                .sandbox
+                .memory_bytes
+                .unwrap_or(defaults.memory_bytes),
+            processes: account.sandbox.processes.unwrap_or(defaults.processes),
+            cpu_weight: account.sandbox.cpu_weight.unwrap_or(defaults.cpu_weight),
+        };
+        let table = self.uids.clone();
+        let (jail, commands, uid) = tokio::task::spawn_blocking(move || {
+            let uid = match &table {
+                Some(table) => Some(
+                    table
+                        .uid_for(account.name.as_str())
+                        .map_err(ServiceError::Uid)?,
+                ),
+                None => None,
+            };
+            let jail = registry.jail_for(&account, &home, uid)?;
             let commands = account
                 .commands
                 .iter()
-                .filter_map(|name| accounts::resolve_command(name).map(|path| (name.clone(), path)))
+                .flat_map(|name| accounts::programs_of(name))
+                .filter_map(|program| {
+                    accounts::resolve_command(program).map(|path| (program.to_owned(), path))
+                })
                 .collect();
-            Ok::<_, JailError>((jail, commands))
+            Ok::<_, ServiceError>((jail, commands, uid))
         })
         .await
         .map_err(|_| ServiceError::Interrupted)??;
+        let programs = Programs {
+            cgroups: Arc::clone(&self.cgroups),
+            limits,
+            uid: uid.unwrap_or_else(|| rustix::process::geteuid().as_raw()),
+        };
         Ok(AccountServices {
             jail,
             account: account_name.to_owned(),
@@ -139,6 +191,7 @@ impl Services {
             command_timeout: self.command_timeout,
             budget: self.registry.budget_for(account_name, &self.budget),
             rates,
+            programs,
         })
     }
 }
@@ -160,6 +213,8 @@ pub struct AccountServices {
     budget: AccountBudget,
     /// The account's rates, shared with its other sessions.
     rates: AccountRates,
+    /// What the account's sandboxed programs run as and may hold.
+    programs: Programs,
 }
 
 impl AccountServices {
@@ -256,6 +311,7 @@ impl AccountServices {
             pty,
             moved,
             rates: self.rates.clone(),
+            programs: self.programs.clone(),
         }
     }
 }

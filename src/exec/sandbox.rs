@@ -24,15 +24,84 @@
 //! the byte quota or `max_files`; after exit a final recount replaces the
 //! stored usage. The overshoot is bounded by one interval of writes.
 //!
-//! Known limits: `RLIMIT_NPROC` counts per real uid, so sandboxes sharing
-//! the `nobody` uid share 64 processes; a server not running as root is
-//! refused (the user-namespace path is not implemented).
+//! Limits per account (`cgroup.rs`): an account's programs run in a cgroup
+//! of their own (`memory`, `pids`, CPU weight over all of them together),
+//! and, on a root server, under a uid of their own from `[sandbox] uids`
+//! (chosen by `service`), so `RLIMIT_NPROC` and signals never cross
+//! accounts. Without cgroups each process gets `RLIMIT_AS` = the account's
+//! memory; with them `RLIMIT_AS` is off, as the cgroup bounds what is
+//! really used (an address-space limit only fails large reservations).
+//!
+//! Privilege: a root server drops to the account's uid after building the
+//! namespaces; any other server makes a user namespace first (its own uid
+//! mapped to itself, `setgroups` denied), in which the other namespaces,
+//! the mounts, Landlock and the rlimits work as they do for root. A kernel
+//! that allows no unprivileged user namespace refuses the program (126,
+//! naming the layer and the error).
 
 // The one reviewed exception to `#![deny(unsafe_code)]`: `pre_exec` and
 // the raw syscalls between fork and exec (see the `//!` of child.rs).
+mod cgroup;
 #[allow(unsafe_code)]
 mod child;
 mod plan;
+
+pub use cgroup::{Cgroups, ProgramLimits};
+use std::sync::Arc;
+
+/// How an account's programs are bounded: its cgroup limits and its uid.
+#[derive(Clone, Debug)]
+pub struct Programs {
+    /// The server's cgroups, in which the account gets one.
+    pub cgroups: Arc<Cgroups>,
+    /// What the account's programs may hold together.
+    pub limits: ProgramLimits,
+    /// The uid (and gid, the same number) a root server runs them as.
+    pub uid: u32,
+}
+
+/// What this host gives sandboxed programs, one line each: how they are
+/// kept apart (root and uids, or a user namespace) and what bounds their
+/// memory and processes (`cgroups`). For the start-up log and `check`.
+pub fn host_report(cgroups: &Cgroups) -> Vec<String> {
+    let privilege = if rustix::process::geteuid().is_root() {
+        "running as root: each account's programs run as a uid of its own from [sandbox] uids"
+            .to_owned()
+    } else {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok())
+        };
+        let off = if read("/proc/sys/user/max_user_namespaces") == Some(0) {
+            Some("user.max_user_namespaces is 0")
+        } else if read("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+            Some("kernel.unprivileged_userns_clone is 0")
+        } else if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+            Some("kernel.apparmor_restrict_unprivileged_userns is 1")
+        } else {
+            None
+        };
+        match off {
+            Some(why) => format!(
+                "not root and {why}: programs are refused (exit 126); SFTP, scp and the built-ins are served"
+            ),
+            None => "not root: programs run in an unprivileged user namespace as the server's own uid (RLIMIT_NPROC per sandbox, signals kept in by the pid namespace)".to_owned(),
+        }
+    };
+    vec![privilege, cgroups.holds()]
+}
+
+impl Default for Programs {
+    /// No cgroups, the default limits, `nobody`.
+    fn default() -> Programs {
+        Programs {
+            cgroups: Cgroups::unavailable("none were set up"),
+            limits: ProgramLimits::default(),
+            uid: plan::SANDBOX_ID,
+        }
+    }
+}
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -111,7 +180,16 @@ where
         Ok(pipe) => pipe,
         Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
     };
-    let plan = match plan::build(ctx, report_writer, kill_reader) {
+    let cgroup = match ctx
+        .programs
+        .cgroups
+        .enter(&ctx.account, &ctx.programs.limits)
+    {
+        Ok(cgroup) => cgroup,
+        Err(why) => return refuse(&mut stderr, &name, &why).await,
+    };
+    let oom_kills = cgroup.as_ref().map_or(0, cgroup::AccountCgroup::oom_kills);
+    let plan = match plan::build(ctx, report_writer, kill_reader, cgroup.as_ref()) {
         Ok(plan) => plan,
         Err(why) => return refuse(&mut stderr, &name, &why).await,
     };
@@ -198,6 +276,19 @@ where
         supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
+    if let Some(cgroup) = &cgroup
+        && cgroup.oom_kills() > oom_kills
+    {
+        let mib = ctx.programs.limits.memory_bytes >> 20;
+        note(
+            &mut stderr,
+            &format!(
+                "sftpbox: {name}: a process was killed for want of memory (this account's programs may use {mib} MiB together)\n"
+            ),
+        )
+        .await;
+    }
+    drop(cgroup);
     let over = recount(ctx)
         .await
         .and_then(|usage| over_limit(usage, ctx.jail.quota()));

@@ -72,6 +72,7 @@ impl Fixture {
             pty: false,
             moved: Default::default(),
             rates: crate::rate::AccountRates::unlimited(),
+            programs: Default::default(),
         };
         Fixture {
             _dir: dir,

@@ -33,7 +33,7 @@ use std::process::Command;
 use super::plan::{Plan, Step};
 
 /// The steps, by number, as the parent names them in a refusal message.
-pub(super) const STEP_NAMES: [&str; 14] = [
+pub(super) const STEP_NAMES: [&str; 16] = [
     "setsid",
     "namespaces",
     "private mounts",
@@ -48,6 +48,8 @@ pub(super) const STEP_NAMES: [&str; 14] = [
     "parent-death signal",
     "no_new_privs",
     "landlock",
+    "cgroup",
+    "user namespace (unprivileged user namespaces may be off: sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone or kernel.apparmor_restrict_unprivileged_userns)",
 ];
 
 /// `RLIM_INFINITY`, as the `u64` the plan stores.
@@ -95,6 +97,10 @@ fn apply(plan: &Plan) -> io::Result<()> {
     // or a local of this frame, every fd is owned by `plan`.
     unsafe {
         check(libc::setsid().into(), report, 0)?;
+        join_cgroups(plan, report)?;
+        if let Some(maps) = &plan.user_ns {
+            enter_user_namespace(plan, maps, report)?;
+        }
         let flags = libc::CLONE_NEWNS
             | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
@@ -181,7 +187,11 @@ fn apply(plan: &Plan) -> io::Result<()> {
             report,
             6,
         )?;
-        check(libc::fchdir(plan.home.as_raw_fd()).into(), report, 7)?;
+        if plan.user_ns.is_some() {
+            check(libc::chdir(plan.home_inside.as_ptr()).into(), report, 7)?;
+        } else {
+            check(libc::fchdir(plan.home.as_raw_fd()).into(), report, 7)?;
+        }
         set_limit(libc::RLIMIT_CORE, 0, report)?;
 
         let pid = libc::fork();
@@ -243,14 +253,26 @@ fn attach_home(plan: &Plan, target: &std::ffi::CString, flags: libc::c_ulong) ->
     // SAFETY: see `install`; `target` and the empty path are `CStr`s that
     // outlive the calls, the descriptor is owned by `plan`.
     unsafe {
-        let moved = libc::syscall(
-            libc::SYS_move_mount,
-            plan.home.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        );
+        let moved = if plan.user_ns.is_some() {
+            // The cwd: the home, carried into this namespace by `unshare`.
+            libc::mount(
+                c".".as_ptr(),
+                target.as_ptr(),
+                none,
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+            .into()
+        } else {
+            libc::syscall(
+                libc::SYS_move_mount,
+                plan.home.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        };
         if moved < 0 {
             return -1;
         }
@@ -360,4 +382,53 @@ fn supervise(child: libc::pid_t, kill_switch: RawFd) -> ! {
         }
         libc::_exit(libc::WEXITSTATUS(status))
     }
+}
+
+/// Joins the account's cgroups: `0` (this process) into each
+/// `cgroup.procs` the plan holds open, before anything else is started.
+fn join_cgroups(plan: &Plan, report: RawFd) -> io::Result<()> {
+    for procs in &plan.cgroup_procs {
+        // SAFETY: a one-byte write from a static buffer to an fd the plan owns.
+        let written = unsafe { libc::write(procs.as_raw_fd(), c"0".as_ptr().cast(), 1) };
+        if written != 1 {
+            return Err(failed(report, 14));
+        }
+    }
+    Ok(())
+}
+
+/// Makes a user namespace in which this process keeps its uid and gid
+/// (each mapped to itself, `setgroups` denied, as an unprivileged process
+/// may map only itself) and holds the capabilities the next steps need.
+fn enter_user_namespace(
+    plan: &Plan,
+    maps: &super::plan::UserMaps,
+    report: RawFd,
+) -> io::Result<()> {
+    // SAFETY: see `install`; the paths and contents are `CStr`s the plan
+    // owns, the buffers outlive the calls.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWUSER).into(), report, 15)?;
+        // Standing in the home when the mount namespace is made moves the
+        // cwd to the home's copy there, which `attach_home` then binds.
+        check(libc::fchdir(plan.home.as_raw_fd()).into(), report, 15)?;
+        let files: [(&std::ffi::CStr, &std::ffi::CStr); 3] = [
+            (c"/proc/self/setgroups", c"deny"),
+            (c"/proc/self/uid_map", maps.uid_map.as_c_str()),
+            (c"/proc/self/gid_map", maps.gid_map.as_c_str()),
+        ];
+        for (path, text) in files {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(failed(report, 15));
+            }
+            let len = text.to_bytes().len();
+            let written = libc::write(fd, text.as_ptr().cast(), len);
+            libc::close(fd);
+            if usize::try_from(written).ok() != Some(len) {
+                return Err(failed(report, 15));
+            }
+        }
+    }
+    Ok(())
 }

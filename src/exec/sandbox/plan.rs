@@ -28,6 +28,7 @@ use landlock::{
 };
 use rustix::mount::OpenTreeFlags;
 
+use super::cgroup::{AccountCgroup, ProgramLimits};
 use crate::exec::ExecContext;
 #[cfg(doc)]
 use crate::jail::Jail;
@@ -80,16 +81,34 @@ pub(super) struct Limits {
 }
 
 impl Limits {
-    /// The defaults, with `RLIMIT_FSIZE` = `file_size_bytes`.
-    pub(super) fn with_file_size(file_size_bytes: u64) -> Limits {
+    /// `RLIMIT_FSIZE` = `file_size_bytes`; processes from the account's
+    /// limits, and its memory as each process's address space unless a
+    /// cgroup bounds the memory (`in_cgroup`).
+    pub(super) fn for_account(
+        file_size_bytes: u64,
+        account: &ProgramLimits,
+        in_cgroup: bool,
+    ) -> Limits {
         Limits {
             file_size_bytes,
             cpu_seconds: 60,
-            address_space_bytes: 1 << 30,
-            processes: 64,
+            address_space_bytes: if in_cgroup {
+                u64::MAX
+            } else {
+                account.memory_bytes
+            },
+            processes: account.processes,
             open_files: 256,
         }
     }
+}
+
+/// The id maps of a user namespace, as written to `/proc/self/*_map`.
+pub(super) struct UserMaps {
+    /// `uid_map`: the server's uid, mapped to itself.
+    pub uid_map: CString,
+    /// `gid_map`: the server's gid, mapped to itself.
+    pub gid_map: CString,
 }
 
 /// One mount-plan step, paths absolute in the host's view (under the stage).
@@ -146,6 +165,11 @@ pub(super) struct Plan {
     pub limits: Limits,
     /// `(uid, gid)` to switch to, `None` when not running as root.
     pub ids: Option<(u32, u32)>,
+    /// `cgroup.procs` of the account's cgroup in each hierarchy: the child
+    /// writes itself there first. Empty without cgroups.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// A user namespace to make first, on a server that is not root.
+    pub user_ns: Option<UserMaps>,
     /// A failing step writes its number here.
     pub report: PipeWriter,
     /// Read end of the kill switch: when the parent closes the write end,
@@ -182,12 +206,9 @@ pub(super) fn build(
     ctx: &ExecContext,
     report: PipeWriter,
     kill_switch: PipeReader,
+    cgroup: Option<&AccountCgroup>,
 ) -> Result<Plan, String> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(
-            "the namespace sandbox needs root (user namespaces are not implemented)".into(),
-        );
-    }
+    let is_root = rustix::process::geteuid().is_root();
     let home = ctx.jail.home_dir_fd();
     let readonly = ctx.jail.is_readonly();
     let home_stat = rustix::fs::fstat(home).map_err(|err| format!("home: {err}"))?;
@@ -199,13 +220,20 @@ pub(super) fn build(
     // Not a bind from a path in the child: the descriptor names a mount of
     // our namespace, which a bind in the child's namespace refuses; a
     // detached copy can be attached there.
-    let home_tree = rustix::mount::open_tree(
-        home,
-        "",
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_EMPTY_PATH,
-    )
+    // Without root there is no copying a mount of our namespace: the
+    // child enters the home before it makes its own and binds the copy it
+    // then stands in (see `child::enter_user_namespace`).
+    let home_tree = if is_root {
+        rustix::mount::open_tree(
+            home,
+            "",
+            OpenTreeFlags::OPEN_TREE_CLONE
+                | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                | OpenTreeFlags::AT_EMPTY_PATH,
+        )
+    } else {
+        rustix::io::fcntl_dupfd_cloexec(home, 0)
+    }
     .map_err(|err| format!("home: {err}"))?;
     let home_name = if is_plain_name(&ctx.account) {
         ctx.account.as_str()
@@ -292,20 +320,43 @@ pub(super) fn build(
         tmpfs_data: cstring(TMPFS_DATA)?,
         steps,
         home_inside: cstring(&home_inside)?,
-        limits: Limits::with_file_size(remaining),
-        ids: Some(run_as(&home_stat)),
+        limits: Limits::for_account(remaining, &ctx.programs.limits, cgroup.is_some()),
+        ids: is_root.then(|| run_as(&home_stat, ctx.programs.uid)),
+        cgroup_procs: cgroup
+            .map(|cgroup| {
+                cgroup
+                    .procs
+                    .iter()
+                    .map(|fd| fd.try_clone().map_err(|err| format!("cgroup: {err}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        user_ns: (!is_root).then(user_maps).transpose()?,
         report,
         kill_switch,
     })
 }
 
-/// The home's owner when it is not root (a per-account uid), else `nobody`.
-fn run_as(home: &rustix::fs::Stat) -> (u32, u32) {
+/// The account's sandbox uid, unless an administrator gave the home to
+/// someone else than root or `nobody` (then that owner, as before uids
+/// were per account).
+fn run_as(home: &rustix::fs::Stat, account_uid: u32) -> (u32, u32) {
     match (home.st_uid, home.st_gid) {
-        (0, _) => (SANDBOX_ID, SANDBOX_ID),
-        (uid, 0) => (uid, SANDBOX_ID),
+        (0 | SANDBOX_ID, _) => (account_uid, account_uid),
+        (uid, 0) => (uid, account_uid),
         (uid, gid) => (uid, gid),
     }
+}
+
+/// The server's own ids, each mapped to itself.
+fn user_maps() -> Result<UserMaps, String> {
+    let uid = rustix::process::geteuid().as_raw();
+    let gid = rustix::process::getegid().as_raw();
+    Ok(UserMaps {
+        uid_map: cstring(&format!("{uid} {uid} 1\n"))?,
+        gid_map: cstring(&format!("{gid} {gid} 1\n"))?,
+    })
 }
 
 /// The Landlock ABI a kernel must offer in full: 6 brings network and
