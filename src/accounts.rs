@@ -137,6 +137,12 @@ pub(crate) struct Account {
     /// The most files (inodes of any kind: files, folders, symlinks) the
     /// home may hold below itself; `None` = no limit.
     pub max_files: Option<u64>,
+    /// Bytes per second all sessions of the account together may upload
+    /// (`upload_rate`); `None` = no limit.
+    pub upload_rate: Option<u64>,
+    /// Bytes per second all sessions of the account together may download
+    /// (`download_rate`); `None` = no limit.
+    pub download_rate: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
     /// names or aliases ([`COMMAND_ALIASES`]: `git`), as written; each
     /// program was found by [`resolve_command`] (or is a built-in) at load.
@@ -312,6 +318,8 @@ mod tests {
                 .collect(),
             quota_bytes: None,
             max_files: None,
+            upload_rate: None,
+            download_rate: None,
             commands: Vec::new(),
             home: "alice".to_owned(),
             readonly: false,

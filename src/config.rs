@@ -788,6 +788,12 @@ pub(crate) fn parse_size(text: &str, what: &str) -> Result<u64, String> {
     let usage = format!(
         "write a {what} as a number of bytes or a size like \"500 MiB\", \"2 GB\" or \"1.5 GiB\""
     );
+    parse_size_as(text, what, &usage)
+}
+
+/// [`parse_size`] with its own hint: `usage` says how to write the setting
+/// (a rate reads a size per second).
+pub(crate) fn parse_size_as(text: &str, what: &str, usage: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let unit_start = trimmed
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))

@@ -3,14 +3,14 @@
 //!
 //! [`Services`] is the server-wide side: the accounts in force, the folder
 //! of homes, and the live state every connection of an account shares
-//! (`registry`: its quota, its open box, its session count). For each
-//! connection it builds, once, at the first channel, an account's
+//! (`registry`: its quota, its rates, its open box, its session count). For
+//! each connection it builds, once, at the first channel, an account's
 //! [`AccountServices`]: its box, its name, the external commands it may run
 //! (resolved on disk then) and the command timeout. Every channel of the
 //! connection then runs on that one value, so a reload of accounts.toml
 //! (new commands, a home made read-only) applies to connections from their
 //! first channel after it, never halfway through one's channels. Quota
-//! limits are the exception: a reload changes them at once.
+//! limits and rates are the exception: a reload changes them at once.
 //!
 //! It must not know russh, channels or sockets, nor how a login is
 //! decided: `connection` hands it byte streams and an account name, and
@@ -35,6 +35,7 @@ use crate::config::Limits;
 use crate::exec::ExecContext;
 use crate::exec::sandbox::{Cgroups, ProgramLimits, Programs};
 use crate::jail::{Jail, JailError};
+use crate::rate::AccountRates;
 use registry::AccountRegistry;
 
 pub use crate::exec::{ExitOutcome, ExitSignal};
@@ -127,7 +128,8 @@ impl Services {
         self.registry.figures()
     }
 
-    /// Applies reloaded quota limits to the accounts that have live state.
+    /// Applies reloaded quota limits and rates to the accounts that have
+    /// live state.
     pub fn apply_limits(&self, accounts: &Accounts) {
         self.registry.apply_limits(accounts);
     }
@@ -143,6 +145,7 @@ impl Services {
             .cloned()
             .ok_or_else(|| ServiceError::NoSuchAccount(account_name.to_owned()))?;
         let registry = self.registry.clone();
+        let rates = registry.rates_for(&account);
         let home = self.homes.join(&account.home);
         let defaults = self.program_limits;
         let limits = ProgramLimits {
@@ -187,6 +190,7 @@ impl Services {
             commands,
             command_timeout: self.command_timeout,
             budget: self.registry.budget_for(account_name, &self.budget),
+            rates,
             programs,
         })
     }
@@ -207,6 +211,8 @@ pub struct AccountServices {
     command_timeout: Duration,
     /// The account's share of the process, shared with its other sessions.
     budget: AccountBudget,
+    /// The account's rates, shared with its other sessions.
+    rates: AccountRates,
     /// What the account's sandboxed programs run as and may hold.
     programs: Programs,
 }
@@ -236,6 +242,7 @@ impl AccountServices {
             open_handles,
             symlink_order: crate::sftp::SymlinkOrder::for_client(client_id),
             budget: self.budget.clone(),
+            rates: self.rates.clone(),
             stderr: Some(Box::new(stderr)),
             moved,
         };
@@ -303,6 +310,7 @@ impl AccountServices {
             command_timeout: self.command_timeout,
             pty,
             moved,
+            rates: self.rates.clone(),
             programs: self.programs.clone(),
         }
     }

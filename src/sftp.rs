@@ -19,6 +19,12 @@
 //! connection dropped), its long jobs are cancelled, and until its replies
 //! are out whatever the client still sends is read and dropped.
 //!
+//! The account's rates (`crate::rate`) hold READs and WRITEs on their lanes
+//! until their bytes are due: the reader keeps draining the stream, the
+//! replies come later, and a client, which keeps only so many requests in
+//! flight (OpenSSH 64, far below the backlog budget), waits for them. So a
+//! rate slows a transfer and never fails a request.
+//!
 //! Names are bytes (SPEC "Names are bytes"): our own codec (`codec.rs`)
 //! decodes every request, so a path reaches
 //! [`VirtualPath::resolve`](crate::jail::VirtualPath::resolve) exactly as the
@@ -60,9 +66,10 @@ use tracing::{debug, warn};
 
 use crate::budget::AccountBudget;
 use crate::jail::Jail;
+use crate::rate::AccountRates;
 use crate::transfer::Transferred;
 use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
-use handles::{HandleKind, HandleTable, Lane, Reply};
+use handles::{HandleKind, HandleTable, Lane, Reply, Toll};
 use notices::Notices;
 use status::Refusal;
 
@@ -121,6 +128,8 @@ struct Session {
     moved: Arc<Transferred>,
     /// The account's share of the blocking pool and of open handles.
     budget: AccountBudget,
+    /// The account's upload and download buckets.
+    rates: AccountRates,
     /// Cancelled when the session ends: long jobs stop at their next chunk.
     ended: CancellationToken,
     /// Reasons for the client's stderr.
@@ -149,6 +158,7 @@ where
         open_handles,
         symlink_order,
         budget,
+        rates,
         stderr,
         moved,
     } = context;
@@ -181,10 +191,11 @@ where
         replies: replies.clone(),
         moved,
         budget: budget.clone(),
+        rates,
         ended: ended.clone(),
         notices,
     });
-    let path_lane = Lane::spawn(replies, budget);
+    let path_lane = Lane::spawn(replies, budget, ended.clone());
 
     let broken = loop {
         let packet = match codec::read_packet(&mut reader).await {
@@ -265,6 +276,9 @@ pub struct SessionContext {
     pub symlink_order: SymlinkOrder,
     /// The account's share of the blocking pool and of open handles.
     pub budget: AccountBudget,
+    /// The account's upload and download buckets, shared with its other
+    /// sessions.
+    pub rates: AccountRates,
     /// The channel's stderr, for reasons the client would not show
     /// ([`notices`]); `None` sends them nowhere.
     pub stderr: Option<Box<dyn AsyncWrite + Unpin + Send>>,
@@ -401,18 +415,34 @@ fn dispatch(
                 kind: HandleKind::File(file),
                 lane,
             }) => {
+                let asked = u64::from(len.min(MAX_DATA_BYTES));
+                let bucket = session.rates.download.clone();
                 // With nothing before it on the handle's lane, a READ the
                 // page cache can answer is answered here: no trip to the
-                // blocking pool, no thread woken.
-                if lane.is_idle()
-                    && let Some(reply) = requests::read_cached(id, &file, offset, len)
-                {
-                    return session.reply(reply, cost);
+                // blocking pool, no thread woken. It pays its toll as the
+                // lane would, so only when the bytes are due at once.
+                let mut toll = Some(Toll {
+                    bucket: bucket.clone(),
+                    bytes: asked,
+                });
+                if lane.is_idle() && bucket.try_take(asked) {
+                    if let Some((reply, sent)) = requests::read_cached(id, &file, offset, len) {
+                        bucket.give_back(asked.saturating_sub(sent as u64));
+                        return session.reply(reply, cost);
+                    }
+                    // Paid: the lane runs it without taking it again.
+                    toll = None;
                 }
-                lane.push(
-                    Box::new(move || requests::read(id, &file, offset, len)),
-                    cost,
-                );
+                let job: handles::Job = Box::new(move || {
+                    let (reply, sent) = requests::read(id, &file, offset, len);
+                    // Short reads (the end of the file) give back what they did not send.
+                    bucket.give_back(asked.saturating_sub(sent as u64));
+                    reply
+                });
+                match toll {
+                    Some(toll) => lane.push_tolled(job, cost, toll),
+                    None => lane.push(job, cost),
+                }
             }
             _ => session.reply(status::invalid_handle(id), cost),
         },
@@ -421,9 +451,15 @@ fn dispatch(
             handle,
             offset,
             data,
-        } => on_file(session, &handle, id, cost, move |s, file| {
-            requests::write(s, id, file, offset, &data)
-        }),
+        } => {
+            let toll = Toll {
+                bucket: session.rates.upload.clone(),
+                bytes: data.len() as u64,
+            };
+            on_file(session, &handle, id, cost, toll, move |s, file| {
+                requests::write(s, id, file, offset, &data)
+            })
+        }
         Request::Init {
             version,
             extensions: offered,
@@ -437,7 +473,11 @@ fn dispatch(
             flags,
             attrs,
         } => {
-            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
+            let lane = Lane::spawn(
+                session.replies.clone(),
+                session.budget.clone(),
+                session.ended.clone(),
+            );
             // An existing file opened only to read, with nothing before it
             // on the path lane, is opened here when the kernel's caches
             // resolve its path: no trip to the blocking pool.
@@ -453,7 +493,11 @@ fn dispatch(
             });
         }
         Request::OpenDir { id, path } => {
-            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
+            let lane = Lane::spawn(
+                session.replies.clone(),
+                session.budget.clone(),
+                session.ended.clone(),
+            );
             on_path(session, path_lane, cost, move |s| {
                 requests::open_dir(s, id, &path, lane)
             });
@@ -595,13 +639,14 @@ fn on_handle(
     }
 }
 
-/// Queues `job` on the lane of file handle `handle`, or answers that the
-/// handle is unknown (or a directory).
+/// Queues `job`, which moves `toll`'s bytes, on the lane of file handle
+/// `handle`, or answers that the handle is unknown (or a directory).
 fn on_file(
     session: &Arc<Session>,
     handle: &[u8],
     id: u32,
     cost: usize,
+    toll: Toll,
     job: impl FnOnce(&Session, &handles::FileHandle) -> Bytes + Send + 'static,
 ) {
     match session.handles.get(handle) {
@@ -610,7 +655,7 @@ fn on_file(
             lane,
         }) => {
             let s = session.clone();
-            lane.push(Box::new(move || job(&s, &file)), cost);
+            lane.push_tolled(Box::new(move || job(&s, &file)), cost, toll);
         }
         _ => session.reply(status::invalid_handle(id), cost),
     }

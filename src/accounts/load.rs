@@ -67,6 +67,8 @@ const ACCOUNT_FIELDS: &[&str] = &[
     "keys",
     "quota",
     "max_files",
+    "upload_rate",
+    "download_rate",
     "commands",
     "home",
     "readonly",
@@ -112,6 +114,25 @@ pub fn resolve_command(name: &str) -> Option<PathBuf> {
 /// 1024). A fraction of a byte is rounded down.
 pub fn parse_quota(text: &str) -> Result<u64, String> {
     crate::config::parse_size(text, "quota")
+}
+
+/// Parses a rate (`upload_rate`, `download_rate`): a size as [`parse_quota`]
+/// reads one, per second, such as `"4 MiB/s"`, `"500 KB/s"`, `"1.5 GiB/s"`
+/// (the `/s` may be left out). Zero is refused: an account that may move
+/// nothing is better disabled, and an absent rate is no limit.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let usage = "write a rate as a size per second like \"4 MiB/s\" or \"500 KB/s\"";
+    let trimmed = text.trim();
+    let size = trimmed
+        .strip_suffix("/s")
+        .or_else(|| trimmed.strip_suffix("/S"))
+        .unwrap_or(trimmed);
+    match crate::config::parse_size_as(size, "rate", usage)? {
+        0 => Err(format!(
+            "a rate of zero would stop every transfer; leave the rate out for no limit ({usage})"
+        )),
+        bytes => Ok(bytes),
+    }
 }
 
 pub(super) fn load_file(path: &Path) -> Result<Accounts, AccountsLoadError> {
@@ -217,6 +238,8 @@ fn check_account(
     let mut keys = Vec::new();
     let mut quota_bytes = None;
     let mut max_files = None;
+    let mut upload_rate = None;
+    let mut download_rate = None;
     let mut commands = Vec::new();
     let mut home = None;
     let mut readonly = false;
@@ -281,6 +304,8 @@ fn check_account(
                     ),
                 ),
             },
+            "upload_rate" => upload_rate = rate(report, value, "upload_rate"),
+            "download_rate" => download_rate = rate(report, value, "download_rate"),
             "commands" => {
                 for command in strings(report, value, "commands", "program names") {
                     match check_command(command.get_ref()) {
@@ -336,11 +361,53 @@ fn check_account(
         keys,
         quota_bytes,
         max_files,
+        upload_rate,
+        download_rate,
         commands,
         readonly,
         disabled,
         sandbox,
     })
+}
+
+/// A rate in bytes per second: an integer, or a string such as "4 MiB/s".
+fn rate(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, field: &str) -> Option<u64> {
+    let span = value.span();
+    match value.get_ref() {
+        DeValue::Integer(int) => {
+            match i128::from_str_radix(int.as_str(), int.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0)
+            {
+                Some(n) => Some(n),
+                None => {
+                    report.at(
+                        &span,
+                        format!("{field} must be a positive number of bytes per second"),
+                    );
+                    None
+                }
+            }
+        }
+        DeValue::String(text) => match parse_rate(text) {
+            Ok(n) => Some(n),
+            Err(message) => {
+                report.at(&span, format!("{field}: {message}"));
+                None
+            }
+        },
+        other => {
+            report.at(
+                &span,
+                format!(
+                    "{field} must be a string like \"4 MiB/s\" or an integer of bytes per second, not {}",
+                    other.type_str()
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn string<'v>(
@@ -877,6 +944,51 @@ disabled = true
         );
         let p = only_problem("[users.alice]\nquota = 1.5\n");
         assert!(p.starts_with("2:9: quota must be an integer"), "{p}");
+    }
+
+    #[test]
+    fn rates_are_sizes_per_second() {
+        let accounts = load(
+            "[users.alice]\nupload_rate = \"4 MiB/s\"\ndownload_rate = 1000\n[users.bob]\nkeys = []\n",
+        )
+        .unwrap();
+        let alice = accounts.get("alice").unwrap();
+        assert_eq!(alice.upload_rate, Some(4 << 20));
+        assert_eq!(alice.download_rate, Some(1000));
+        let bob = accounts.get("bob").unwrap();
+        assert_eq!((bob.upload_rate, bob.download_rate), (None, None));
+        for (text, bytes) in [
+            ("500 KB/s", 500_000),
+            ("1.5 GiB/s", 3 << 29),
+            ("10MiB", 10 << 20),
+            ("64 kib/s", 64 << 10),
+        ] {
+            assert_eq!(parse_rate(text), Ok(bytes), "{text}");
+        }
+        for bad in ["0", "0 MiB/s", "fast", "4 MiB/h", "/s", "-1 MiB/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_rates_are_refused_at_the_value() {
+        let p = only_problem("[users.alice]\nupload_rate = \"4 parsecs/s\"\n");
+        assert!(
+            p.starts_with("2:15: upload_rate: unknown rate unit `parsecs`"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\ndownload_rate = 0\n");
+        assert!(
+            p.starts_with("2:17: download_rate must be a positive number"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\ndownload_rate = \"0 B/s\"\n");
+        assert!(
+            p.contains("a rate of zero would stop every transfer"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\nupload_rate = true\n");
+        assert!(p.starts_with("2:15: upload_rate must be a string"), "{p}");
     }
 
     #[test]

@@ -12,6 +12,15 @@
 //! to one file stay in order while other files proceed), and all path
 //! requests share the session's path lane. Replies go straight to the writer,
 //! in whatever order lanes finish: SFTP clients match replies by id.
+//!
+//! A READ or a WRITE carries a toll: its bytes, taken from the account's
+//! download or upload bucket (`crate::rate`) before the lane runs it. A toll
+//! due at once is taken where the trip starts; one that must wait hands the
+//! lane to a task that waits for the bucket, on the async side, so a lane
+//! waiting for its rate holds no thread and no slot. Waiting delays the
+//! reply, and the client's own limit on requests in flight then holds it
+//! back: the rate is flow control, never a refused request. Once the
+//! session has ended, tolls are waived so that what is queued finishes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,10 +29,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::budget::{AccountBudget, HandleTicket, JobSlot};
 use crate::jail::{JailDir, JailFile, VirtualPath, escaped};
+use crate::rate::TokenBucket;
 use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
@@ -54,16 +65,31 @@ pub enum Weight {
     Long,
 }
 
-/// A job, the backlog bytes it holds, and its weight.
-type Queued = (Job, usize, Weight);
+/// Bytes a job moves to or from the client, to be taken from a bucket
+/// before it runs.
+pub struct Toll {
+    /// The account's bucket for the job's direction.
+    pub bucket: Arc<TokenBucket>,
+    /// How many bytes (a READ's length, a WRITE's payload).
+    pub bytes: u64,
+}
+
+/// A queued job: the job, the backlog bytes it holds, its weight, and its
+/// toll until paid.
+struct Queued {
+    job: Job,
+    cost: usize,
+    weight: Weight,
+    toll: Option<Toll>,
+}
 
 /// A serial queue of jobs. It has no task of its own: the push that finds
 /// it idle starts a trip to the blocking pool at once when the account has
 /// a short slot free (the common case), and the trip runs what was queued
 /// meanwhile before it gives the slot back. Only a lane that must wait for
-/// a slot, or whose next job is long, goes through a task that waits for
-/// it. A task per lane cost two wake-ups per request: the push, and the
-/// blocking job's end.
+/// a slot or for its next job's toll, or whose next job is long, goes
+/// through a task that waits for it. A task per lane cost two wake-ups per
+/// request: the push, and the blocking job's end.
 #[derive(Clone)]
 pub struct Lane {
     inner: Arc<LaneInner>,
@@ -73,6 +99,8 @@ struct LaneInner {
     state: Mutex<LaneState>,
     replies: mpsc::UnboundedSender<Reply>,
     budget: AccountBudget,
+    /// Cancelled when the session ends: tolls are then waived.
+    ended: CancellationToken,
     runtime: tokio::runtime::Handle,
     span: tracing::Span,
 }
@@ -88,13 +116,19 @@ struct LaneState {
 
 impl Lane {
     /// Starts a lane whose replies go to `replies` and whose jobs wait for
-    /// a slot of `budget`, the account's, before they take a thread.
-    pub fn spawn(replies: mpsc::UnboundedSender<Reply>, budget: AccountBudget) -> Lane {
+    /// a slot of `budget`, the account's, before they take a thread (and
+    /// for their toll before that, until `ended` is cancelled).
+    pub fn spawn(
+        replies: mpsc::UnboundedSender<Reply>,
+        budget: AccountBudget,
+        ended: CancellationToken,
+    ) -> Lane {
         Lane {
             inner: Arc::new(LaneInner {
                 state: Mutex::new(LaneState::default()),
                 replies,
                 budget,
+                ended,
                 runtime: tokio::runtime::Handle::current(),
                 span: tracing::Span::current(),
             }),
@@ -104,12 +138,33 @@ impl Lane {
     /// Queues a short `job`, holding `cost` bytes of backlog until its reply
     /// is written.
     pub fn push(&self, job: Job, cost: usize) {
-        self.enqueue((job, cost, Weight::Short));
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Short,
+            toll: None,
+        });
+    }
+
+    /// Queues a short `job` that moves bytes to or from the client: it runs
+    /// once `toll` is paid.
+    pub fn push_tolled(&self, job: Job, cost: usize, toll: Toll) {
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Short,
+            toll: Some(toll),
+        });
     }
 
     /// Queues a long `job` (see [`Weight::Long`]).
     pub fn push_long(&self, job: Job, cost: usize) {
-        self.enqueue((job, cost, Weight::Long));
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Long,
+            toll: None,
+        });
     }
 
     /// Whether nothing is queued or running: a request answered without
@@ -139,22 +194,45 @@ impl LaneInner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether `queued`'s toll is paid, paying it now if its bytes are due
+    /// at once (or the session has ended, which waives it).
+    fn pay_at_once(&self, queued: &mut Queued) -> bool {
+        let paid = match &queued.toll {
+            None => true,
+            Some(toll) => self.ended.is_cancelled() || toll.bucket.try_take(toll.bytes),
+        };
+        if paid {
+            queued.toll = None;
+        }
+        paid
+    }
+
     /// Starts the next trip of a lane marked running: at once when its
-    /// head is short and a slot is free, else through a task that waits.
+    /// head is short, its toll paid or due now, and a slot is free; else
+    /// through a task that waits for the toll, then the slot.
     fn start(lane: &Arc<LaneInner>) {
-        let weight = {
+        let (weight, toll) = {
             let mut state = lane.lock();
-            match state.queue.front() {
-                Some((_, _, weight)) => *weight,
-                None => {
-                    // Checked and cleared under one lock: a push meanwhile
-                    // would have found the lane running and left it to us.
-                    state.running = false;
-                    return;
-                }
-            }
+            let Some(head) = state.queue.front_mut() else {
+                // Checked and cleared under one lock: a push meanwhile
+                // would have found the lane running and left it to us.
+                state.running = false;
+                return;
+            };
+            let waiting_toll = if lane.pay_at_once(head) {
+                None
+            } else {
+                // The head stays queued, its toll still on it, until the
+                // task below has paid it: no one else takes the head of a
+                // running lane.
+                head.toll
+                    .as_ref()
+                    .map(|toll| (toll.bucket.clone(), toll.bytes))
+            };
+            (head.weight, waiting_toll)
         };
         if weight == Weight::Short
+            && toll.is_none()
             && let Some(slot) = lane.budget.try_job_slot()
         {
             return LaneInner::trip(lane.clone(), slot, Weight::Short);
@@ -162,6 +240,21 @@ impl LaneInner {
         let waiting = lane.clone();
         lane.runtime.spawn(
             async move {
+                if let Some((bucket, bytes)) = toll {
+                    tokio::select! {
+                        () = bucket.take(bytes) => {}
+                        () = waiting.ended.cancelled() => {}
+                    }
+                    let mut state = waiting.lock();
+                    if state.dead {
+                        // Killed meanwhile: nothing is left to run.
+                        return;
+                    }
+                    match state.queue.front_mut() {
+                        Some(head) => head.toll = None,
+                        None => return,
+                    }
+                }
                 let slot = match weight {
                     Weight::Short => waiting.budget.job_slot().await,
                     Weight::Long => waiting.budget.long_job_slot().await,
@@ -183,18 +276,20 @@ impl LaneInner {
             let _entered = lane.span.enter();
             let mut ran = 0;
             loop {
+                // The next job, if it goes in this trip: of the trip's
+                // weight and, past the first, short with its toll due now
+                // (one that must wait for it ends the trip, and the next
+                // start waits for it in a task, holding no slot).
                 let next = {
                     let mut state = lane.lock();
-                    match state.queue.front() {
-                        Some((_, _, w))
-                            if *w == weight && (ran == 0 || weight == Weight::Short) =>
-                        {
-                            state.queue.pop_front()
-                        }
-                        _ => None,
-                    }
+                    let goes = state.queue.front_mut().is_some_and(|head| {
+                        head.weight == weight
+                            && (ran == 0 || weight == Weight::Short)
+                            && lane.pay_at_once(head)
+                    });
+                    if goes { state.queue.pop_front() } else { None }
                 };
-                let Some((job, cost, _)) = next else {
+                let Some(Queued { job, cost, .. }) = next else {
                     break;
                 };
                 let bytes = job();

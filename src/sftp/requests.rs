@@ -211,36 +211,37 @@ pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
 }
 
 /// READ: up to [`MAX_DATA_BYTES`] from the file, read straight into the
-/// reply, or EOF at its end.
-pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
+/// reply, or EOF at its end; also how many bytes of the file it sends.
+pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> (Bytes, usize) {
     let filled = fill(id, file, offset, len, |buf, at| {
         file.file.read_at(buf, at).map(Some)
     });
     // `read_at` never answers "would block".
-    filled.unwrap_or_else(|| status::end_of_file(id))
+    filled.unwrap_or_else(|| (status::end_of_file(id), 0))
 }
 
 /// READ answered without the blocking pool when every byte it needs is in
 /// the page cache (`preadv2` with `RWF_NOWAIT`); `None` when some is not,
-/// and the request goes to its lane instead.
-pub fn read_cached(id: u32, file: &FileHandle, offset: u64, len: u32) -> Option<Bytes> {
+/// and the request goes to its lane instead. Also how many bytes it sends.
+pub fn read_cached(id: u32, file: &FileHandle, offset: u64, len: u32) -> Option<(Bytes, usize)> {
     fill(id, file, offset, len, |buf, at| {
         file.file.read_at_cached(buf, at)
     })
 }
 
 /// Fills a DATA reply by `read` (which answers `None` for "would block":
-/// then so does this). The buffer starts at what the file had left when it
-/// was opened, plus one byte to see its end, and grows to the length asked
-/// only if the file has grown: a 4 KiB file read with OpenSSH's 255 KiB
-/// requests costs 4 KiB of buffer, not 255 KiB zeroed twice.
+/// then so does this), with how many bytes of the file it holds. The
+/// buffer starts at what the file had left when it was opened, plus one
+/// byte to see its end, and grows to the length asked only if the file has
+/// grown: a 4 KiB file read with OpenSSH's 255 KiB requests costs 4 KiB of
+/// buffer, not 255 KiB zeroed twice.
 fn fill(
     id: u32,
     file: &FileHandle,
     offset: u64,
     len: u32,
     mut read: impl FnMut(&mut [u8], u64) -> Result<Option<usize>, JailError>,
-) -> Option<Bytes> {
+) -> Option<(Bytes, usize)> {
     let len = len.min(MAX_DATA_BYTES) as usize;
     let start = match file.size_at_open {
         Some(size) => {
@@ -264,17 +265,17 @@ fn fill(
             Ok(Some(n)) => filled += n,
             Err(err) => {
                 if filled == 0 {
-                    return Some(status::reply(id, &err));
+                    return Some((status::reply(id, &err), 0));
                 }
                 break;
             }
         }
     }
     if filled == 0 && len > 0 {
-        return Some(status::end_of_file(id));
+        return Some((status::end_of_file(id), 0));
     }
     file.count_read(filled);
-    Some(reply.finish(filled))
+    Some((reply.finish(filled), filled))
 }
 
 /// WRITE: all the bytes at the offset, or nothing (quota). `data` is a slice

@@ -29,6 +29,7 @@ async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
         open_handles: Arc::default(),
         symlink_order: order,
         budget: crate::budget::AccountBudget::unshared(),
+        rates: crate::rate::AccountRates::unlimited(),
         stderr: None,
         moved: moved.clone(),
     };

@@ -53,6 +53,9 @@ pub struct AccountSpec {
     pub max_files: Option<u64>,
     pub readonly: bool,
     pub commands: Vec<String>,
+    /// `upload_rate` and `download_rate` as written in accounts.toml.
+    pub upload_rate: Option<String>,
+    pub download_rate: Option<String>,
     /// More lines of the account's table, as written.
     pub extra: Vec<String>,
 }
@@ -68,8 +71,17 @@ impl AccountSpec {
             max_files: None,
             readonly: false,
             commands: Vec::new(),
+            upload_rate: None,
+            download_rate: None,
             extra: Vec::new(),
         }
+    }
+
+    /// `upload_rate = "{upload}"` and `download_rate = "{download}"`.
+    pub fn rates(mut self, upload: &str, download: &str) -> AccountSpec {
+        self.upload_rate = Some(upload.to_owned());
+        self.download_rate = Some(download.to_owned());
+        self
     }
 
     /// Adds `line` (`key = value`) to the account's table.
@@ -541,6 +553,12 @@ fn accounts_toml(accounts: &[AccountSpec], public_key: &str) -> String {
         }
         if a.readonly {
             text.push_str("readonly = true\n");
+        }
+        if let Some(rate) = &a.upload_rate {
+            text.push_str(&format!("upload_rate = \"{rate}\"\n"));
+        }
+        if let Some(rate) = &a.download_rate {
+            text.push_str(&format!("download_rate = \"{rate}\"\n"));
         }
         if !a.commands.is_empty() {
             let list: Vec<String> = a.commands.iter().map(|c| format!("\"{c}\"")).collect();

@@ -71,6 +71,7 @@ impl Fixture {
             command_timeout: Duration::from_secs(20),
             pty: false,
             moved: Default::default(),
+            rates: crate::rate::AccountRates::unlimited(),
             programs: Default::default(),
         };
         Fixture {

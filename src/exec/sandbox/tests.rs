@@ -29,6 +29,7 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
         command_timeout: timeout,
         pty: false,
         moved: Default::default(),
+        rates: crate::rate::AccountRates::unlimited(),
         programs: Default::default(),
     }
 }
