@@ -252,19 +252,10 @@ impl Jail {
         })
     }
 
-    /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
-    /// exec sandbox only: it mounts a copy of the home's mount made from
-    /// this descriptor into a sandboxed program's namespace, gives Landlock
-    /// its rule for the home and makes the home the program's cwd, so no
-    /// host path of the home leaves the jail. Everything else reaches the
-    /// home through the jail's methods, which resolve inside the box.
-    pub fn home_dir_fd(&self) -> BorrowedFd<'_> {
-        self.inner.root.as_fd()
-    }
-
     /// Counts the bytes and files stored under the home again and makes
-    /// that the quota's usage: after an external program wrote behind the
-    /// jail's back.
+    /// that the quota's usage: in tests, after writing behind the jail's
+    /// back (nothing does outside tests: programs write through the view).
+    #[cfg(test)]
     pub fn recount_usage(&self) -> Result<Usage, JailError> {
         let used = scan::count_usage(self.inner.root.as_fd())?;
         self.inner.quota.set_used(used);
@@ -464,7 +455,7 @@ pub(crate) mod tests {
 
         /// What a count from disk finds now, leaving the quota as it is.
         pub fn on_disk(&self) -> Usage {
-            scan::count_usage(self.jail.home_dir_fd()).unwrap()
+            scan::count_usage(self.jail.inner.root.as_fd()).unwrap()
         }
 
         /// Asserts that the quota's running count is what is on disk.
