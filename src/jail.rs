@@ -58,7 +58,9 @@ pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
 pub use path::{VirtualPath, escaped};
-pub use quota::{Quota, Usage};
+pub use quota::Quota;
+#[cfg(test)]
+pub use quota::Usage;
 
 use quota::InodeKey;
 

@@ -183,8 +183,14 @@ where
         supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
-    if tokio::time::timeout(VIEW_END_GRACE, view_ended).await.is_err() {
-        tracing::warn!(command = name, "the program's view is still mounted after its end");
+    if tokio::time::timeout(VIEW_END_GRACE, view_ended)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            command = name,
+            "the program's view is still mounted after its end"
+        );
     }
     match killed {
         Some(Killed::Timeout) => {
@@ -211,8 +217,7 @@ fn serve_view(
     std::thread::Builder::new()
         .name("sftpbox-view".into())
         .spawn(move || {
-            if let Err(err) = view::serve(jail, serving.reserved, serving.device, serving.mounted)
-            {
+            if let Err(err) = view::serve(jail, serving.reserved, serving.device, serving.mounted) {
                 tracing::warn!(%err, "serving a program's view failed");
             }
             let _ = ended.send(());

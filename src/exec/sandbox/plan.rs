@@ -256,8 +256,7 @@ pub(super) fn build(
         "fd={},rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other",
         child_device.as_raw_fd()
     );
-    let (mounted_reader, mounted_writer) =
-        std::io::pipe().map_err(|err| format!("view: {err}"))?;
+    let (mounted_reader, mounted_writer) = std::io::pipe().map_err(|err| format!("view: {err}"))?;
 
     let mut reserved = Vec::new();
     let mut system = Vec::new();

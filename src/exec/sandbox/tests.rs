@@ -89,10 +89,7 @@ async fn the_environment_holds_only_path_home_and_lang() {
         .map(String::from)
         .collect();
     lines.sort();
-    assert_eq!(
-        lines,
-        ["HOME=/", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]
-    );
+    assert_eq!(lines, ["HOME=/", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]);
 }
 
 #[tokio::test]

@@ -34,8 +34,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
     KernelConfig, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
-    TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
 };
 
 use crate::jail::{
@@ -318,7 +318,10 @@ impl View {
     }
 
     fn reserved_attr(&self, index: usize) -> FileAttr {
-        let link = self.reserved.get(index).and_then(|entry| entry.link.as_ref());
+        let link = self
+            .reserved
+            .get(index)
+            .and_then(|entry| entry.link.as_ref());
         let (kind, perm, size) = match link {
             Some(target) => (FileType::Symlink, 0o777, target.len() as u64),
             None => (FileType::Directory, 0o755, 0),
@@ -562,8 +565,7 @@ impl Filesystem for View {
             Err(err) => return reply.error(err),
         };
         // Owners do not change in a box: only to what they are.
-        if uid.is_some_and(|uid| uid != current.uid) || gid.is_some_and(|gid| gid != current.gid)
-        {
+        if uid.is_some_and(|uid| uid != current.uid) || gid.is_some_and(|gid| gid != current.gid) {
             return reply.error(Errno::EPERM);
         }
         let attrs = SetAttrs {
@@ -583,10 +585,12 @@ impl Filesystem for View {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.place(ino) {
-            Ok(Place::Reserved(index)) => match self.reserved.get(index).and_then(|r| r.link.as_ref()) {
-                Some(target) => reply.data(target),
-                None => reply.error(Errno::EINVAL),
-            },
+            Ok(Place::Reserved(index)) => {
+                match self.reserved.get(index).and_then(|r| r.link.as_ref()) {
+                    Some(target) => reply.data(target),
+                    None => reply.error(Errno::EINVAL),
+                }
+            }
             Ok(Place::Home(Some(path))) => match self.jail.read_link(&path) {
                 Ok(target) => reply.data(&target),
                 Err(err) => reply.error(errno(&err)),
@@ -1008,6 +1012,95 @@ impl Filesystem for View {
         }
     }
 
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(self.not_offered());
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: fuser::ReplyXattr,
+    ) {
+        reply.error(self.not_offered());
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: fuser::ReplyXattr) {
+        reply.error(self.not_offered());
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(self.not_offered());
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        // A file is no terminal (`isatty` asks with TCGETS).
+        reply.error(Errno::ENOTTY);
+    }
+
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        reply.error(self.not_offered());
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: i64,
+        _whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        reply.error(self.not_offered());
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        // The kernel copies through read and write instead, charged as any.
+        reply.error(self.not_offered());
+    }
+
     fn fallocate(
         &self,
         _req: &Request,
@@ -1035,6 +1128,14 @@ impl Filesystem for View {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(err),
         }
+    }
+}
+
+impl View {
+    /// What the view does not offer, answered without a log line:
+    /// `ENOSYS` makes the kernel stop asking for the whole mount.
+    fn not_offered(&self) -> Errno {
+        Errno::ENOSYS
     }
 }
 
