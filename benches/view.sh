@@ -50,6 +50,7 @@ deploy() {
     mkdir -p "$dir/homes"
     cat > "$dir/sftpbox.toml" <<EOF
 listen = "127.0.0.1:$port"
+[limits]
 command_timeout_seconds = 600
 EOF
     cat > "$dir/accounts.toml" <<EOF
@@ -63,6 +64,7 @@ EOF
         grep -q "listening" "$dir/log" 2>/dev/null && break
         sleep 0.1
     done
+    grep -q "listening" "$dir/log" || { cat "$dir/log" >&2; exit 1; }
     ssh -fN -o ControlMaster=yes -o ControlPath="$WORK/$side.ctl" -o ControlPersist=600 \
         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
         -o BatchMode=yes -i "$WORK/key" -p "$port" bench@127.0.0.1

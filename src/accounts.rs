@@ -23,7 +23,7 @@ use russh::keys::PublicKey;
 
 use crate::diagnostics::{Problem, render};
 
-pub(crate) use load::resolve_command;
+pub(crate) use load::{parse_quota, resolve_command};
 pub use password::hash_password;
 pub(crate) use password::{
     MAX_CONCURRENT_VERIFIES, PUBLIC_EXAMPLE_PASSWORD, PasswordHash, release_verify_memory,

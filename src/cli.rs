@@ -1,11 +1,15 @@
-//! The command line: `serve`, `hash-password`, `check`, and the commands
-//! that steer a running server through its control socket (`sessions`,
-//! `kick`, `reload`); their exit codes (0 ok, 1 runtime failure or no
-//! server answering, 2 usage or configuration error), logging set-up and
-//! the signals that stop the server or reload its accounts.
+//! The command line: `serve`, `hash-password`, `check`, `account`, and
+//! the commands that steer a running server through its control socket
+//! (`sessions`, `kick`, `reload`); their exit codes (0 ok, 1 runtime
+//! failure or no server answering, 2 usage or configuration error),
+//! logging set-up (text, coloured only on a terminal, or JSON lines) and the
+//! signals that stop the server or reload its accounts.
 //!
 //! It knows no protocol: it loads the deployment, binds the listeners (SSH,
-//! the control socket, metrics) and hands them to [`crate::server::Server`].
+//! the control socket, metrics) and hands them to [`crate::server::Server`];
+//! `account` reads what it needs from the terminal or stdin, hands the
+//! change to [`crate::admin`] and then asks a running server to reload, as
+//! `reload` does.
 
 mod sessions;
 
@@ -20,9 +24,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::accounts::{self, Accounts};
-use crate::config::ServerConfig;
-use crate::control::{self, Request, Response};
+use crate::accounts::{self, AccountName, Accounts};
+use crate::admin::{self, Change, Deployment, Edit};
+use crate::config::{LogFormat, ServerConfig};
+use crate::control::{self, ControlError, Request, Response};
 use crate::host_keys;
 use crate::server::{Server, ServerSettings};
 
@@ -47,6 +52,9 @@ enum Command {
     HashPassword,
     /// Validate sftpbox.toml and accounts.toml; print every problem as file:line:column.
     Check(CheckArgs),
+    /// List, show, add, change or remove accounts in accounts.toml (a running
+    /// server is told to reload).
+    Account(AccountArgs),
     /// List the running server's sessions and their open transfers.
     Sessions(SessionsArgs),
     /// End sessions of the running server: one by id, or all of an account.
@@ -88,6 +96,91 @@ struct KickArgs {
     /// End every session of this account.
     #[arg(long)]
     account: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct AccountArgs {
+    #[command(subcommand)]
+    action: AccountAction,
+    /// Server settings file (default: ./sftpbox.toml when it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Accounts file, overriding the settings file.
+    #[arg(long, global = true)]
+    accounts: Option<PathBuf>,
+    /// Folder of homes, overriding the settings file (for usage figures).
+    #[arg(long, global = true)]
+    homes: Option<PathBuf>,
+    /// The running server's control socket, overriding the settings file's
+    /// `control_socket` (the server told to reload after a change).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountAction {
+    /// One line per account; --json prints one JSON array.
+    List {
+        /// One JSON array of objects (name, quota, used, keys, commands, readonly, disabled).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every field of one account (never the password hash).
+    Show {
+        /// The account.
+        name: String,
+        /// The account as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an account.
+    Add {
+        /// The new account's name.
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Change fields of an account; the others stay as they are.
+    Set {
+        /// The account.
+        name: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Remove an account from accounts.toml; its home is left on disk.
+    Remove {
+        /// The account.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct FieldArgs {
+    /// Set a password: asked twice without echo on a terminal, else one line from stdin.
+    #[arg(long)]
+    password: bool,
+    /// authorized_keys file whose keys the account gets (`-` = stdin; repeatable;
+    /// with `set`, they replace the account's keys).
+    #[arg(long = "key", value_name = "FILE")]
+    keys: Vec<PathBuf>,
+    /// Quota: bytes or a size such as "500 MiB"; "none" removes it.
+    #[arg(long, value_name = "SIZE")]
+    quota: Option<String>,
+    /// External programs the account may run, comma-separated ("" for none).
+    #[arg(long, value_name = "a,b")]
+    commands: Option<String>,
+    /// Refuse every write.
+    #[arg(long, conflicts_with = "writable")]
+    readonly: bool,
+    /// Allow writes again.
+    #[arg(long)]
+    writable: bool,
+    /// Refuse every login.
+    #[arg(long, conflicts_with = "enable")]
+    disable: bool,
+    /// Allow logins again.
+    #[arg(long)]
+    enable: bool,
 }
 
 #[derive(Args, Debug)]
@@ -137,35 +230,45 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::HashPassword => hash_password(),
         Command::Check(args) => check(args),
+        Command::Account(args) => account(args),
         Command::Sessions(args) => list_sessions(args),
         Command::Kick(args) => kick(args),
         Command::Reload(args) => reload(args),
     }
 }
 
-fn init_logging() {
+/// Logs to stderr as `format` says: text, coloured only when stderr is a
+/// terminal (a log file or journald gets no escape codes), or one JSON
+/// object per line.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // russh warns about client quirks (e.g. PuTTY's `simple@putty…` request)
         // that are not ours to act on; RUST_LOG brings them back.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=error"));
     // Colours only on a terminal: a log file or journal gets plain text.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colours)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging();
     let mut config = match ServerConfig::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
-            error!("{err}");
+            eprintln!("{err}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    init_logging(config.log_format);
     if !args.listen.is_empty() {
         config.listen = args.listen;
     }
@@ -339,28 +442,69 @@ fn raise_open_files_limit() {
     }
 }
 
-fn hash_password() -> ExitCode {
+/// A failure of a command, with its exit status and what stderr is told.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_CONFIG,
+            message: message.into(),
+        }
+    }
+
+    fn runtime(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_RUNTIME,
+            message: message.into(),
+        }
+    }
+
+    fn report(self) -> ExitCode {
+        eprintln!("sftpbox: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}
+
+/// A password from the terminal without echo (asked twice when `confirm`)
+/// or one line of stdin; never empty. Held as a [`accounts::Secret`] so it
+/// cannot reach a log line by accident.
+fn read_password(confirm: bool) -> Result<accounts::Secret<String>, Failure> {
+    let cannot = |err: std::io::Error| Failure::runtime(format!("cannot read the password: {err}"));
     let password = if std::io::stdin().is_terminal() {
-        match rpassword::prompt_password("password: ") {
-            Ok(p) => p,
-            Err(err) => {
-                eprintln!("sftpbox: cannot read the password: {err}");
-                return ExitCode::from(EXIT_RUNTIME);
+        let first = rpassword::prompt_password("password: ").map_err(cannot)?;
+        if confirm {
+            let again = rpassword::prompt_password("password again: ").map_err(cannot)?;
+            if again != first {
+                return Err(Failure::usage(
+                    "the two passwords differ; nothing was changed",
+                ));
             }
         }
+        first
     } else {
         let mut line = String::new();
-        if let Err(err) = std::io::stdin().lock().read_line(&mut line) {
-            eprintln!("sftpbox: cannot read the password: {err}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(cannot)?;
         line.trim_end_matches(['\n', '\r']).to_owned()
     };
     if password.is_empty() {
-        eprintln!("sftpbox: the password is empty");
-        return ExitCode::from(EXIT_CONFIG);
+        return Err(Failure::usage("the password is empty"));
     }
-    match accounts::hash_password(&password) {
+    Ok(accounts::Secret::new(password))
+}
+
+fn hash_password() -> ExitCode {
+    let password = match read_password(false) {
+        Ok(password) => password,
+        Err(failure) => return failure.report(),
+    };
+    match accounts::hash_password(password.expose()) {
         Ok(hash) => {
             let mut out = std::io::stdout().lock();
             if writeln!(out, "{hash}").is_err() {
@@ -400,6 +544,150 @@ fn check(args: CheckArgs) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn account(args: AccountArgs) -> ExitCode {
+    match run_account(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn run_account(args: AccountArgs) -> Result<(), Failure> {
+    let config = ServerConfig::load(args.config.as_deref())
+        .map_err(|err| Failure::usage(err.to_string()))?;
+    let deployment = Deployment {
+        accounts: args.accounts.unwrap_or(config.accounts),
+        homes: args.homes.unwrap_or(config.homes),
+    };
+    let socket = args.socket.unwrap_or(config.control_socket);
+    let fail = |err: admin::AdminError| {
+        if err.is_usage() {
+            Failure::usage(err.to_string())
+        } else {
+            Failure::runtime(err.to_string())
+        }
+    };
+    let written = match args.action {
+        AccountAction::List { json } => {
+            print!("{}", admin::list(&deployment, json).map_err(fail)?);
+            return Ok(());
+        }
+        AccountAction::Show { name, json } => {
+            print!("{}", admin::show(&deployment, &name, json).map_err(fail)?);
+            return Ok(());
+        }
+        AccountAction::Add { name, fields } => {
+            AccountName::new(&name).map_err(Failure::usage)?;
+            let change = read_change(fields)?;
+            admin::change(&deployment, Edit::Add(&name, &change)).map_err(fail)?
+        }
+        AccountAction::Set { name, fields } => {
+            let change = read_change(fields)?;
+            admin::change(&deployment, Edit::Set(&name, &change)).map_err(fail)?
+        }
+        AccountAction::Remove { name } => {
+            admin::change(&deployment, Edit::Remove(&name)).map_err(fail)?
+        }
+    };
+    println!("{}", written.summary);
+    for note in &written.notes {
+        eprintln!("sftpbox: note: {note}");
+    }
+    if !written.changed {
+        println!("the file is unchanged; nothing to reload");
+        return Ok(());
+    }
+    // The file is written whatever the server says; only a server that is
+    // there and did not take the change is a failure.
+    match ask_reload(&socket) {
+        ReloadOutcome::Reloaded(count) => {
+            println!("the running server reloaded: {count} account(s) in force");
+            Ok(())
+        }
+        ReloadOutcome::NoServer(why) => {
+            println!("{why}; no server is running, so the change takes effect when one starts");
+            Ok(())
+        }
+        ReloadOutcome::Refused(problems) => {
+            eprintln!("{problems}");
+            Err(Failure::runtime(
+                "the file was written, but the running server did not reload it; its old accounts stay in force",
+            ))
+        }
+        ReloadOutcome::Failed(err) => Err(Failure::runtime(format!(
+            "the file was written, but the running server could not be asked to reload it: {err}"
+        ))),
+    }
+}
+
+/// The change the flags ask for: the password read and hashed, the key
+/// files read, the quota checked.
+fn read_change(fields: FieldArgs) -> Result<Change, Failure> {
+    let stdin_keys = fields.keys.iter().filter(|k| k.as_os_str() == "-").count();
+    if stdin_keys > 1 {
+        return Err(Failure::usage("`--key -` may be given once"));
+    }
+    if stdin_keys == 1 && fields.password && !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "--password and `--key -` cannot both read stdin; give the key as a file",
+        ));
+    }
+    let quota = match fields.quota.as_deref().map(str::trim) {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => {
+            accounts::parse_quota(text).map_err(|err| Failure::usage(format!("--quota: {err}")))?;
+            Some(Some(text.to_owned()))
+        }
+    };
+    let mut keys = None;
+    for file in &fields.keys {
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(file)
+        }
+        .map_err(|err| Failure::runtime(format!("cannot read {}: {err}", file.display())))?;
+        let found: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        if found.is_empty() {
+            return Err(Failure::usage(format!("{}: no key in it", file.display())));
+        }
+        keys.get_or_insert_with(Vec::new).extend(found);
+    }
+    let password_hash = if fields.password {
+        let password = read_password(true)?;
+        Some(
+            accounts::hash_password(password.expose())
+                .map_err(|err| Failure::runtime(err.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let flag = |on: bool, off: bool| match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    Ok(Change {
+        password_hash,
+        keys,
+        quota,
+        commands: fields.commands.map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
+        readonly: flag(fields.readonly, fields.writable),
+        disabled: flag(fields.disable, fields.enable),
+    })
 }
 
 /// The control socket `args` point to: `--socket`, or the settings file's
@@ -509,24 +797,66 @@ fn kick(args: KickArgs) -> ExitCode {
     }
 }
 
+/// What became of asking the server at a control socket to reload.
+enum ReloadOutcome {
+    /// Reloaded; this many accounts are in force.
+    Reloaded(usize),
+    /// Nothing listens there: no server is running (what connecting said).
+    NoServer(String),
+    /// The server kept its old accounts; the file's problems, one
+    /// `file:line:column: message` a line.
+    Refused(String),
+    /// A server may be there but did not answer properly (or this user may
+    /// not talk to it).
+    Failed(String),
+}
+
+/// Asks the server at `path` to reload its accounts: the one way both
+/// `reload` and `account` do it.
+fn ask_reload(path: &Path) -> ReloadOutcome {
+    match control::ask(path, &Request::Reload) {
+        Ok(Response::Reloaded { accounts }) => ReloadOutcome::Reloaded(accounts),
+        Ok(Response::Error { message }) => ReloadOutcome::Refused(message),
+        Ok(other) => ReloadOutcome::Failed(format!("unexpected answer from the server: {other:?}")),
+        Err(err) => {
+            // No socket file, or one nobody listens on: no server. Anything
+            // else (another uid's socket, a broken answer) is a failure.
+            let absent = matches!(
+                &err,
+                ControlError::NoServer { source, .. } if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                )
+            );
+            if absent {
+                ReloadOutcome::NoServer(err.to_string())
+            } else {
+                ReloadOutcome::Failed(err.to_string())
+            }
+        }
+    }
+}
+
 fn reload(args: ControlArgs) -> ExitCode {
     let path = match control_socket(&args) {
         Ok(path) => path,
         Err(code) => return code,
     };
-    match control::ask(&path, &Request::Reload) {
-        Ok(Response::Reloaded { accounts }) => {
+    match ask_reload(&path) {
+        ReloadOutcome::Reloaded(accounts) => {
             println!("accounts reloaded: {accounts} account(s) in force");
             ExitCode::SUCCESS
         }
-        Ok(Response::Error { message }) => {
-            // The file's problems, one `file:line:column: message` a line.
-            eprintln!("{message}");
+        ReloadOutcome::Refused(problems) => {
+            eprintln!("{problems}");
             eprintln!("sftpbox: accounts not reloaded; the old ones stay in force");
             ExitCode::from(EXIT_RUNTIME)
         }
-        Ok(other) => unexpected(&other),
-        Err(err) => {
+        ReloadOutcome::NoServer(why) => {
+            eprintln!("sftpbox: {why}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        ReloadOutcome::Failed(err) => {
             eprintln!("sftpbox: {err}");
             ExitCode::from(EXIT_RUNTIME)
         }

@@ -55,6 +55,18 @@ pub(crate) struct ServerConfig {
     /// Where Prometheus metrics are served at `/metrics`
     /// (`metrics_listen`). Default: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written (`log_format`). Default text.
+    pub log_format: LogFormat,
+}
+
+/// `log_format`: how the server writes its log on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// `"text"`: one readable line per event, coloured only on a terminal.
+    #[default]
+    Text,
+    /// `"json"`: one JSON object per line, for log collectors.
+    Json,
 }
 
 /// Limits and timeouts, the `[limits]` table. Each field's doc names its key
@@ -243,6 +255,7 @@ impl ServerConfig {
             penalties: PenaltySettings::default(),
             control_socket: base.join(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
+            log_format: LogFormat::default(),
         }
     }
 
@@ -278,10 +291,15 @@ impl ServerConfig {
                     }
                     "limits" => limits(&mut report, value, &mut config.limits),
                     "penalties" => penalties(&mut report, value, &mut config.penalties),
+                    "log_format" => {
+                        if let Some(format) = log_format(&mut report, value) {
+                            config.log_format = format;
+                        }
+                    }
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, [limits] and [penalties]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits] and [penalties]"
                         ),
                     ),
                 }
@@ -291,6 +309,17 @@ impl ServerConfig {
             .finish()
             .map(|()| config)
             .map_err(|problems| ConfigError::Invalid { problems })
+    }
+}
+
+fn log_format(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Option<LogFormat> {
+    match value.get_ref() {
+        DeValue::String(text) if text == "text" => Some(LogFormat::Text),
+        DeValue::String(text) if text == "json" => Some(LogFormat::Json),
+        _ => {
+            report.at(&value.span(), "`log_format` must be \"text\" or \"json\"");
+            None
+        }
     }
 }
 
@@ -695,6 +724,17 @@ mod tests {
             config.source.as_deref(),
             Some(Path::new("/srv/box/sftpbox.toml"))
         );
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for() {
+        let file = Path::new("/srv/box/sftpbox.toml");
+        let text = ServerConfig::from_toml_str("", file).unwrap();
+        assert_eq!(text.log_format, LogFormat::Text);
+        let json = ServerConfig::from_toml_str("log_format = \"json\"\n", file).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        let p = problems("log_format = \"xml\"\n");
+        assert_eq!(p, ["1:14: `log_format` must be \"text\" or \"json\""]);
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Connection {
     fn admit(&mut self, user: &str, method: &str) -> Auth {
         match self.context.services.try_take_session(user) {
             Some(slot) => {
-                info!(user, method, peer = %self.peer, result = "accepted", "login");
+                info!(target: "audit", account = user, method, peer = %self.peer, result = "accepted", "login");
                 self.context.metrics.login(method, LoginResult::Accepted);
                 // What this connection moves counts into the account's figures too.
                 self.state.moved().count_into(slot.moved());
@@ -165,7 +165,7 @@ impl Connection {
                 Auth::Accept
             }
             None => {
-                warn!(user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
+                warn!(target: "audit", account = user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
                 self.context.metrics.login(method, LoginResult::Refused);
                 rejection()
             }
@@ -324,7 +324,7 @@ impl russh::server::Handler for Connection {
         if verified {
             Ok(self.admit(user, "password"))
         } else {
-            info!(user, method = "password", peer = %self.peer, result = "refused", "login");
+            info!(target: "audit", account = user, method = "password", peer = %self.peer, result = "refused", "login");
             self.refused_attempt("password")
         }
     }
@@ -339,7 +339,8 @@ impl russh::server::Handler for Connection {
             Ok(Auth::Accept)
         } else {
             info!(
-                user,
+                target: "audit",
+                account = user,
                 method = "publickey",
                 peer = %self.peer,
                 key = %offer.public_key.fingerprint(russh::keys::HashAlg::Sha256),

@@ -254,6 +254,22 @@ impl Jail {
         })
     }
 
+    /// The bytes stored under `home`, counted as the first [`Jail::open`]
+    /// counts them, for tools that report usage without serving: the home
+    /// is neither created nor changed; `None` when it does not exist yet.
+    pub fn usage_on_disk(home: &Path) -> Result<Option<u64>, JailError> {
+        let root = match rustix::fs::open(
+            home,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(root) => root,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        scan::count_usage(root.as_fd()).map(|usage| Some(usage.bytes))
+    }
+
     /// Counts the bytes and files stored under the home again and makes
     /// that the quota's usage: in tests, after writing behind the jail's
     /// back (nothing does outside tests: programs write through the view).

@@ -21,7 +21,9 @@
 //! so are `control` (the control socket's protocol, for `sessions`, `kick`
 //! and `reload`) and `metrics` (Prometheus text at `/metrics`);
 //! `diagnostics` turns TOML spans into `file:line:column` problems for both
-//! loaders. Only what `main`, the tests and the benches use is public: `cli`,
+//! loaders. `admin` is `sftpbox account`: accounts.toml listed and
+//! changed in place, validated by the loader before it is written. Only
+//! what `main`, the tests and the benches use is public: `cli`,
 //! `server`, `accounts`, `config`, `host_keys`, and (hidden from the docs)
 //! `fuzzing`, the byte-taking entry points into the parsers that the fuzz
 //! targets in `fuzz/` and the corpus replay in `tests/fuzz_corpus.rs` call;
@@ -31,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod admin;
 mod budget;
 mod builtin_names;
 mod checksum;

@@ -192,6 +192,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Peer<R,
         FileTransfer::new(self.moved.clone(), info)
     }
 
+    /// An upload of `size` bytes to `path`, begun at `started`, counted
+    /// into the connection's figures and hashed as it is written; logged
+    /// when dropped.
+    fn start_upload(&self, path: VirtualPath, size: u64, started: Instant) -> UploadAudit {
+        let transfer = self.start_file(&path, Direction::Upload, size);
+        UploadAudit {
+            path,
+            transfer,
+            started,
+            size,
+            kept: false,
+        }
+    }
+
     /// Sends `bytes` and flushes, so the peer sees every record at once.
     async fn send(&mut self, bytes: &[u8]) -> Result<(), Stop> {
         self.writer.write_all(bytes).await.map_err(|_| Stop)?;
@@ -269,20 +283,64 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Peer<R,
     }
 }
 
-/// Finishes `transfer` of the file at `path` and logs it like SFTP's close.
-fn log_file(path: &VirtualPath, transfer: &FileTransfer, started: Instant) {
-    let Moved {
-        bytes_read,
-        bytes_written,
-        ..
-    } = transfer.finish();
+/// The target of audit events, as SFTP's.
+const AUDIT: &str = "audit";
+
+/// Finishes the download of the file at `path` and logs it like SFTP's close.
+fn log_download(path: &VirtualPath, transfer: &FileTransfer, started: Instant) {
+    let Moved { bytes_read, .. } = transfer.finish();
     info!(
+        target: AUDIT,
         path = %path,
         bytes_read,
-        bytes_written,
         duration_ms = started.elapsed().as_millis() as u64,
-        "file closed"
+        "download finished"
     );
+}
+
+/// One upload's audit line, written when it is dropped, however the upload
+/// ended: "upload finished" like SFTP's, with the sha256 when the file was
+/// kept whole (the sink writes in order from the start), else with
+/// `result = "failed"`.
+struct UploadAudit {
+    /// Where the file goes.
+    path: VirtualPath,
+    /// What was written, counted and hashed.
+    transfer: FileTransfer,
+    started: Instant,
+    /// The size the `C` record announced.
+    size: u64,
+    /// Set once the file is in place.
+    kept: bool,
+}
+
+impl Drop for UploadAudit {
+    fn drop(&mut self) {
+        let Moved { bytes_written, .. } = self.transfer.finish();
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        if self.kept {
+            let sha256 = self.transfer.sha256(self.size);
+            info!(
+                target: AUDIT,
+                path = %self.path,
+                size = self.size,
+                bytes_written,
+                duration_ms,
+                sha256,
+                "upload finished"
+            );
+        } else {
+            info!(
+                target: AUDIT,
+                path = %self.path,
+                size = self.size,
+                bytes_written,
+                duration_ms,
+                result = "failed",
+                "upload finished"
+            );
+        }
+    }
 }
 
 /// Runs a blocking jail operation on the blocking pool.

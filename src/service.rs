@@ -205,8 +205,29 @@ impl AccountServices {
         W: AsyncWrite + Unpin + Send,
         E: AsyncWrite + Unpin + Send,
     {
-        info!(command = %crate::jail::escaped(line), "command");
-        crate::exec::run_command(line, &self.exec_context(pty, moved), stdin, stdout, stderr).await
+        let started = std::time::Instant::now();
+        let outcome =
+            crate::exec::run_command(line, &self.exec_context(pty, moved), stdin, stdout, stderr)
+                .await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let command = crate::jail::escaped(line);
+        match outcome {
+            ExitOutcome::Status(status) => info!(
+                target: "audit",
+                command = %command,
+                exit_status = status,
+                duration_ms,
+                "command run"
+            ),
+            ExitOutcome::Signal(signal) => info!(
+                target: "audit",
+                command = %command,
+                signal = ?signal,
+                duration_ms,
+                "command run"
+            ),
+        }
+        outcome
     }
 
     /// Runs the interactive shell on a terminal until the client leaves.

@@ -12,11 +12,18 @@
 //! with the path the session sees, its direction and its size where known,
 //! so that `sftpbox sessions` can show what is moving now. And it may count
 //! into a parent (the account's figures, across its sessions, for metrics).
+//!
+//! An upload also keeps the sha256 of what it writes, as the bytes go by,
+//! for as long as they arrive in order from offset 0 ([`InOrderDigest`]):
+//! the first write anywhere else ends it, and a file whose final size is not
+//! what was hashed gets none. The file is never read again for it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::checksum::{HashAlgorithm, Hasher};
 
 /// What was moved, at one moment.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -177,19 +184,77 @@ impl Transferred {
     }
 }
 
+/// The sha256 of a file's content, fed by its writes while they come in
+/// order from offset 0; given up at the first write elsewhere.
+pub struct InOrderDigest {
+    /// `None` once a write came out of order.
+    hasher: Option<Hasher>,
+    /// The offset the next in-order write starts at: bytes hashed so far.
+    next: u64,
+}
+
+impl Default for InOrderDigest {
+    fn default() -> InOrderDigest {
+        InOrderDigest {
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            next: 0,
+        }
+    }
+}
+
+impl InOrderDigest {
+    /// Feeds `data`, written at `offset`: hashed when it starts where the
+    /// last write ended, else the digest is given up for good.
+    pub fn written_at(&mut self, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        match &mut self.hasher {
+            Some(hasher) if offset == self.next => {
+                hasher.update(data);
+                self.next = self.next.saturating_add(data.len() as u64);
+            }
+            Some(_) => self.hasher = None,
+            None => {}
+        }
+    }
+
+    /// The hex sha256 of the file, if every byte of a file of `final_size`
+    /// bytes was hashed in order; consumes the running hash.
+    pub fn finish(&mut self, final_size: u64) -> Option<String> {
+        let hasher = self.hasher.take()?;
+        (self.next == final_size).then(|| hasher.finalize_hex())
+    }
+}
+
+impl std::fmt::Debug for InOrderDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InOrderDigest")
+            .field("in_order", &self.hasher.is_some())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
 /// The transfer of one file: its own figures, counted into the total of
-/// whoever moves it (the connection) as they grow, and listed among the
-/// total's open files until it is dropped.
+/// whoever moves it (the connection) as they grow, listed among the
+/// total's open files until it is dropped, and for an upload the sha256 of
+/// what it wrote in order.
 #[derive(Debug)]
 pub struct FileTransfer {
     id: u64,
     live: Arc<LiveFile>,
     total: Arc<Transferred>,
+    /// `Some` for an upload.
+    digest: Option<Mutex<InOrderDigest>>,
 }
 
 impl FileTransfer {
-    /// A transfer of the file `info` that counts into `total` as well.
+    /// A transfer of the file `info` that counts into `total` as well; an
+    /// upload also hashes what it writes in order from offset 0.
     pub fn new(total: Arc<Transferred>, info: FileInfo) -> FileTransfer {
+        let digest =
+            (info.direction == Direction::Upload).then(|| Mutex::new(InOrderDigest::default()));
         let live = Arc::new(LiveFile {
             info,
             started: Instant::now(),
@@ -202,7 +267,40 @@ impl FileTransfer {
             table.files.insert(id, live.clone());
             id
         };
-        FileTransfer { id, live, total }
+        FileTransfer {
+            id,
+            live,
+            total,
+            digest,
+        }
+    }
+
+    /// Whether it is an upload.
+    pub fn is_upload(&self) -> bool {
+        self.live.info.direction == Direction::Upload
+    }
+
+    /// Counts `data`, written to the file at `offset`, and hashes it if it
+    /// is the next in order.
+    pub fn written_at(&self, offset: u64, data: &[u8]) {
+        self.add_written(data.len() as u64);
+        if let Some(digest) = &self.digest {
+            digest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .written_at(offset, data);
+        }
+    }
+
+    /// The hex sha256 of the uploaded file, when it was written in order
+    /// from its start to `final_size`; `None` otherwise or for a download.
+    pub fn sha256(&self, final_size: u64) -> Option<String> {
+        self.digest.as_ref().and_then(|digest| {
+            digest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .finish(final_size)
+        })
     }
 
     /// Counts `n` bytes read from the file.
@@ -241,6 +339,51 @@ mod tests {
             direction,
             size,
         }
+    }
+
+    fn new_upload() -> FileTransfer {
+        FileTransfer::new(Arc::default(), file("/up", Direction::Upload, None))
+    }
+
+    fn sha256(data: &[u8]) -> String {
+        let mut hasher = Hasher::new(HashAlgorithm::Sha256);
+        hasher.update(data);
+        hasher.finalize_hex()
+    }
+
+    #[test]
+    fn writes_in_order_from_the_start_give_the_files_sha256() {
+        let upload = new_upload();
+        upload.written_at(0, b"hello ");
+        upload.written_at(6, b"");
+        upload.written_at(6, b"world");
+        assert_eq!(upload.live.own.snapshot().bytes_written, 11);
+        assert_eq!(upload.sha256(11), Some(sha256(b"hello world")));
+    }
+
+    #[test]
+    fn a_write_out_of_order_gives_up_the_digest_for_good() {
+        let upload = new_upload();
+        upload.written_at(5, b"world");
+        upload.written_at(0, b"hello");
+        assert_eq!(upload.sha256(10), None);
+        let rewrite = new_upload();
+        rewrite.written_at(0, b"abc");
+        rewrite.written_at(1, b"b");
+        rewrite.written_at(3, b"d");
+        assert_eq!(rewrite.sha256(4), None);
+    }
+
+    #[test]
+    fn a_file_longer_or_shorter_than_what_was_hashed_has_no_digest() {
+        let upload = new_upload();
+        upload.written_at(0, b"abc");
+        assert_eq!(upload.sha256(10), None);
+        let empty = new_upload();
+        assert_eq!(empty.sha256(0), Some(sha256(b"")));
+        let download = FileTransfer::new(Arc::default(), file("/d", Direction::Download, None));
+        download.written_at(0, b"abc");
+        assert_eq!(download.sha256(3), None);
     }
 
     #[test]

@@ -6,18 +6,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::process::{describe, generate_key, require_tool, text};
+use common::serve::{BIN, ServeChild, free_port, sftpbox_in};
 use serde_json::Value;
 use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sftpbox");
 
 /// How large the upload that `sessions` and `kick` watch is.
 const UPLOAD_BYTES: u64 = 200 << 20;
@@ -29,14 +28,6 @@ const UPLOAD_KBITS: &str = "40000";
 /// Generous bound for anything the server should do "at once".
 const PROMPTLY: Duration = Duration::from_secs(10);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A deployment folder with one account (`alice`, by key, 1 GiB quota)
 /// and a running `serve`, stopped on drop.
 struct Deployment {
@@ -44,7 +35,7 @@ struct Deployment {
     port: u16,
     metrics_port: u16,
     key: PathBuf,
-    child: Child,
+    _served: ServeChild,
 }
 
 impl Deployment {
@@ -70,35 +61,21 @@ impl Deployment {
             ),
         )
         .unwrap();
-        let mut child = Command::new(BIN)
-            .current_dir(dir.path())
-            .args(["serve", "--config", "sftpbox.toml"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let _ = tx.send(line.unwrap_or_default());
-            }
+        let listening = format!(":{port}");
+        let served = ServeChild::start(dir.path(), &["--config", "sftpbox.toml"], |lines| {
+            let seen = |needle: &str| lines.iter().any(|l| l.contains(needle));
+            seen("control socket open")
+                && seen("metrics served")
+                && lines
+                    .iter()
+                    .any(|l| l.contains("listening") && l.contains(&listening))
         });
-        let mut ready = (false, false, false);
-        while ready != (true, true, true) {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server did not start");
-            ready.0 |= line.contains("control socket open");
-            ready.1 |= line.contains("metrics served");
-            ready.2 |= line.contains("listening") && line.contains(&format!(":{port}"));
-        }
-        std::thread::spawn(move || while rx.recv().is_ok() {});
         Deployment {
             dir,
             port,
             metrics_port,
             key,
-            child,
+            _served: served,
         }
     }
 
@@ -112,11 +89,7 @@ impl Deployment {
 
     /// Runs the binary with `args` in the deployment folder.
     fn sftpbox(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .current_dir(self.path())
-            .args(args)
-            .output()
-            .unwrap()
+        sftpbox_in(self.path(), args, b"")
     }
 
     /// `sftpbox sessions --json`, parsed.
@@ -200,13 +173,6 @@ impl Deployment {
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v)
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -389,11 +355,7 @@ fn commands_exit_1_with_a_clear_message_when_no_server_answers() {
         &["kick", "1"],
         &["reload"],
     ] {
-        let out = Command::new(BIN)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap();
+        let out = sftpbox_in(dir.path(), args, b"");
         assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", describe(&out));
         let stderr = text(&out.stderr);
         assert!(

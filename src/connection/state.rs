@@ -158,6 +158,7 @@ impl ConnectionState {
         }
         let moved = self.moved.snapshot();
         info!(
+            target: "audit",
             duration_ms = self.started.elapsed().as_millis() as u64,
             bytes_read = moved.bytes_read,
             bytes_written = moved.bytes_written,

@@ -29,9 +29,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Record, Times, strerror};
 use super::upload::{self, Upload};
-use super::{Ack, Options, Peer, Stop, blocking, log_file};
+use super::{Ack, Options, Peer, Stop, blocking};
 use crate::jail::{Jail, JailError, SetAttrs, VirtualPath, escaped};
-use crate::transfer::Direction;
 use protocol::ACK_OK;
 
 /// The umask applied to sent modes without `-p` (OpenSSH uses the
@@ -316,12 +315,11 @@ where
         dest,
         old_mode,
     } = upload;
-    let transfer = peer.start_file(&dest, Direction::Upload, size);
+    let mut audit = peer.start_upload(dest.clone(), size, started);
     let copied = match peer.send(&[ACK_OK]).await {
-        Ok(()) => upload::copy_data(peer, &file, size, &transfer).await,
+        Ok(()) => upload::copy_data(peer, &file, size, &audit.transfer).await,
         Err(stop) => Err(stop),
     };
-    log_file(&dest, &transfer, started);
     let write_error = match copied {
         Ok(write_error) => write_error,
         Err(stop) => {
@@ -368,6 +366,8 @@ where
     match committed {
         Ok(()) => {
             temp.keep();
+            audit.kept = true;
+            drop(audit);
             peer.send(&[ACK_OK]).await
         }
         Err(err) => {

@@ -17,7 +17,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::protocol::{self, MAX_DIR_DEPTH, Times, strerror};
-use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking, log_file};
+use super::{Ack, CHUNK_BYTES, Options, Peer, Stop, blocking, log_download};
 use crate::jail::{DirEntry, Jail, JailFile, OpenOptions, Stat, VirtualPath, escaped};
 use crate::transfer::{Direction, FileTransfer};
 
@@ -286,7 +286,7 @@ where
     }
     let transfer = peer.start_file(&path, Direction::Download, stat.size);
     let intact = stream_data(peer, &file, stat.size, &transfer).await;
-    log_file(&path, &transfer, started);
+    log_download(&path, &transfer, started);
     if intact? {
         peer.send(&[protocol::ACK_OK]).await?;
     } else {

@@ -81,7 +81,7 @@ pub(super) fn prepare(jail: &Jail, dest: VirtualPath, size: u64) -> Result<Uploa
 
 /// Reads exactly `size` data bytes into the file. After a write error the
 /// rest is read and discarded to stay in step; the error is returned. What
-/// reaches the file is counted into `transfer`.
+/// reaches the file is counted into `transfer` (and hashed, being in order).
 pub(super) async fn copy_data<R, W, E>(
     peer: &mut Peer<R, W, E>,
     file: &Arc<JailFile>,
@@ -113,11 +113,11 @@ where
             .await;
             match joined {
                 Ok((data, written)) => {
-                    buf = data;
                     match written {
-                        Ok(()) => transfer.add_written(u64::try_from(want).unwrap_or(u64::MAX)),
+                        Ok(()) => transfer.written_at(offset, data.get(..want).unwrap_or_default()),
                         Err(err) => failed = Some(err),
                     }
+                    buf = data;
                 }
                 Err(err) => {
                     buf = vec![0_u8; chunk];

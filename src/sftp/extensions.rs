@@ -243,7 +243,8 @@ impl RangeCopy {
                 return status::reply(id, &err);
             }
             self.source.count_read(n);
-            self.target.count_written(n);
+            self.target
+                .count_written(self.write_offset.saturating_add(done), data);
             done += n as u64;
         }
     }

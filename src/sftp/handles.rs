@@ -135,7 +135,7 @@ impl Lane {
     }
 }
 
-/// An open file and what it moved, for the close log line.
+/// An open file and what it moved, for its audit line at close.
 pub struct FileHandle {
     /// The file.
     pub file: JailFile,
@@ -144,7 +144,8 @@ pub struct FileHandle {
     /// When it was opened.
     pub opened: Instant,
     /// What moved through this handle, counted into the connection's
-    /// figures too.
+    /// figures too; for a file opened for writing, an upload, which hashes
+    /// what is written in order.
     pub transfer: FileTransfer,
     /// Whether the client was already told, on stderr, why a write failed.
     pub told: AtomicBool,
@@ -154,7 +155,8 @@ pub struct FileHandle {
 
 impl FileHandle {
     /// A handle for a freshly opened file, holding `ticket`, whose transfer
-    /// (`direction`, `size` bytes when known) counts into `total`.
+    /// (`direction`, `size` bytes when known) counts into `total`; an
+    /// upload is hashed while it is written in order.
     pub fn new(
         file: JailFile,
         path: VirtualPath,
@@ -188,9 +190,9 @@ impl FileHandle {
         self.transfer.add_read(n as u64);
     }
 
-    /// Counts `n` bytes written.
-    pub fn count_written(&self, n: usize) {
-        self.transfer.add_written(n as u64);
+    /// Counts `data`, written at `offset` (and hashes it when in order).
+    pub fn count_written(&self, offset: u64, data: &[u8]) {
+        self.transfer.written_at(offset, data);
     }
 }
 

@@ -209,7 +209,7 @@ pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
 pub fn write(session: &Session, id: u32, file: &FileHandle, offset: u64, data: &[u8]) -> Bytes {
     match file.file.write_at(data, offset) {
         Ok(()) => {
-            file.count_written(data.len());
+            file.count_written(offset, data);
             status::ok(id)
         }
         Err(err) => {
@@ -233,16 +233,59 @@ pub fn close(id: u32, handle: &HandleKind) -> Bytes {
     status::ok(id)
 }
 
-/// One log line per closed file; the file counts as finished.
+/// The audit line of a closed file, which counts as finished: "upload
+/// finished" for a file opened for writing (with its sha256 when it was
+/// written in order from the start to its end), "download finished" for
+/// one opened to read (or opened read-write and only read).
 pub fn log_close(file: &FileHandle) {
     let moved = file.transfer.finish();
-    info!(
-        path = %file.path,
-        bytes_read = moved.bytes_read,
-        bytes_written = moved.bytes_written,
-        duration_ms = file.opened.elapsed().as_millis() as u64,
-        "file closed"
-    );
+    let duration_ms = file.opened.elapsed().as_millis() as u64;
+    let only_read = moved.bytes_written == 0 && moved.bytes_read > 0;
+    if file.transfer.is_upload() && !only_read {
+        let size = file.file.stat().map(|st| st.size).ok();
+        let sha256 = size.and_then(|size| file.transfer.sha256(size));
+        info!(
+            target: AUDIT,
+            path = %file.path,
+            size,
+            bytes_written = moved.bytes_written,
+            duration_ms,
+            sha256,
+            "upload finished"
+        );
+    } else {
+        info!(
+            target: AUDIT,
+            path = %file.path,
+            bytes_read = moved.bytes_read,
+            duration_ms,
+            "download finished"
+        );
+    }
+}
+
+/// The target of audit events, so that `RUST_LOG=warn,audit=info` keeps
+/// only them.
+const AUDIT: &str = "audit";
+
+/// How a path from the client is shown in an audit line: resolved against
+/// the box root (as the other lines show paths), escaped where not
+/// printable; as sent when it does not resolve.
+fn shown(raw: &[u8]) -> String {
+    match path(raw) {
+        Ok(resolved) => resolved.to_string(),
+        Err(_) => crate::jail::escaped(raw).into_owned(),
+    }
+}
+
+/// The audit line of a request that changes the box at `raw`: `event`,
+/// then `ok` or the error.
+fn audit<T>(event: &str, raw: &[u8], result: &Result<T, JailError>) {
+    let path = shown(raw);
+    match result {
+        Ok(_) => info!(target: AUDIT, path = %path, result = "ok", "{event}"),
+        Err(err) => info!(target: AUDIT, path = %path, result = "failed", error = %err, "{event}"),
+    }
 }
 
 /// STAT or LSTAT.
@@ -293,6 +336,7 @@ pub fn set_stat(session: &Session, id: u32, raw: &[u8], wanted: &Attrs, follow: 
             .jail
             .set_attrs(&p, &attrs::from_wire(wanted), follow)
     });
+    audit("setstat", raw, &result);
     answer_unit(id, result)
 }
 
@@ -308,26 +352,34 @@ pub fn fset_stat(session: &Session, id: u32, handle: &HandleKind, wanted: &Attrs
                     .set_attrs(&dir.path, &attrs::from_wire(wanted), true)
             }),
     };
+    let path = match handle {
+        HandleKind::File(file) => file.path.as_bytes(),
+        HandleKind::Dir(dir) => dir.path.as_bytes(),
+    };
+    audit("setstat", path, &result);
     answer_unit(id, result)
 }
 
 /// REMOVE.
 pub fn remove(session: &Session, id: u32, raw: &[u8]) -> Bytes {
-    answer_unit(id, path(raw).and_then(|p| session.jail.remove_file(&p)))
+    let result = path(raw).and_then(|p| session.jail.remove_file(&p));
+    audit("remove", raw, &result);
+    answer_unit(id, result)
 }
 
 /// MKDIR.
 pub fn make_dir(session: &Session, id: u32, raw: &[u8], wanted: &Attrs) -> Bytes {
     let mode = wanted.permissions.unwrap_or(DEFAULT_DIR_MODE) & 0o777 & !UMASK;
-    answer_unit(
-        id,
-        path(raw).and_then(|p| session.jail.create_dir(&p, mode)),
-    )
+    let result = path(raw).and_then(|p| session.jail.create_dir(&p, mode));
+    audit("mkdir", raw, &result);
+    answer_unit(id, result)
 }
 
 /// RMDIR.
 pub fn remove_dir(session: &Session, id: u32, raw: &[u8]) -> Bytes {
-    answer_unit(id, path(raw).and_then(|p| session.jail.remove_dir(&p)))
+    let result = path(raw).and_then(|p| session.jail.remove_dir(&p));
+    audit("rmdir", raw, &result);
+    answer_unit(id, result)
 }
 
 /// RENAME (fails if the target exists, as v3 says) or posix-rename (replaces).
@@ -336,6 +388,18 @@ pub fn rename(session: &Session, id: u32, from: &[u8], to: &[u8], replace: bool)
         let t = path(to)?;
         session.jail.rename(&f, &t, replace)
     });
+    let (shown_from, shown_to) = (shown(from), shown(to));
+    match &result {
+        Ok(()) => info!(target: AUDIT, from = %shown_from, to = %shown_to, result = "ok", "rename"),
+        Err(err) => info!(
+            target: AUDIT,
+            from = %shown_from,
+            to = %shown_to,
+            result = "failed",
+            error = %err,
+            "rename"
+        ),
+    }
     answer_unit(id, result)
 }
 
