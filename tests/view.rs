@@ -4,6 +4,8 @@
 //! writers takes the account past it, the written prefix stays, and
 //! deleting works even over the quota.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -229,11 +229,11 @@ impl View {
     /// The node of `path` (made if new), with one more lookup counted.
     fn remember(&self, path: VirtualPath) -> Result<u64, Errno> {
         let mut tables = self.tables();
-        if let Some(&id) = tables.by_path.get(&path) {
-            if let Some(node) = tables.nodes.get_mut(&id) {
-                node.lookups = node.lookups.saturating_add(1);
-                return Ok(id);
-            }
+        if let Some(&id) = tables.by_path.get(&path)
+            && let Some(node) = tables.nodes.get_mut(&id)
+        {
+            node.lookups = node.lookups.saturating_add(1);
+            return Ok(id);
         }
         if tables.nodes.len() >= MAX_NODES {
             return Err(Errno::ENFILE);
