@@ -23,6 +23,7 @@ use russh::keys::PublicKey;
 
 use crate::diagnostics::{Problem, render};
 
+pub use load::{COMMAND_ALIASES, programs_of};
 pub(crate) use load::{parse_quota, resolve_command};
 pub use password::hash_password;
 pub(crate) use password::{
@@ -137,7 +138,8 @@ pub(crate) struct Account {
     /// home may hold below itself; `None` = no limit.
     pub max_files: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
-    /// names; each was found by [`resolve_command`] (or is a built-in) at load.
+    /// names or aliases ([`COMMAND_ALIASES`]: `git`), as written; each
+    /// program was found by [`resolve_command`] (or is a built-in) at load.
     pub commands: Vec<String>,
     /// The home, relative to the homes folder: one or more plain path
     /// components (no `..`, not absolute). Defaults to the account name.
@@ -146,6 +148,21 @@ pub(crate) struct Account {
     pub readonly: bool,
     /// Whether every login is refused.
     pub disabled: bool,
+    /// What this account's sandboxed programs may hold together, where it
+    /// differs from sftpbox.toml's `[sandbox]` defaults.
+    pub sandbox: SandboxLimits,
+}
+
+/// Per-account overrides of the `[sandbox]` defaults (`sandbox_memory`,
+/// `sandbox_processes`, `sandbox_cpu_weight`); `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Bytes of memory all the account's programs may use together.
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads the account's programs may have together.
+    pub processes: Option<u64>,
+    /// The CPU weight of the account's programs.
+    pub cpu_weight: Option<u32>,
 }
 
 impl Account {
@@ -299,6 +316,7 @@ mod tests {
             home: "alice".to_owned(),
             readonly: false,
             disabled: false,
+            sandbox: SandboxLimits::default(),
         }
     }
 

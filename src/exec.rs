@@ -59,6 +59,8 @@ pub struct ExecContext {
     pub pty: bool,
     /// The connection's transfer counters, which scp counts into.
     pub moved: Arc<Transferred>,
+    /// What the account's sandboxed programs run as and may hold.
+    pub programs: sandbox::Programs,
 }
 
 /// How a command ended: what `connection` reports to the client.

@@ -18,6 +18,7 @@
 //! counted, as it moves, into the connection's [`Transferred`].
 
 mod registry;
+mod uids;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::accounts::{self, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::config::Limits;
 use crate::exec::ExecContext;
+use crate::exec::sandbox::{Cgroups, ProgramLimits, Programs};
 use crate::jail::{Jail, JailError};
 use registry::AccountRegistry;
 
@@ -51,6 +53,9 @@ pub enum ServiceError {
     /// The blocking task that opens the home did not finish.
     #[error("opening the home was interrupted")]
     Interrupted,
+    /// No sandbox uid could be given to the account.
+    #[error("no sandbox uid: {0}")]
+    Uid(String),
 }
 
 /// The services side of the server, shared by every connection.
@@ -67,6 +72,13 @@ pub struct Services {
     max_sessions_per_account: usize,
     /// The process's blocking jobs and descriptors, shared out to accounts.
     budget: ProcessBudget,
+    /// Each account's sandbox uid, on a root server (`None` otherwise:
+    /// programs then run as the server's own uid in a user namespace).
+    uids: Option<Arc<uids::UidTable>>,
+    /// The per-account cgroups of sandboxed programs.
+    cgroups: Arc<Cgroups>,
+    /// The `[sandbox]` defaults of what an account's programs may hold.
+    program_limits: ProgramLimits,
 }
 
 impl Services {
@@ -79,6 +91,13 @@ impl Services {
             handles_per_account = budget.max_handles_per_account(),
             "open handle ceilings"
         );
+        let uids = rustix::process::geteuid()
+            .is_root()
+            .then(|| Arc::new(uids::UidTable::load(&homes, limits.sandbox.uids.clone())));
+        let cgroups = Cgroups::set_up();
+        for line in crate::exec::sandbox::host_report(&cgroups) {
+            info!(holds = %line, "limits of sandboxed programs");
+        }
         Services {
             accounts,
             registry: AccountRegistry::default(),
@@ -86,6 +105,13 @@ impl Services {
             command_timeout: limits.command_timeout,
             max_sessions_per_account: limits.max_sessions_per_account,
             budget,
+            uids,
+            cgroups,
+            program_limits: ProgramLimits {
+                memory_bytes: limits.sandbox.memory_bytes,
+                processes: limits.sandbox.processes,
+                cpu_weight: limits.sandbox.cpu_weight,
+            },
         }
     }
 
@@ -118,23 +144,50 @@ impl Services {
             .ok_or_else(|| ServiceError::NoSuchAccount(account_name.to_owned()))?;
         let registry = self.registry.clone();
         let home = self.homes.join(&account.home);
-        let (jail, commands) = tokio::task::spawn_blocking(move || {
-            let jail = registry.jail_for(&account, &home)?;
+        let defaults = self.program_limits;
+        let limits = ProgramLimits {
+            memory_bytes: account
+                .sandbox
+                .memory_bytes
+                .unwrap_or(defaults.memory_bytes),
+            processes: account.sandbox.processes.unwrap_or(defaults.processes),
+            cpu_weight: account.sandbox.cpu_weight.unwrap_or(defaults.cpu_weight),
+        };
+        let table = self.uids.clone();
+        let (jail, commands, uid) = tokio::task::spawn_blocking(move || {
+            let uid = match &table {
+                Some(table) => Some(
+                    table
+                        .uid_for(account.name.as_str())
+                        .map_err(ServiceError::Uid)?,
+                ),
+                None => None,
+            };
+            let jail = registry.jail_for(&account, &home, uid)?;
             let commands = account
                 .commands
                 .iter()
-                .filter_map(|name| accounts::resolve_command(name).map(|path| (name.clone(), path)))
+                .flat_map(|name| accounts::programs_of(name))
+                .filter_map(|program| {
+                    accounts::resolve_command(program).map(|path| (program.to_owned(), path))
+                })
                 .collect();
-            Ok::<_, JailError>((jail, commands))
+            Ok::<_, ServiceError>((jail, commands, uid))
         })
         .await
         .map_err(|_| ServiceError::Interrupted)??;
+        let programs = Programs {
+            cgroups: Arc::clone(&self.cgroups),
+            limits,
+            uid: uid.unwrap_or_else(|| rustix::process::geteuid().as_raw()),
+        };
         Ok(AccountServices {
             jail,
             account: account_name.to_owned(),
             commands,
             command_timeout: self.command_timeout,
             budget: self.registry.budget_for(account_name, &self.budget),
+            programs,
         })
     }
 }
@@ -154,6 +207,8 @@ pub struct AccountServices {
     command_timeout: Duration,
     /// The account's share of the process, shared with its other sessions.
     budget: AccountBudget,
+    /// What the account's sandboxed programs run as and may hold.
+    programs: Programs,
 }
 
 impl AccountServices {
@@ -248,6 +303,7 @@ impl AccountServices {
             command_timeout: self.command_timeout,
             pty,
             moved,
+            programs: self.programs.clone(),
         }
     }
 }

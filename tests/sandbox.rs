@@ -24,8 +24,11 @@ use common::process::{
 use common::{AccountSpec, TestServer};
 use sftpbox::config::Limits;
 
-/// The uid a root server runs sandboxed programs as (`nobody`).
-const SANDBOX_UID: u32 = 65534;
+/// Whether `uid` is one a root server runs sandboxed programs as: one of
+/// the default `[sandbox] uids`, one per account.
+fn is_sandbox_uid(uid: u32) -> bool {
+    sftpbox::config::DEFAULT_SANDBOX_UIDS.contains(&uid)
+}
 
 /// The command timeout of these tests.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -103,7 +106,7 @@ fn sandbox_processes() -> Vec<(String, String)> {
         if let Some(uids) = uids
             && uids
                 .split_whitespace()
-                .any(|u| u.parse::<u32>() == Ok(SANDBOX_UID))
+                .any(|u| u.parse::<u32>().is_ok_and(is_sandbox_uid))
         {
             found.push((pid, name));
         }
@@ -121,7 +124,7 @@ fn assert_no_sandbox_processes_left(what: &str) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(5),
-            "{what}: processes of uid {SANDBOX_UID} are still running: {left:?}"
+            "{what}: processes of a sandbox uid are still running: {left:?}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -271,12 +274,14 @@ fn host_files_cannot_be_read() {
         describe(&out)
     );
 
-    // Who the program runs as.
+    // Who the program runs as: the account's own uid, which owns its home.
     let out = run(&server, "bash -c 'id -u; id -g; id -G'");
     assert_ok(&out);
+    let uid = std::fs::metadata(&home).unwrap().uid();
+    assert!(is_sandbox_uid(uid), "{uid}");
     assert_eq!(
         text(&out.stdout),
-        "65534\n65534\n65534\n",
+        format!("{uid}\n{uid}\n{uid}\n"),
         "{}",
         describe(&out)
     );
@@ -372,7 +377,10 @@ fn uploaded_scripts_and_binaries_do_not_run() {
     upload(&server, "true", &elf, Some("755"));
     // SFTP stored them as the home's owner, executable bits and all.
     let owner = std::fs::metadata(&home).unwrap().uid();
-    assert_eq!(owner, SANDBOX_UID, "a home the server creates as root");
+    assert!(
+        is_sandbox_uid(owner),
+        "a home the server creates as root is its account's sandbox uid's, not {owner}"
+    );
     for name in ["evil.sh", "true"] {
         let meta = std::fs::metadata(home.join(name)).unwrap();
         assert_eq!(meta.uid(), owner, "{name}");

@@ -26,16 +26,88 @@
 //! does, with the sandbox's last process; the run waits for them (at most
 //! [`VIEW_END_GRACE`]).
 //!
-//! Known limits: `RLIMIT_NPROC` counts per real uid, so sandboxes sharing
-//! the `nobody` uid share 64 processes; a server not running as root is
-//! refused (the user-namespace path is not implemented).
+//! Limits per account (`cgroup.rs`): an account's programs run in a cgroup
+//! of their own (`memory`, `pids`, CPU weight over all of them together),
+//! and, on a root server, under a uid of their own from `[sandbox] uids`
+//! (chosen by `service`), so `RLIMIT_NPROC` and signals never cross
+//! accounts. Without cgroups each process gets `RLIMIT_AS` = the account's
+//! memory; with them `RLIMIT_AS` is off, as the cgroup bounds what is
+//! really used (an address-space limit only fails large reservations).
+//!
+//! Privilege: a root server drops to the account's uid after building the
+//! namespaces; any other server makes a user namespace first (its own uid
+//! mapped to itself, `setgroups` denied), in which the other namespaces,
+//! the mounts, Landlock and the rlimits work as they do for root. The
+//! kernel mounts FUSE there only from a `/dev/fuse` opened inside that user
+//! namespace, so the sandbox opens it after entering and passes it to the
+//! server over a socket pair (`SCM_RIGHTS`) before it mounts the view. A
+//! kernel that allows no unprivileged user namespace refuses the program
+//! (126, naming the layer and the error).
 
 // The one reviewed exception to `#![deny(unsafe_code)]`: `pre_exec` and
 // the raw syscalls between fork and exec (see the `//!` of child.rs).
+mod cgroup;
 #[allow(unsafe_code)]
 mod child;
 mod plan;
 mod view;
+
+pub use cgroup::{Cgroups, ProgramLimits};
+use std::sync::Arc;
+
+/// How an account's programs are bounded: its cgroup limits and its uid.
+#[derive(Clone, Debug)]
+pub struct Programs {
+    /// The server's cgroups, in which the account gets one.
+    pub cgroups: Arc<Cgroups>,
+    /// What the account's programs may hold together.
+    pub limits: ProgramLimits,
+    /// The uid (and gid, the same number) a root server runs them as.
+    pub uid: u32,
+}
+
+/// What this host gives sandboxed programs, one line each: how they are
+/// kept apart (root and uids, or a user namespace) and what bounds their
+/// memory and processes (`cgroups`). For the start-up log and `check`.
+pub fn host_report(cgroups: &Cgroups) -> Vec<String> {
+    let privilege = if rustix::process::geteuid().is_root() {
+        "running as root: each account's programs run as a uid of its own from [sandbox] uids"
+            .to_owned()
+    } else {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok())
+        };
+        let off = if read("/proc/sys/user/max_user_namespaces") == Some(0) {
+            Some("user.max_user_namespaces is 0")
+        } else if read("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+            Some("kernel.unprivileged_userns_clone is 0")
+        } else if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+            Some("kernel.apparmor_restrict_unprivileged_userns is 1")
+        } else {
+            None
+        };
+        match off {
+            Some(why) => format!(
+                "not root and {why}: programs are refused (exit 126); SFTP, scp and the built-ins are served"
+            ),
+            None => "not root: programs run in an unprivileged user namespace as the server's own uid (RLIMIT_NPROC per sandbox, signals kept in by the pid namespace)".to_owned(),
+        }
+    };
+    vec![privilege, cgroups.holds()]
+}
+
+impl Default for Programs {
+    /// No cgroups, the default limits, `nobody`.
+    fn default() -> Programs {
+        Programs {
+            cgroups: Cgroups::unavailable("none were set up"),
+            limits: ProgramLimits::default(),
+            uid: plan::SANDBOX_ID,
+        }
+    }
+}
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -93,7 +165,16 @@ where
         Ok(pipe) => pipe,
         Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
     };
-    let (plan, serving) = match plan::build(ctx, report_writer, kill_reader) {
+    let cgroup = match ctx
+        .programs
+        .cgroups
+        .enter(&ctx.account, &ctx.programs.limits)
+    {
+        Ok(cgroup) => cgroup,
+        Err(why) => return refuse(&mut stderr, &name, &why).await,
+    };
+    let oom_kills = cgroup.as_ref().map_or(0, cgroup::AccountCgroup::oom_kills);
+    let (plan, serving) = match plan::build(ctx, report_writer, kill_reader, cgroup.as_ref()) {
         Ok(built) => built,
         Err(why) => return refuse(&mut stderr, &name, &why).await,
     };
@@ -183,6 +264,19 @@ where
         supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
+    if let Some(cgroup) = &cgroup
+        && cgroup.oom_kills() > oom_kills
+    {
+        let mib = ctx.programs.limits.memory_bytes >> 20;
+        note(
+            &mut stderr,
+            &format!(
+                "sftpbox: {name}: a process was killed for want of memory (this account's programs may use {mib} MiB together)\n"
+            ),
+        )
+        .await;
+    }
+    drop(cgroup);
     if tokio::time::timeout(VIEW_END_GRACE, view_ended)
         .await
         .is_err()
@@ -217,12 +311,58 @@ fn serve_view(
     std::thread::Builder::new()
         .name("sftpbox-view".into())
         .spawn(move || {
-            if let Err(err) = view::serve(jail, serving.reserved, serving.device, serving.mounted) {
+            let served = match serving.device {
+                plan::Device::Opened(device) => Ok(Some(device)),
+                plan::Device::Passed(socket) => receive_device(&socket),
+            }
+            .and_then(|device| match device {
+                Some(device) => view::serve(jail, serving.reserved, device, serving.mounted),
+                // The child ended (or never started) before sending it.
+                None => Ok(()),
+            });
+            if let Err(err) = served {
                 tracing::warn!(%err, "serving a program's view failed");
             }
             let _ = ended.send(());
         })?;
     Ok(view_ended)
+}
+
+/// The `/dev/fuse` the child opened in its user namespace, sent on
+/// `socket` with one byte; `None` when the child closed its end first.
+fn receive_device(socket: &std::os::fd::OwnedFd) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0_u8; 1];
+    let received = loop {
+        match rustix::net::recvmsg(
+            socket,
+            &mut [std::io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(rustix::io::Errno::INTR) => {}
+            other => break other?,
+        }
+    };
+    let mut device = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                device.get_or_insert(fd);
+            }
+        }
+    }
+    if received.bytes == 0 && device.is_none() {
+        return Ok(None);
+    }
+    device.map(Some).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the sandbox sent no /dev/fuse descriptor",
+        )
+    })
 }
 
 /// Runs the copies and waits for the supervisor, killing the group on

@@ -75,14 +75,21 @@ impl AccountRegistry {
 
     /// The open box of `account` at `home`, shared by its sessions; opened
     /// (and its usage counted) on first use. Blocking.
-    pub fn jail_for(&self, account: &Account, home: &Path) -> Result<Jail, JailError> {
+    /// `owner`: the uid a root server gives a home it creates (or finds
+    /// root's or `nobody`'s), the account's sandbox uid.
+    pub fn jail_for(
+        &self,
+        account: &Account,
+        home: &Path,
+        owner: Option<u32>,
+    ) -> Result<Jail, JailError> {
         let name = account.name.to_string();
         let readonly = account.readonly;
         if let Some(jail) = self.cached_jail(&name, home, readonly) {
             return Ok(jail);
         }
         // Opened without the lock: counting a large home takes a while.
-        let jail = Jail::open(home, self.quota_for(account), readonly)?;
+        let jail = Jail::open_as(home, self.quota_for(account), readonly, owner)?;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.entry(name).or_default();
         match &entry.jail {

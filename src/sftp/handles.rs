@@ -4,12 +4,16 @@
 //! pool; short jobs queued together run in one `spawn_blocking` call, a long
 //! one alone. Before it takes a thread, a lane waits for a slot of the
 //! account's budget (`crate::budget`), so one account's lanes, however many,
-//! hold only its share of the pool. Each handle has its own lane (so WRITEs
+//! hold only its share of the pool. A lane has no task of its own: the push
+//! that finds it idle starts its trip directly when a slot is free, and
+//! only a lane that must wait for its slot waits in a task. A request that
+//! finds its lane idle may also be answered without it, on the reader, when
+//! the kernel's caches can answer it (see `crate::sftp`'s dispatcher). Each handle has its own lane (so WRITEs
 //! to one file stay in order while other files proceed), and all path
 //! requests share the session's path lane. Replies go straight to the writer,
 //! in whatever order lanes finish: SFTP clients match replies by id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -18,7 +22,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::budget::{AccountBudget, HandleTicket};
+use crate::budget::{AccountBudget, HandleTicket, JobSlot};
 use crate::jail::{JailDir, JailFile, VirtualPath, escaped};
 use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
@@ -53,85 +57,169 @@ pub enum Weight {
 /// A job, the backlog bytes it holds, and its weight.
 type Queued = (Job, usize, Weight);
 
-/// A serial queue of jobs.
+/// A serial queue of jobs. It has no task of its own: the push that finds
+/// it idle starts a trip to the blocking pool at once when the account has
+/// a short slot free (the common case), and the trip runs what was queued
+/// meanwhile before it gives the slot back. Only a lane that must wait for
+/// a slot, or whose next job is long, goes through a task that waits for
+/// it. A task per lane cost two wake-ups per request: the push, and the
+/// blocking job's end.
 #[derive(Clone)]
 pub struct Lane {
-    jobs: mpsc::UnboundedSender<Queued>,
+    inner: Arc<LaneInner>,
+}
+
+struct LaneInner {
+    state: Mutex<LaneState>,
+    replies: mpsc::UnboundedSender<Reply>,
+    budget: AccountBudget,
+    runtime: tokio::runtime::Handle,
+    span: tracing::Span,
+}
+
+#[derive(Default)]
+struct LaneState {
+    queue: VecDeque<Queued>,
+    /// A trip is running or waiting for its slot: it owns the queue's head.
+    running: bool,
+    /// The writer is gone: nothing more needs running.
+    dead: bool,
 }
 
 impl Lane {
     /// Starts a lane whose replies go to `replies` and whose jobs wait for
     /// a slot of `budget`, the account's, before they take a thread.
     pub fn spawn(replies: mpsc::UnboundedSender<Reply>, budget: AccountBudget) -> Lane {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<Queued>();
-        let span = tracing::Span::current();
-        let task_span = span.clone();
-        tokio::spawn(
-            async move {
-                let mut held_back: Option<Queued> = None;
-                loop {
-                    let first = match held_back.take() {
-                        Some(first) => first,
-                        None => match queue.recv().await {
-                            Some(first) => first,
-                            None => return,
-                        },
-                    };
-                    let mut batch = vec![(first.0, first.1)];
-                    let slot = if first.2 == Weight::Long {
-                        budget.long_job_slot().await
-                    } else {
-                        // Short jobs queued together share one trip; a long
-                        // one waits for the next, in its own slot.
-                        while batch.len() < MAX_JOBS_PER_BATCH {
-                            match queue.try_recv() {
-                                Ok((job, cost, Weight::Short)) => batch.push((job, cost)),
-                                Ok(long) => {
-                                    held_back = Some(long);
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        budget.job_slot().await
-                    };
-                    let Some(slot) = slot else {
-                        return;
-                    };
-                    let replies = replies.clone();
-                    let span = span.clone();
-                    let ran = tokio::task::spawn_blocking(move || {
-                        let _slot = slot;
-                        let _entered = span.enter();
-                        for (job, cost) in batch {
-                            let bytes = job();
-                            if replies.send(Reply { bytes, cost }).is_err() {
-                                return false;
-                            }
-                        }
-                        true
-                    })
-                    .await;
-                    if !matches!(ran, Ok(true)) {
-                        return;
-                    }
-                }
-            }
-            .instrument(task_span),
-        );
-        Lane { jobs }
+        Lane {
+            inner: Arc::new(LaneInner {
+                state: Mutex::new(LaneState::default()),
+                replies,
+                budget,
+                runtime: tokio::runtime::Handle::current(),
+                span: tracing::Span::current(),
+            }),
+        }
     }
 
     /// Queues a short `job`, holding `cost` bytes of backlog until its reply
     /// is written.
     pub fn push(&self, job: Job, cost: usize) {
-        // The lane ends only when the session does; a lost job then needs no reply.
-        let _ = self.jobs.send((job, cost, Weight::Short));
+        self.enqueue((job, cost, Weight::Short));
     }
 
     /// Queues a long `job` (see [`Weight::Long`]).
     pub fn push_long(&self, job: Job, cost: usize) {
-        let _ = self.jobs.send((job, cost, Weight::Long));
+        self.enqueue((job, cost, Weight::Long));
+    }
+
+    /// Whether nothing is queued or running: a request answered without
+    /// the lane now is still in order with everything before it.
+    pub fn is_idle(&self) -> bool {
+        let state = self.inner.lock();
+        !state.running && state.queue.is_empty()
+    }
+
+    fn enqueue(&self, queued: Queued) {
+        let mut state = self.inner.lock();
+        if state.dead {
+            // The session's writer is gone; a lost job then needs no reply.
+            return;
+        }
+        state.queue.push_back(queued);
+        if !state.running {
+            state.running = true;
+            drop(state);
+            LaneInner::start(&self.inner);
+        }
+    }
+}
+
+impl LaneInner {
+    fn lock(&self) -> MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts the next trip of a lane marked running: at once when its
+    /// head is short and a slot is free, else through a task that waits.
+    fn start(lane: &Arc<LaneInner>) {
+        let weight = {
+            let mut state = lane.lock();
+            match state.queue.front() {
+                Some((_, _, weight)) => *weight,
+                None => {
+                    // Checked and cleared under one lock: a push meanwhile
+                    // would have found the lane running and left it to us.
+                    state.running = false;
+                    return;
+                }
+            }
+        };
+        if weight == Weight::Short {
+            if let Some(slot) = lane.budget.try_job_slot() {
+                return LaneInner::trip(lane.clone(), slot, Weight::Short);
+            }
+        }
+        let waiting = lane.clone();
+        lane.runtime.spawn(
+            async move {
+                let slot = match weight {
+                    Weight::Short => waiting.budget.job_slot().await,
+                    Weight::Long => waiting.budget.long_job_slot().await,
+                };
+                match slot {
+                    Some(slot) => LaneInner::trip(waiting, slot, weight),
+                    None => waiting.kill(),
+                }
+            }
+            .instrument(lane.span.clone()),
+        );
+    }
+
+    /// Runs, in `slot`, one long job or up to [`MAX_JOBS_PER_BATCH`] short
+    /// ones from the head of the queue, then starts the next trip.
+    fn trip(lane: Arc<LaneInner>, slot: JobSlot, weight: Weight) {
+        let runtime = lane.runtime.clone();
+        runtime.spawn_blocking(move || {
+            let _entered = lane.span.enter();
+            let mut ran = 0;
+            loop {
+                let next = {
+                    let mut state = lane.lock();
+                    match state.queue.front() {
+                        Some((_, _, w))
+                            if *w == weight && (ran == 0 || weight == Weight::Short) =>
+                        {
+                            state.queue.pop_front()
+                        }
+                        _ => None,
+                    }
+                };
+                let Some((job, cost, _)) = next else {
+                    break;
+                };
+                let bytes = job();
+                if lane.replies.send(Reply { bytes, cost }).is_err() {
+                    drop(slot);
+                    return lane.kill();
+                }
+                ran += 1;
+                if weight == Weight::Long || ran >= MAX_JOBS_PER_BATCH {
+                    break;
+                }
+            }
+            // Gives the slot back before taking the next, so other lanes
+            // of the account get their turn.
+            drop(slot);
+            LaneInner::start(&lane);
+        });
+    }
+
+    /// The writer is gone: drops what is queued and refuses more.
+    fn kill(&self) {
+        let mut state = self.lock();
+        state.dead = true;
+        state.running = false;
+        state.queue.clear();
     }
 }
 
@@ -149,6 +237,9 @@ pub struct FileHandle {
     pub transfer: FileTransfer,
     /// Whether the client was already told, on stderr, why a write failed.
     pub told: AtomicBool,
+    /// The file's size when it was opened to read, which sizes READ's
+    /// buffers (see `requests::read`).
+    pub size_at_open: Option<u64>,
     /// The handle's share of the account's and the process's allowance.
     _ticket: HandleTicket,
 }
@@ -176,6 +267,7 @@ impl FileHandle {
             opened: Instant::now(),
             transfer: FileTransfer::new(total, info),
             told: AtomicBool::new(false),
+            size_at_open: size,
             _ticket: ticket,
         }
     }
@@ -225,6 +317,17 @@ pub enum HandleKind {
     File(Arc<FileHandle>),
     /// An open directory listing.
     Dir(Arc<DirHandle>),
+}
+
+impl HandleKind {
+    /// Whether it is a file open for writing (whose close may wait for
+    /// the disk), not a directory or a file open only to read.
+    pub fn is_writable(&self) -> bool {
+        match self {
+            HandleKind::File(file) => file.file.is_writable(),
+            HandleKind::Dir(_) => false,
+        }
+    }
 }
 
 /// A handle and the lane that orders its requests.

@@ -71,6 +71,7 @@ impl Fixture {
             command_timeout: Duration::from_secs(20),
             pty: false,
             moved: Default::default(),
+            programs: Default::default(),
         };
         Fixture {
             _dir: dir,

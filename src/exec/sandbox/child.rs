@@ -8,8 +8,11 @@
 //! steps, in order:
 //!
 //! 1. `setsid`: own session and process group, no controlling terminal;
-//! 2. `unshare` mount, network, IPC, UTS and pid namespaces;
-//! 3. private `/`; the view (FUSE, `fd=` the server's `/dev/fuse`) mounted
+//! 2. without root, a user namespace first (the server's ids mapped to
+//!    themselves), `/dev/fuse` opened in it and sent to the server over
+//!    the plan's socket; then `unshare` mount, network, IPC, UTS and pid
+//!    namespaces;
+//! 3. private `/`; the view (FUSE, `fd=` that `/dev/fuse`) mounted
 //!    `nosuid,nodev,noexec` on the stage, and one byte to the server, which
 //!    then answers the kernel's requests for it;
 //! 4. the mount plan over the view's reserved names: read-only binds of
@@ -30,14 +33,14 @@
 //! the OS error, so the parent can say which layer could not be set up.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::plan::{Plan, Step};
 
 /// The steps, by number, as the parent names them in a refusal message.
-pub(super) const STEP_NAMES: [&str; 14] = [
+pub(super) const STEP_NAMES: [&str; 17] = [
     "setsid",
     "namespaces",
     "private mounts",
@@ -52,6 +55,9 @@ pub(super) const STEP_NAMES: [&str; 14] = [
     "parent-death signal",
     "no_new_privs",
     "landlock",
+    "cgroup",
+    "user namespace (unprivileged user namespaces may be off: sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone or kernel.apparmor_restrict_unprivileged_userns)",
+    "view: /dev/fuse in the user namespace (programs need the server's uid to be able to open /dev/fuse, mode 0666 as Debian gives it, or root for the box's view of the home)",
 ];
 
 /// `RLIM_INFINITY`, as the `u64` the plan stores.
@@ -64,7 +70,7 @@ pub(super) fn install(command: &mut Command, plan: Plan) {
     // async-signal-safe syscalls (setsid, unshare, mount, mkdir, open, close,
     // symlink, chdir, pivot_root, umount2, landlock_add_rule, setrlimit, fork, waitpid,
     // close_range, dup2, pidfd_open, poll, _exit, signal, kill, getpid, prctl, setgroups,
-    // setresgid, setresuid, landlock_restrict_self, write) on pointers to
+    // setresgid, setresuid, landlock_restrict_self, write, dup3, sendmsg) on pointers to
     // `CString`s and fds owned by `plan`, which outlives the hook; it never
     // allocates, locks, or unwinds (every path returns or `_exit`s).
     unsafe {
@@ -109,6 +115,11 @@ fn apply(plan: &Plan) -> io::Result<()> {
     // or a local of this frame, every fd is owned by `plan`.
     unsafe {
         check(libc::setsid().into(), report, 0)?;
+        join_cgroups(plan, report)?;
+        if let Some(maps) = &plan.user_ns {
+            enter_user_namespace(maps, report)?;
+            pass_device(plan, report)?;
+        }
         let flags = libc::CLONE_NEWNS
             | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
@@ -235,18 +246,20 @@ fn apply(plan: &Plan) -> io::Result<()> {
         }
 
         // pid 1 of the new pid namespace, soon the program.
-        check(
-            libc::mount(
-                c"proc".as_ptr(),
-                plan.proc_target.as_ptr(),
-                c"proc".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                plan.proc_data.as_ptr().cast(),
-            )
-            .into(),
-            report,
-            7,
-        )?;
+        let proc_mounted = libc::mount(
+            c"proc".as_ptr(),
+            plan.proc_target.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            plan.proc_data.as_ptr().cast(),
+        );
+        // In a user namespace the kernel refuses a new `/proc` where the
+        // host's is partly covered (a container's): `/proc` stays empty,
+        // which hides more, never less.
+        let refused_in_user_ns = plan.user_ns.is_some() && *libc::__errno_location() == libc::EPERM;
+        if proc_mounted < 0 && !refused_in_user_ns {
+            return Err(failed(report, 7));
+        }
         set_limit(libc::RLIMIT_CPU, plan.limits.cpu_seconds, report)?;
         set_limit(libc::RLIMIT_AS, plan.limits.address_space_bytes, report)?;
         set_limit(libc::RLIMIT_NPROC, plan.limits.processes, report)?;
@@ -373,5 +386,89 @@ fn supervise(child: libc::pid_t, kill_switch: RawFd) -> ! {
             libc::_exit(128 + signal);
         }
         libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Joins the account's cgroups: `0` (this process) into each
+/// `cgroup.procs` the plan holds open, before anything else is started.
+fn join_cgroups(plan: &Plan, report: RawFd) -> io::Result<()> {
+    for procs in &plan.cgroup_procs {
+        // SAFETY: a one-byte write from a static buffer to an fd the plan owns.
+        let written = unsafe { libc::write(procs.as_raw_fd(), c"0".as_ptr().cast(), 1) };
+        if written != 1 {
+            return Err(failed(report, 14));
+        }
+    }
+    Ok(())
+}
+
+/// Makes a user namespace in which this process keeps its uid and gid
+/// (each mapped to itself, `setgroups` denied, as an unprivileged process
+/// may map only itself) and holds the capabilities the next steps need.
+fn enter_user_namespace(maps: &super::plan::UserMaps, report: RawFd) -> io::Result<()> {
+    // SAFETY: see `install`; the paths and contents are `CStr`s the plan
+    // owns, the buffers outlive the calls.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWUSER).into(), report, 15)?;
+        let files: [(&std::ffi::CStr, &std::ffi::CStr); 3] = [
+            (c"/proc/self/setgroups", c"deny"),
+            (c"/proc/self/uid_map", maps.uid_map.as_c_str()),
+            (c"/proc/self/gid_map", maps.gid_map.as_c_str()),
+        ];
+        for (path, text) in files {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(failed(report, 15));
+            }
+            let len = text.to_bytes().len();
+            let written = libc::write(fd, text.as_ptr().cast(), len);
+            libc::close(fd);
+            if usize::try_from(written).ok() != Some(len) {
+                return Err(failed(report, 15));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Without root: opens `/dev/fuse` in this (new) user namespace, where
+/// the kernel will take it for the view's mount, puts it on the number the
+/// mount options name (the plan's placeholder) and sends it to the server
+/// with one byte, so that it can answer the kernel for the view.
+fn pass_device(plan: &Plan, report: RawFd) -> io::Result<()> {
+    let Some(socket) = &plan.pass_device else {
+        return Ok(());
+    };
+    // SAFETY: see `install`; a static path, fds the plan owns.
+    unsafe {
+        let opened = libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        check(opened.into(), report, 16)?;
+        let placed = libc::dup3(opened, plan.device.as_raw_fd(), libc::O_CLOEXEC);
+        libc::close(opened);
+        check(placed.into(), report, 16)?;
+    }
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    let fds = [plan.device.as_fd()];
+    if !control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(failed(report, 16));
+    }
+    let byte = [1_u8];
+    loop {
+        match rustix::net::sendmsg(
+            socket,
+            &[io::IoSlice::new(&byte)],
+            &mut control,
+            rustix::net::SendFlags::NOSIGNAL,
+        ) {
+            Ok(1) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Ok(_) => return Err(failed(report, 16)),
+            Err(err) => {
+                // rustix leaves `errno` alone: record the step, return its error.
+                let _ = failed(report, 16);
+                return Err(io::Error::from(err));
+            }
+        }
     }
 }

@@ -1,7 +1,12 @@
 //! The sandbox [`Plan`], built in the parent where allocating is allowed:
 //! the Landlock ruleset fd, the `/dev/fuse` descriptor and mount options of
-//! the view, the mount plan as `CString`s, the resource limits and the uid
-//! to run as. `child.rs` only executes it.
+//! the view, the mount plan as `CString`s, the resource limits, the
+//! account's cgroups and the uid to run as (the account's sandbox uid; the
+//! view's mount names the same ids as its `user_id`/`group_id`, and the
+//! home's files are theirs). `child.rs` only executes it. Without root the
+//! child opens `/dev/fuse` itself, in its user namespace (the only place
+//! the kernel takes it from for a mount there), and sends it back on the
+//! plan's socket; its ids are then the server's own.
 //!
 //! The program's root is the view (`view.rs`): the home served through the
 //! jail over FUSE. The plan lists the names the view reserves at its root
@@ -31,6 +36,7 @@ use landlock::{
 };
 use rustix::fs::OFlags;
 
+use super::cgroup::{AccountCgroup, ProgramLimits};
 use super::view::Reserved;
 use crate::exec::ExecContext;
 use crate::jail::{Stat, VirtualPath};
@@ -96,15 +102,30 @@ pub(super) struct Limits {
     pub open_files: u64,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
+impl Limits {
+    /// Processes from the account's limits, and its memory as each
+    /// process's address space unless a cgroup bounds the memory
+    /// (`in_cgroup`).
+    pub(super) fn for_account(account: &ProgramLimits, in_cgroup: bool) -> Limits {
         Limits {
             cpu_seconds: 60,
-            address_space_bytes: 1 << 30,
-            processes: 64,
+            address_space_bytes: if in_cgroup {
+                u64::MAX
+            } else {
+                account.memory_bytes
+            },
+            processes: account.processes,
             open_files: 256,
         }
     }
+}
+
+/// The id maps of a user namespace, as written to `/proc/self/*_map`.
+pub(super) struct UserMaps {
+    /// `uid_map`: the server's uid, mapped to itself.
+    pub uid_map: CString,
+    /// `gid_map`: the server's gid, mapped to itself.
+    pub gid_map: CString,
 }
 
 /// One mount-plan step, paths absolute in the host's view (under the stage).
@@ -158,10 +179,13 @@ pub(super) struct Plan {
     /// only exists once the child has mounted it.
     pub root_access: u64,
     /// A copy of the server's `/dev/fuse` descriptor, close-on-exec; its
-    /// number is in [`Plan::view_data`]. Only held open: the child names
-    /// it by number.
-    #[allow(dead_code)]
+    /// number is in [`Plan::view_data`]. Without root a placeholder, which
+    /// the child replaces (same number) with the `/dev/fuse` it opens in
+    /// its user namespace.
     pub device: OwnedFd,
+    /// Without root: the child's end of the socket on which it sends that
+    /// descriptor to the server.
+    pub pass_device: Option<OwnedFd>,
     /// The view's mount options (`fd=N,rootmode=...`).
     pub view_data: CString,
     /// The view's mount flags: `nosuid,nodev,noexec`, and `ro` for
@@ -182,6 +206,11 @@ pub(super) struct Plan {
     pub limits: Limits,
     /// `(uid, gid)` to switch to, `None` when not running as root.
     pub ids: Option<(u32, u32)>,
+    /// `cgroup.procs` of the account's cgroup in each hierarchy: the child
+    /// writes itself there first. Empty without cgroups.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// A user namespace to make first, on a server that is not root.
+    pub user_ns: Option<UserMaps>,
     /// A failing step writes its number here.
     pub report: PipeWriter,
     /// Read end of the kill switch: when the parent closes the write end,
@@ -189,10 +218,19 @@ pub(super) struct Plan {
     pub kill_switch: PipeReader,
 }
 
+/// Where the server's `/dev/fuse` comes from.
+pub(super) enum Device {
+    /// Opened by the server (root).
+    Opened(OwnedFd),
+    /// To be received on this socket from the child, which opens it in its
+    /// user namespace (not root).
+    Passed(OwnedFd),
+}
+
 /// What the server keeps to serve the view of one run.
 pub(super) struct Serving {
-    /// `/dev/fuse`, opened by the server.
-    pub device: OwnedFd,
+    /// `/dev/fuse`, or where it will come from.
+    pub device: Device,
     /// Gets a byte once the child has mounted the view.
     pub mounted: PipeReader,
     /// The names at the view's root that are the system's.
@@ -228,12 +266,9 @@ pub(super) fn build(
     ctx: &ExecContext,
     report: PipeWriter,
     kill_switch: PipeReader,
+    cgroup: Option<&AccountCgroup>,
 ) -> Result<(Plan, Serving), String> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(
-            "the namespace sandbox needs root (user namespaces are not implemented)".into(),
-        );
-    }
+    let is_root = rustix::process::geteuid().is_root();
     let readonly = ctx.jail.is_readonly();
     let home_stat = ctx
         .jail
@@ -244,17 +279,51 @@ pub(super) fn build(
     if home_stat.nlink == 0 {
         return Err("home: it has been removed".into());
     }
-    let device = rustix::fs::open(
-        "/dev/fuse",
-        OFlags::RDWR | OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|err| format!("view: /dev/fuse: {err}"))?;
-    let child_device = rustix::io::fcntl_dupfd_cloexec(&device, 3)
+    let ids = if is_root {
+        run_as(&home_stat, ctx.programs.uid)
+    } else {
+        (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    };
+    // The kernel mounts FUSE only from a `/dev/fuse` opened in the mount's
+    // user namespace: a root server opens it here; without root the child
+    // opens it inside its own user namespace, puts it on the number of
+    // `child_device` (a placeholder until then) and sends it back.
+    let (device, child_device, pass_device) = if is_root {
+        let device = rustix::fs::open(
+            "/dev/fuse",
+            OFlags::RDWR | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
         .map_err(|err| format!("view: /dev/fuse: {err}"))?;
+        let child_device = rustix::io::fcntl_dupfd_cloexec(&device, 3)
+            .map_err(|err| format!("view: /dev/fuse: {err}"))?;
+        (Device::Opened(device), child_device, None)
+    } else {
+        let placeholder = rustix::fs::open(
+            "/dev/null",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|err| format!("view: /dev/null: {err}"))?;
+        let child_device = rustix::io::fcntl_dupfd_cloexec(&placeholder, 3)
+            .map_err(|err| format!("view: {err}"))?;
+        let (server_end, child_end) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|err| format!("view: socketpair: {err}"))?;
+        (Device::Passed(server_end), child_device, Some(child_end))
+    };
     let view_data = format!(
-        "fd={},rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other",
-        child_device.as_raw_fd()
+        "fd={},rootmode=40000,user_id={},group_id={},default_permissions,allow_other",
+        child_device.as_raw_fd(),
+        ids.0,
+        ids.1
     );
     let (mounted_reader, mounted_writer) = std::io::pipe().map_err(|err| format!("view: {err}"))?;
 
@@ -366,8 +435,20 @@ pub(super) fn build(
         steps,
         proc_target: cstring("/proc")?,
         proc_data: cstring(PROC_DATA)?,
-        limits: Limits::default(),
-        ids: Some(run_as(&home_stat)),
+        limits: Limits::for_account(&ctx.programs.limits, cgroup.is_some()),
+        ids: is_root.then_some(ids),
+        cgroup_procs: cgroup
+            .map(|cgroup| {
+                cgroup
+                    .procs
+                    .iter()
+                    .map(|fd| fd.try_clone().map_err(|err| format!("cgroup: {err}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        user_ns: (!is_root).then(user_maps).transpose()?,
+        pass_device,
         report,
         kill_switch,
     };
@@ -379,13 +460,25 @@ pub(super) fn build(
     Ok((plan, serving))
 }
 
-/// The home's owner when it is not root (a per-account uid), else `nobody`.
-fn run_as(home: &Stat) -> (u32, u32) {
+/// The account's sandbox uid, unless an administrator gave the home to
+/// someone else than root or `nobody` (then that owner, as before uids
+/// were per account).
+fn run_as(home: &Stat, account_uid: u32) -> (u32, u32) {
     match (home.uid, home.gid) {
-        (0, _) => (SANDBOX_ID, SANDBOX_ID),
-        (uid, 0) => (uid, SANDBOX_ID),
+        (0 | SANDBOX_ID, _) => (account_uid, account_uid),
+        (uid, 0) => (uid, account_uid),
         (uid, gid) => (uid, gid),
     }
+}
+
+/// The server's own ids, each mapped to itself.
+fn user_maps() -> Result<UserMaps, String> {
+    let uid = rustix::process::geteuid().as_raw();
+    let gid = rustix::process::getegid().as_raw();
+    Ok(UserMaps {
+        uid_map: cstring(&format!("{uid} {uid} 1\n"))?,
+        gid_map: cstring(&format!("{gid} {gid} 1\n"))?,
+    })
 }
 
 /// The Landlock ABI a kernel must offer in full: 6 brings network and

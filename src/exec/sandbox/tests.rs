@@ -29,6 +29,7 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
         command_timeout: timeout,
         pty: false,
         moved: Default::default(),
+        programs: Default::default(),
     }
 }
 
@@ -191,7 +192,9 @@ async fn a_timeout_kills_the_whole_tree() {
 async fn a_fork_bomb_is_bounded() {
     let _serial = SERIAL.lock().await;
     let fixture = Fixture::new(None);
-    let ctx = context(&fixture, Duration::from_secs(5));
+    let mut ctx = context(&fixture, Duration::from_secs(5));
+    // RLIMIT_NPROC on the account's uid (no cgroup in these tests).
+    ctx.programs.limits.processes = 64;
     let script = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; wait";
     let run = run_in(&ctx, "/usr/bin/sh", &["-c", script], b"").await;
     // dash gives up at the first failed fork (exit 2); either way it ends.
