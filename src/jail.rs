@@ -58,7 +58,9 @@ pub use error::JailError;
 pub use file::JailFile;
 pub use open::OpenOptions;
 pub use path::{VirtualPath, escaped};
-pub use quota::{Quota, Usage};
+pub use quota::Quota;
+#[cfg(test)]
+pub use quota::Usage;
 
 use quota::InodeKey;
 
@@ -293,20 +295,12 @@ impl Jail {
         scan::count_usage(root.as_fd()).map(|usage| Some(usage.bytes))
     }
 
-    /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
-    /// exec sandbox only: it mounts a copy of the home's mount made from
-    /// this descriptor into a sandboxed program's namespace, gives Landlock
-    /// its rule for the home and makes the home the program's cwd, so no
-    /// host path of the home leaves the jail. Everything else reaches the
-    /// home through the jail's methods, which resolve inside the box.
-    pub fn home_dir_fd(&self) -> BorrowedFd<'_> {
-        self.inner.root.as_fd()
-    }
-
     /// Counts the bytes and files stored under the home again and makes
-    /// that the quota's usage: after an external program wrote behind the
-    /// jail's back. On the way it clears the setuid, setgid and sticky bits
-    /// such a program may have set, which no client may.
+    /// that the quota's usage: in tests, after writing behind the jail's
+    /// back (nothing does outside tests: programs write through the view).
+    /// On the way it clears the setuid, setgid and sticky bits, which no
+    /// client may set.
+    #[cfg(test)]
     pub fn recount_usage(&self) -> Result<Usage, JailError> {
         let used = scan::count_usage_clearing_special_modes(self.inner.root.as_fd())?;
         self.inner.quota.set_used(used);
@@ -537,7 +531,7 @@ pub(crate) mod tests {
 
         /// What a count from disk finds now, leaving the quota as it is.
         pub fn on_disk(&self) -> Usage {
-            scan::count_usage(self.jail.home_dir_fd()).unwrap()
+            scan::count_usage(self.jail.inner.root.as_fd()).unwrap()
         }
 
         /// Asserts that the quota's running count is what is on disk.

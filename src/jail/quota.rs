@@ -212,6 +212,7 @@ impl Quota {
     }
 
     /// Replaces the usage by a fresh count.
+    #[cfg(test)]
     pub(crate) fn set_used(&self, used: Usage) {
         lock(&self.state).used = used;
     }

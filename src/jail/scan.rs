@@ -73,6 +73,7 @@ pub(crate) fn count_usage(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
 
 /// [`count_usage`], clearing setuid, setgid and sticky on the way (the
 /// root's own included).
+#[cfg(test)]
 pub(crate) fn count_usage_clearing_special_modes(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
     walk_root(root, true)
 }
@@ -245,6 +246,7 @@ fn reown_dir(dir: &OwnedFd, depth: usize, from: u32, owner: Owner) -> Result<(),
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsFd;
     use std::os::unix::fs::symlink;
     use std::path::Path;
     use std::sync::Arc;
@@ -355,7 +357,7 @@ mod tests {
         // The count is the plain count's.
         assert_eq!(
             counted,
-            super::count_usage(fixture.jail.home_dir_fd()).unwrap()
+            super::count_usage(fixture.jail.inner.root.as_fd()).unwrap()
         );
     }
 }
