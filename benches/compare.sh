@@ -6,18 +6,27 @@
 #
 # Needs root (a private sshd, a throwaway user, network namespaces), OpenSSH's
 # sftp/ssh-keygen and /usr/sbin/sshd (apt-get install -y openssh-server; the
-# system service is never started). Every transfer is checked with sha256.
+# system service is never started). The client rows install their tool with
+# apt-get when it is missing (putty-tools, rclone, lftp, sshfs) and say
+# "not run" with the reason when that fails. Every transfer is checked with sha256.
 # Runs alternate the servers (odd runs sftpbox first, even runs OpenSSH first)
 # and each figure is the median of RUNS runs. Everything it makes (servers,
 # user, namespaces, temp folder) is removed on exit.
 #
 # Settings (environment):
-#   ROWS        comma list of: put,get,small,ls,concurrent,connect,memory,rtt,hold
+#   ROWS        comma list of: put,get,small,small1k,psftp,rclone,lftp,sshfs,ls,
+#               concurrent,connect,memory,rtt,hold
 #               (default all; put/get also give the CPU-per-GiB rows)
 #   SIZE_MB     size of the big put/get file (1024)
 #   RUNS        runs per row and server (3)
 #   CIPHERS     ciphers for put/get (aes128-gcm@openssh.com,chacha20-poly1305@openssh.com)
-#   SMALL_FILES / SMALL_KB   small-file tree (2000 files of 4 KiB)
+#   SMALL_FILES / SMALL_KB   small-file tree (2000 files of 4 KiB), also the
+#               tree rclone, lftp and sshfs's tar copy
+#   TINY_FILES / TINY_KB     the second small-file row, small1k (20000 of 1 KiB)
+#   PSFTP_MB    size psftp puts and gets (SIZE_MB; OpenSSH's sftp-server takes
+#               PuTTY's pipelined 4 KiB writes at a few MiB/s, so 1 GiB there
+#               is ten minutes a run)
+#   PAR         parallel transfers of rclone (--transfers) and lftp (--parallel) (8)
 #   LS_ENTRIES  entries in the listed folder (10000)
 #   CONC / CONC_MB  concurrent sessions and MiB each (8, 128)
 #   CONNECTS    logins in a row for connections per second (50)
@@ -29,14 +38,19 @@
 #   SFTP_EXTRA  extra options for every sftp run, e.g. "-R 256 -B 262144" (none)
 #   BENCH_PARENT  where the temp folder goes (/var/lib; not tmpfs, not world-writable)
 #   KEEP=1      keep the temp folder (for debugging)
+#   BUILD=0     use target/release as it is (no cargo build)
 set -euo pipefail
 
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}
-ROWS=${ROWS:-put,get,small,ls,concurrent,connect,memory,rtt,hold}
+ROWS=${ROWS:-put,get,small,small1k,psftp,rclone,lftp,sshfs,ls,concurrent,connect,memory,rtt,hold}
 CIPHERS=${CIPHERS:-aes128-gcm@openssh.com,chacha20-poly1305@openssh.com}
 SMALL_FILES=${SMALL_FILES:-2000}
 SMALL_KB=${SMALL_KB:-4}
+TINY_FILES=${TINY_FILES:-20000}
+TINY_KB=${TINY_KB:-1}
+PAR=${PAR:-8}
+PSFTP_MB=${PSFTP_MB:-$SIZE_MB}
 LS_ENTRIES=${LS_ENTRIES:-10000}
 CONC=${CONC:-8}
 CONC_MB=${CONC_MB:-128}
@@ -61,6 +75,19 @@ CLK_TCK=$(getconf CLK_TCK)
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
+# need_tool command package: the command, installed from Debian when missing;
+# sets WHY and fails when it cannot be had.
+need_tool() {
+    command -v "$1" >/dev/null && return 0
+    if command -v apt-get >/dev/null; then
+        log "$1 not found; apt-get install -y $2"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null 2>&1; } || true
+    fi
+    command -v "$1" >/dev/null && return 0
+    WHY="not run: $1 not found and apt-get install $2 failed"
+    return 1
+}
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
@@ -77,9 +104,11 @@ RUN_SSHD_MADE=0
 NETNS_MADE=()
 CGROUPS_MADE=()
 W=""
+MOUNTED=""
 cleanup() {
     local rc=$?
     set +e
+    [[ -n $MOUNTED ]] && { fusermount3 -u -z "$MOUNTED" 2>/dev/null || umount -l "$MOUNTED" 2>/dev/null; }
     local all=() pid
     for pid in "${PIDS[@]}"; do
         kill -0 "$pid" 2>/dev/null && all+=($(tree_pids "$pid"))
@@ -204,8 +233,13 @@ wait_port() { # host port [netns]
 }
 
 # ---------------------------------------------------------------- set up
-log "building sftpbox (cargo build --release --examples)"
-(cd "$REPO" && cargo build --release --quiet --bin sftpbox --example hold_sessions --example delay_proxy)
+if [[ ${BUILD:-1} == 1 ]]; then
+    log "building sftpbox (cargo build --release --examples)"
+    (cd "$REPO" && cargo build --release --quiet --bin sftpbox --example hold_sessions --example delay_proxy)
+else
+    [[ -x $BOX_BIN ]] || die "BUILD=0 but $BOX_BIN is not built"
+    log "BUILD=0: using $BOX_BIN as built ($(date -r "$BOX_BIN" '+%H:%M:%S'))"
+fi
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 log "open files limit: $(ulimit -n)"
@@ -421,34 +455,206 @@ if has_row put || has_row get; then
         has_row get && finish_row "get:$short"
         finish_row "cpu:$short"
     done
-    rm -f "$W/client/big.bin"
 fi
 
 # ---------------------------------------------------------------- small files
-if has_row small; then
-    def_row small:put "put -r ${SMALL_FILES} files of ${SMALL_KB} KiB" files/s higher 1.5 "default cipher"
-    def_row small:get "get -r ${SMALL_FILES} files of ${SMALL_KB} KiB" files/s higher 1.5 "default cipher"
-    mkdir -p "$W/client/small"
-    for i in $(seq 1 "$SMALL_FILES"); do head -c "$((SMALL_KB << 10))" /dev/urandom >"$W/client/small/f$i"; done
-    SMALL_SHA=$(tree_sha "$W/client/small")
+# make_tree dir files kib: a folder of random files, once.
+make_tree() {
+    [[ -d $1 ]] && return 0
+    mkdir -p "$1"
+    local i
+    for i in $(seq 1 "$2"); do head -c "$(($3 << 10))" /dev/urandom >"$1/f$i"; done
+}
+# small_rows key files kib target: put -r and get -r of a tree with OpenSSH's sftp.
+small_rows() {
+    local key=$1 files=$2 kb=$3 target=$4 tree=$W/client/$1 want run s t0 t1
+    def_row "$key:put" "put -r ${files} files of ${kb} KiB" files/s higher "$target" "default cipher"
+    def_row "$key:get" "get -r ${files} files of ${kb} KiB" files/s higher "$target" "default cipher"
+    make_tree "$tree" "$files" "$kb"
+    want=$(tree_sha "$tree")
     for run in $(seq 1 "$RUNS"); do
         for s in $(order "$run"); do
-            rm -rf "${HOME_DIR[$s]}/up/small" "$W/client/got_small"
+            rm -rf "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
             t0=$(now)
-            echo "put -r $W/client/small /up/small" | sftp_to "$s" >/dev/null
+            echo "put -r $tree /up/$key" | sftp_to "$s" >/dev/null
             t1=$(now)
-            [[ $(tree_sha "${HOME_DIR[$s]}/up/small") == "$SMALL_SHA" ]] || die "$s put -r: sha256 mismatch"
-            record small:put "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+            [[ $(tree_sha "${HOME_DIR[$s]}/up/$key") == "$want" ]] || die "$s put -r: sha256 mismatch"
+            record "$key:put" "$s" "$(calc "$files / $(elapsed "$t0" "$t1")" 0)"
             t0=$(now)
-            echo "get -r /up/small $W/client/got_small" | sftp_to "$s" >/dev/null
+            echo "get -r /up/$key $W/client/got_$key" | sftp_to "$s" >/dev/null
             t1=$(now)
-            [[ $(tree_sha "$W/client/got_small") == "$SMALL_SHA" ]] || die "$s get -r: sha256 mismatch"
-            record small:get "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
-            rm -rf "${HOME_DIR[$s]}/up/small" "$W/client/got_small"
+            [[ $(tree_sha "$W/client/got_$key") == "$want" ]] || die "$s get -r: sha256 mismatch"
+            record "$key:get" "$s" "$(calc "$files / $(elapsed "$t0" "$t1")" 0)"
+            rm -rf "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
         done
     done
-    finish_row small:put
-    finish_row small:get
+    finish_row "$key:put"
+    finish_row "$key:get"
+}
+has_row small && small_rows small "$SMALL_FILES" "$SMALL_KB" 1.5
+has_row small1k && small_rows small1k "$TINY_FILES" "$TINY_KB" 1.5
+
+# not_run key... reason: rows that could not run, with why.
+not_run() {
+    local why=${*: -1} k s
+    for k in "${@:1:$#-1}"; do
+        for s in box ssh; do FIG[$k:$s]=$why; done
+    done
+    log "$why"
+}
+ensure_big() {
+    [[ -f $W/client/big.bin ]] && return 0
+    log "making ${SIZE_MB} MiB of random data"
+    head -c "$((SIZE_MB << 20))" /dev/urandom >"$W/client/big.bin"
+    BIG_SHA=$(sha "$W/client/big.bin")
+    sync
+}
+host_fp() { ssh-keygen -lf "$1" | awk '{ print $2 }'; }
+declare -A HOST_PUB=([box]=$W/box/keys/ssh_host_ed25519_key.pub [ssh]=$W/ssh/host_ed25519.pub)
+
+# ---------------------------------------------------------------- PuTTY psftp
+# psftp keeps PuTTY's own small window and request sizes (WinSCP's engine).
+if has_row psftp; then
+    def_row psftp:put "psftp put ${PSFTP_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
+    def_row psftp:get "psftp get ${PSFTP_MB} MiB" MiB/s higher 0 "PuTTY psftp, its default cipher"
+    if need_tool psftp putty-tools && need_tool puttygen putty-tools; then
+        head -c "$((PSFTP_MB << 20))" /dev/urandom >"$W/client/psftp.bin"
+        PSFTP_SHA=$(sha "$W/client/psftp.bin")
+        puttygen "$KEY" -O private -o "$KEY.ppk" 2>/dev/null || die "puttygen could not convert the key"
+        PSFTP_VERSION=$(psftp -V 2>&1 | sed -n 1p || true)
+        ROW_NOTE[psftp:put]="$PSFTP_VERSION, its default cipher"
+        psftp_to() { # server batch-file
+            psftp -batch -P "${PORT[$1]}" -l "${USERNAME[$1]}" -i "$KEY.ppk" \
+                -hostkey "$(host_fp "${HOST_PUB[$1]}")" -b "$2" "${ADDR[$1]}" 2>"$W/client/psftp.err" ||
+                { grep -v '^Using username' "$W/client/psftp.err" >&2; return 1; }
+        }
+        echo "put $W/client/psftp.bin /up/psftp.bin" >"$W/client/psftp_put"
+        echo "get /up/psftp.bin $W/client/psftp_got.bin" >"$W/client/psftp_get"
+        for run in $(seq 1 "$RUNS"); do
+            for s in $(order "$run"); do
+                t0=$(now)
+                psftp_to "$s" "$W/client/psftp_put" >/dev/null || die "$s psftp put failed"
+                t1=$(now)
+                [[ $(sha "${HOME_DIR[$s]}/up/psftp.bin") == "$PSFTP_SHA" ]] || die "$s psftp put: sha256 mismatch"
+                record psftp:put "$s" "$(mib_s "$PSFTP_MB" "$(elapsed "$t0" "$t1")")"
+                rm -f "$W/client/psftp_got.bin"
+                t0=$(now)
+                psftp_to "$s" "$W/client/psftp_get" >/dev/null || die "$s psftp get failed"
+                t1=$(now)
+                [[ $(sha "$W/client/psftp_got.bin") == "$PSFTP_SHA" ]] || die "$s psftp get: sha256 mismatch"
+                record psftp:get "$s" "$(mib_s "$PSFTP_MB" "$(elapsed "$t0" "$t1")")"
+                rm -f "$W/client/psftp_got.bin" "${HOME_DIR[$s]}/up/psftp.bin"
+                sync
+            done
+        done
+        finish_row psftp:put
+        finish_row psftp:get
+    else
+        not_run psftp:put psftp:get "$WHY"
+    fi
+fi
+
+# ---------------------------------------------------------------- rclone
+if has_row rclone; then
+    def_row rclone "rclone copy of ${SMALL_FILES} files of ${SMALL_KB} KiB, --transfers ${PAR}" files/s higher 0 \
+        "no hashing over ssh (shell_type none), modification times set"
+    if need_tool rclone rclone; then
+        make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
+        want=$(tree_sha "$W/client/small")
+        ROW_NOTE[rclone]="$(rclone version 2>/dev/null | sed -n 1p || true); ${ROW_NOTE[rclone]}"
+        for run in $(seq 1 "$RUNS"); do
+            for s in $(order "$run"); do
+                rm -rf "${HOME_DIR[$s]}/up/rclone"
+                t0=$(now)
+                rclone copy --config "$W/client/rclone.conf" -q --transfers "$PAR" --checkers "$PAR" \
+                    "$W/client/small" \
+                    ":sftp,host=${ADDR[$s]},port=${PORT[$s]},user=${USERNAME[$s]},key_file=$KEY,shell_type=none,disable_hashcheck=true:/up/rclone" ||
+                    die "$s rclone copy failed"
+                t1=$(now)
+                [[ $(tree_sha "${HOME_DIR[$s]}/up/rclone") == "$want" ]] || die "$s rclone: sha256 mismatch"
+                record rclone "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+                rm -rf "${HOME_DIR[$s]}/up/rclone"
+            done
+        done
+        finish_row rclone
+    else
+        not_run rclone "$WHY"
+    fi
+fi
+
+# ---------------------------------------------------------------- lftp
+if has_row lftp; then
+    def_row lftp "lftp mirror -R --parallel=${PAR} of ${SMALL_FILES} files of ${SMALL_KB} KiB" files/s higher 0 \
+        "lftp over OpenSSH's ssh"
+    if need_tool lftp lftp; then
+        make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
+        want=$(tree_sha "$W/client/small")
+        ROW_NOTE[lftp]="$(lftp --version 2>/dev/null | sed -n 1p | tr -s ' |' ' ' || true), over OpenSSH's ssh"
+        LFTP_SSH="ssh -a -x -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR -i $KEY"
+        for run in $(seq 1 "$RUNS"); do
+            for s in $(order "$run"); do
+                rm -rf "${HOME_DIR[$s]}/up/lftp"
+                t0=$(now)
+                lftp -c "set sftp:connect-program '$LFTP_SSH'; set net:max-retries 1; set cmd:fail-exit yes;
+                    open -u ${USERNAME[$s]}, -p ${PORT[$s]} sftp://${ADDR[$s]};
+                    mirror -R --parallel=$PAR $W/client/small /up/lftp" >/dev/null ||
+                    die "$s lftp mirror failed"
+                t1=$(now)
+                [[ $(tree_sha "${HOME_DIR[$s]}/up/lftp") == "$want" ]] || die "$s lftp: sha256 mismatch"
+                record lftp "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+                rm -rf "${HOME_DIR[$s]}/up/lftp"
+            done
+        done
+        finish_row lftp
+    else
+        not_run lftp "$WHY"
+    fi
+fi
+
+# ---------------------------------------------------------------- sshfs
+if has_row sshfs; then
+    def_row sshfs:cp "sshfs: cp of ${SIZE_MB} MiB into the mount" MiB/s higher 0 "sshfs over OpenSSH's ssh"
+    def_row sshfs:tar "sshfs: tar -x of ${SMALL_FILES} files of ${SMALL_KB} KiB into the mount" files/s higher 0 ""
+    if [[ ! -e /dev/fuse ]]; then
+        not_run sshfs:cp sshfs:tar "not run: no /dev/fuse on this machine"
+    elif need_tool sshfs sshfs; then
+        ensure_big
+        make_tree "$W/client/small" "$SMALL_FILES" "$SMALL_KB"
+        want=$(tree_sha "$W/client/small")
+        tar -c -f "$W/client/small.tar" -C "$W/client" small
+        ROW_NOTE[sshfs:cp]="$(sshfs --version 2>&1 | grep -i '^sshfs' || true), over OpenSSH's ssh"
+        mkdir -p "$W/mnt"
+        mount_of() { # server
+            sshfs -p "${PORT[$1]}" -o "ssh_command=ssh -F /dev/null,IdentityFile=$KEY,IdentitiesOnly=yes" \
+                -o "BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR" \
+                "${USERNAME[$1]}@${ADDR[$1]}:/up" "$W/mnt" || die "$1: sshfs mount failed"
+            MOUNTED=$W/mnt
+        }
+        unmount() { fusermount3 -u "$W/mnt" 2>/dev/null || fusermount -u "$W/mnt" 2>/dev/null || umount "$W/mnt"; MOUNTED=""; }
+        for run in $(seq 1 "$RUNS"); do
+            for s in $(order "$run"); do
+                rm -rf "${HOME_DIR[$s]}/up/small" "${HOME_DIR[$s]}/up/sshfs.bin"
+                mount_of "$s"
+                t0=$(now)
+                cp "$W/client/big.bin" "$W/mnt/sshfs.bin"
+                t1=$(now)
+                record sshfs:cp "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                t0=$(now)
+                tar --no-same-owner --no-same-permissions -x -f "$W/client/small.tar" -C "$W/mnt"
+                t1=$(now)
+                record sshfs:tar "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
+                unmount
+                [[ $(sha "${HOME_DIR[$s]}/up/sshfs.bin") == "$BIG_SHA" ]] || die "$s sshfs cp: sha256 mismatch"
+                [[ $(tree_sha "${HOME_DIR[$s]}/up/small") == "$want" ]] || die "$s sshfs tar: sha256 mismatch"
+                rm -rf "${HOME_DIR[$s]}/up/small" "${HOME_DIR[$s]}/up/sshfs.bin"
+                sync
+            done
+        done
+        finish_row sshfs:cp
+        finish_row sshfs:tar
+    else
+        not_run sshfs:cp sshfs:tar "$WHY"
+    fi
 fi
 
 # ---------------------------------------------------------------- ls -l

@@ -8,6 +8,8 @@
 #   scripts/cluster.sh import DIR FILE  make FILE (an accounts.toml) the cluster's accounts
 #   scripts/cluster.sh serve DIR        start every sftpbox node in the background
 #   scripts/cluster.sh down DIR         stop everything DIR's pid files name
+#   scripts/cluster.sh pg-stop DIR | pg-start DIR            stop or start PostgreSQL
+#   scripts/cluster.sh garage-stop DIR N | garage-start DIR N  stop or start Garage node N (a, b or c)
 #
 # Tools: GARAGE (default: `garage` on PATH), PG_BIN (default: PostgreSQL's
 # bindir), SFTPBOX (default: target/release/sftpbox). NODE_TIMEOUT sets
@@ -19,11 +21,19 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 GARAGE="${GARAGE:-garage}"
 SFTPBOX="${SFTPBOX:-$here/target/release/sftpbox}"
 NODE_TIMEOUT="${NODE_TIMEOUT:-10}"
+# PostgreSQL's server programs: initdb on PATH (its real folder, which has
+# pg_ctl and createdb beside it), else Debian's /usr/lib/postgresql/*/bin,
+# newest first.
 if [[ -z "${PG_BIN:-}" ]]; then
-  for candidate in $(pg_config --bindir 2>/dev/null) /usr/lib/postgresql/*/bin; do
-    if [[ -x "$candidate/initdb" ]]; then PG_BIN="$candidate"; break; fi
-  done
+  if command -v initdb >/dev/null 2>&1; then
+    PG_BIN="$(dirname "$(readlink -f "$(command -v initdb)")")"
+  else
+    for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+      if [[ -x "$candidate/initdb" ]]; then PG_BIN="$candidate"; break; fi
+    done
+  fi
 fi
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || [[ -x "$1" ]] || die "$1 not found ($2)"; }
@@ -32,9 +42,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# PostgreSQL refuses to run as root: then its folder is the postgres user's.
+# PostgreSQL refuses to run as root: a root caller runs it as the
+# `postgres` user (Debian's package makes one), else as `nobody`.
+PG_USER="${PG_USER:-$(id -u postgres >/dev/null 2>&1 && echo postgres || echo nobody)}"
 as_pg() {
-  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [[ $EUID -eq 0 ]]; then
+    (cd / && setpriv --reuid="$PG_USER" --regid="$(id -g "$PG_USER")" --clear-groups -- "$@")
+  else
+    "$@"
+  fi
 }
 
 wait_for() { # wait_for SECONDS COMMAND...
@@ -43,6 +59,34 @@ wait_for() { # wait_for SECONDS COMMAND...
     ((SECONDS < deadline)) || return 1
     sleep 0.1
   done
+}
+
+pg_start() {
+  local dir="$1" port; port="$(cat "$dir/pg/port")"
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/pg.log" -w -o \
+    "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/pg/sock -c max_connections=100" \
+    start >/dev/null
+}
+
+pg_stop() {
+  local dir="$1"
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null
+}
+
+garage_start() {
+  local dir="$1" n="$2"
+  "$GARAGE" -c "$dir/garage/$n.toml" server >>"$dir/garage/$n.log" 2>&1 &
+  echo $! >"$dir/garage/$n.pid"
+  wait_for 30 "$GARAGE" -c "$dir/garage/$n.toml" status || die "garage $n did not start (see $dir/garage/$n.log)"
+}
+
+garage_stop() {
+  local dir="$1" n="$2" pid
+  [[ -e "$dir/garage/$n.pid" ]] || return 0
+  pid="$(cat "$dir/garage/$n.pid")"
+  kill "$pid" 2>/dev/null || true
+  wait_for 30 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/garage/$n.pid"
 }
 
 up() {
@@ -58,13 +102,12 @@ up() {
   local pg_port; pg_port="$(free_port)"
   mkdir -p "$dir/pg/sock"
   if [[ $EUID -eq 0 ]]; then
-    chmod o+x "$dir"; chown -R postgres: "$dir/pg"
+    chmod o+x "$dir"; chown -R "$PG_USER:$(id -g "$PG_USER")" "$dir/pg"
   fi
   chmod 700 "$dir/pg"
   as_pg "$PG_BIN/initdb" -D "$dir/pg/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/pg/initdb.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/pg.log" -w -o \
-    "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/pg/sock -c max_connections=100" \
-    start >/dev/null
+  echo "$pg_port" >"$dir/pg/port"
+  pg_start "$dir"
   as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres sftpbox
 
   # Garage: three nodes, replication 3, one zone each.
@@ -190,9 +233,13 @@ down() {
 }
 
 case "${1:-}" in
+  pg-stop) [[ $# -eq 2 ]] || die "usage: $0 pg-stop DIR"; pg_stop "$2" ;;
+  pg-start) [[ $# -eq 2 ]] || die "usage: $0 pg-start DIR"; pg_start "$2" ;;
+  garage-stop) [[ $# -eq 3 ]] || die "usage: $0 garage-stop DIR a|b|c"; garage_stop "$2" "$3" ;;
+  garage-start) [[ $# -eq 3 ]] || die "usage: $0 garage-start DIR a|b|c"; garage_start "$2" "$3" ;;
   up) [[ $# -ge 2 ]] || die "usage: $0 up DIR [NODES]"; up "$2" "${3:-3}" ;;
   import) [[ $# -eq 3 ]] || die "usage: $0 import DIR FILE"; import "$2" "$3" ;;
   serve) [[ $# -eq 2 ]] || die "usage: $0 serve DIR"; serve "$2" ;;
   down) [[ $# -eq 2 ]] || die "usage: $0 down DIR"; down "$2" ;;
-  *) die "usage: $0 up DIR [NODES] | import DIR FILE | serve DIR | down DIR" ;;
+  *) die "usage: $0 up DIR [NODES] | import DIR FILE | serve DIR | down DIR | pg-stop DIR | pg-start DIR | garage-stop DIR N | garage-start DIR N" ;;
 esac

@@ -23,6 +23,7 @@ use russh::keys::PublicKey;
 
 use crate::diagnostics::{Problem, render};
 
+pub use load::{COMMAND_ALIASES, programs_of};
 pub(crate) use load::{parse_quota, resolve_command};
 pub use password::hash_password;
 pub(crate) use password::{
@@ -136,8 +137,15 @@ pub(crate) struct Account {
     /// The most files (inodes of any kind: files, folders, symlinks) the
     /// home may hold below itself; `None` = no limit.
     pub max_files: Option<u64>,
+    /// Bytes per second all sessions of the account together may upload
+    /// (`upload_rate`); `None` = no limit.
+    pub upload_rate: Option<u64>,
+    /// Bytes per second all sessions of the account together may download
+    /// (`download_rate`); `None` = no limit.
+    pub download_rate: Option<u64>,
     /// External programs this account may run besides the built-ins, as plain
-    /// names; each was found by [`resolve_command`] (or is a built-in) at load.
+    /// names or aliases ([`COMMAND_ALIASES`]: `git`), as written; each
+    /// program was found by [`resolve_command`] (or is a built-in) at load.
     pub commands: Vec<String>,
     /// The home, relative to the homes folder: one or more plain path
     /// components (no `..`, not absolute). Defaults to the account name.
@@ -146,6 +154,21 @@ pub(crate) struct Account {
     pub readonly: bool,
     /// Whether every login is refused.
     pub disabled: bool,
+    /// What this account's sandboxed programs may hold together, where it
+    /// differs from sftpbox.toml's `[sandbox]` defaults.
+    pub sandbox: SandboxLimits,
+}
+
+/// Per-account overrides of the `[sandbox]` defaults (`sandbox_memory`,
+/// `sandbox_processes`, `sandbox_cpu_weight`); `None` keeps the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Bytes of memory all the account's programs may use together.
+    pub memory_bytes: Option<u64>,
+    /// Processes and threads the account's programs may have together.
+    pub processes: Option<u64>,
+    /// The CPU weight of the account's programs.
+    pub cpu_weight: Option<u32>,
 }
 
 impl Account {
@@ -295,10 +318,13 @@ mod tests {
                 .collect(),
             quota_bytes: None,
             max_files: None,
+            upload_rate: None,
+            download_rate: None,
             commands: Vec::new(),
             home: "alice".to_owned(),
             readonly: false,
             disabled: false,
+            sandbox: SandboxLimits::default(),
         }
     }
 

@@ -165,6 +165,15 @@ impl AccountBudget {
         })
     }
 
+    /// A slot to run short blocking jobs in, if one is free now (no waiter
+    /// is passed: the semaphore hands freed permits to waiters first).
+    pub fn try_job_slot(&self) -> Option<JobSlot> {
+        let permit = self.inner.jobs.clone().try_acquire_owned().ok()?;
+        Some(JobSlot {
+            _permits: vec![permit],
+        })
+    }
+
     /// Waits for a slot to run one long job in: one of the account's and
     /// one of the process's.
     pub async fn long_job_slot(&self) -> Option<JobSlot> {

@@ -366,6 +366,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         accounts_path: config.accounts.clone(),
         homes: config.homes.clone(),
         host_keys,
+        proxy_protocol_from: config.proxy_protocol_from.clone(),
     };
     let code = runtime.block_on(run_until_signalled(settings, &config, node));
     // The grace period is over: work still running on the blocking pool
@@ -589,6 +590,10 @@ fn check(args: CheckArgs) -> ExitCode {
                 display(&config.accounts),
                 accounts.len()
             );
+            let cgroups = crate::exec::sandbox::Cgroups::set_up();
+            for line in crate::exec::sandbox::host_report(&cgroups) {
+                println!("sandbox: {line}");
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {

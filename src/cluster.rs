@@ -115,7 +115,7 @@ fn pool(settings: &ClusterSettings) -> anyhow::Result<deadpool_postgres::Pool> {
         .database
         .parse()
         .context("reading the database connection")?;
-    config.application_name(&format!("sftpbox {}", settings.node));
+    config.application_name(format!("sftpbox {}", settings.node));
     config.connect_timeout(Duration::from_secs(5));
     let manager = deadpool_postgres::Manager::from_config(
         config,

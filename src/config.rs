@@ -59,6 +59,10 @@ pub(crate) struct ServerConfig {
     /// Where Prometheus metrics are served at `/metrics`
     /// (`metrics_listen`). Default: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Load balancers whose connections start with a PROXY protocol
+    /// header naming the client (`proxy_protocol_from`, addresses or
+    /// networks). Default: none, so no header is ever honoured.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
     /// How log lines are written (`log_format`). Default text.
     pub log_format: LogFormat,
     /// This server as a node of a cluster (`[cluster]` and `[storage]`):
@@ -76,6 +80,51 @@ pub(crate) enum LogFormat {
     /// `"json"`: one JSON object per line, for log collectors.
     Json,
 }
+
+/// The `[sandbox]` table: the uids sandboxed programs run as and the
+/// server-wide defaults of what each account's programs may hold together
+/// (accounts.toml's `sandbox_memory`, `sandbox_processes` and
+/// `sandbox_cpu_weight` override the last three per account).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// The uids (and gids, the same numbers) a root server gives to
+    /// accounts, one each (`uids = "FIRST-LAST"`). Default
+    /// `1879048192-1879113727`: 65 536 ids above what systemd hands out to
+    /// containers and below the ids some tools read as negative.
+    pub uids: std::ops::RangeInclusive<u32>,
+    /// Memory all of one account's programs may use together (`memory`,
+    /// default `"1 GiB"`): the cgroup's `memory.max`, or each process's
+    /// `RLIMIT_AS` where there is no cgroup.
+    pub memory_bytes: u64,
+    /// Processes and threads one account's programs may have together
+    /// (`processes`, default 256): `pids.max` and `RLIMIT_NPROC`.
+    pub processes: u64,
+    /// The share of the CPU one account's programs get against another's
+    /// when both want it (`cpu_weight`, 1 to 10 000, default 100): cgroup v2's
+    /// `cpu.weight`, v1's `cpu.shares` (× 1024 / 100).
+    pub cpu_weight: u32,
+}
+
+/// The default range of sandbox uids (see [`SandboxSettings::uids`]).
+pub const DEFAULT_SANDBOX_UIDS: std::ops::RangeInclusive<u32> = 1_879_048_192..=1_879_113_727;
+
+impl Default for SandboxSettings {
+    fn default() -> SandboxSettings {
+        SandboxSettings {
+            uids: DEFAULT_SANDBOX_UIDS,
+            memory_bytes: 1 << 30,
+            processes: 256,
+            cpu_weight: 100,
+        }
+    }
+}
+
+/// The most `cpu_weight` may be (cgroup v2's own bound).
+pub const MAX_CPU_WEIGHT: u32 = 10_000;
+
+/// The least memory a sandbox may be given: below this even `/usr/bin/true`
+/// cannot be loaded, which is a mistake of units rather than a limit.
+pub const MIN_SANDBOX_MEMORY: u64 = 4 << 20;
 
 /// Limits and timeouts, the `[limits]` table. Each field's doc names its key
 /// in the file and its default; none may be zero except `shutdown_grace`.
@@ -124,6 +173,9 @@ pub struct Limits {
     /// what the process's open-files limit leaves once a reserve is kept
     /// back for new connections and logins (see `budget`).
     pub max_open_handles_per_account: usize,
+    /// What sandboxed programs run as and may hold: the `[sandbox]` table
+    /// (kept here so that it reaches the exec service with the rest).
+    pub sandbox: SandboxSettings,
 }
 
 impl Default for Limits {
@@ -145,6 +197,7 @@ impl Default for Limits {
             },
             receive_window_mib: 4,
             max_open_handles_per_account: 1024,
+            sandbox: SandboxSettings::default(),
         }
     }
 }
@@ -263,6 +316,7 @@ impl ServerConfig {
             penalties: PenaltySettings::default(),
             control_socket: base.join(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
+            proxy_protocol_from: Vec::new(),
             log_format: LogFormat::default(),
             cluster: None,
         }
@@ -299,8 +353,15 @@ impl ServerConfig {
                             config.metrics_listen = Some(addr);
                         }
                     }
+                    "proxy_protocol_from" => {
+                        if let Some(networks) = networks(&mut report, value, "proxy_protocol_from")
+                        {
+                            config.proxy_protocol_from = networks;
+                        }
+                    }
                     "limits" => limits(&mut report, value, &mut config.limits),
                     "penalties" => penalties(&mut report, value, &mut config.penalties),
+                    "sandbox" => sandbox(&mut report, value, &mut config.limits.sandbox),
                     "log_format" => {
                         if let Some(format) = log_format(&mut report, value) {
                             config.log_format = format;
@@ -311,7 +372,7 @@ impl ServerConfig {
                     other => report.at(
                         &key.span(),
                         format!(
-                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, [limits], [penalties], [cluster] and [storage]"
+                            "unknown setting `{other}`; the settings are listen, keys_dir, accounts, homes, control_socket, metrics_listen, log_format, proxy_protocol_from, [limits], [penalties], [sandbox], [cluster] and [storage]"
                         ),
                     ),
                 }
@@ -407,6 +468,44 @@ fn metrics_listen(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>) -> Opti
             None
         }
     }
+}
+
+/// A list of addresses and networks (`"192.0.2.1"`, `"10.0.0.0/8"`,
+/// `"2001:db8::/32"`); `None`, with the problems reported, when any item
+/// is not one. A bare address is its own /32 or /128.
+fn networks(
+    report: &mut Report<'_>,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+) -> Option<Vec<ipnet::IpNet>> {
+    let DeValue::Array(items) = value.get_ref() else {
+        report.at(
+            &value.span(),
+            format!(
+                "`{key}` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]"
+            ),
+        );
+        return None;
+    };
+    let before = report.count();
+    let mut networks = Vec::new();
+    for item in items.iter() {
+        let parsed = match item.get_ref() {
+            DeValue::String(text) => text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(net) => networks.push(net),
+            None => report.at(
+                &item.span(),
+                "not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+            ),
+        }
+    }
+    (report.count() == before).then_some(networks)
 }
 
 fn set_path(
@@ -535,31 +634,9 @@ fn penalties(
                 _ => report.at(&value.span(), "`enabled` must be true or false"),
             },
             "exempt" => {
-                let DeValue::Array(items) = value.get_ref() else {
-                    report.at(
-                        &value.span(),
-                        "`exempt` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]",
-                    );
-                    continue;
-                };
-                let mut exempt = Vec::new();
-                for item in items.iter() {
-                    let parsed = match item.get_ref() {
-                        DeValue::String(text) => text
-                            .parse::<ipnet::IpNet>()
-                            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                            .ok(),
-                        _ => None,
-                    };
-                    match parsed {
-                        Some(net) => exempt.push(net),
-                        None => report.at(
-                            &item.span(),
-                            "not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
-                        ),
-                    }
+                if let Some(exempt) = networks(report, value, "exempt") {
+                    settings.exempt = exempt;
                 }
-                settings.exempt = exempt;
             }
             _ => {
                 let Some((_, slot)) = PENALTY_SECONDS.iter().find(|(key, _)| *key == name) else {
@@ -594,6 +671,185 @@ fn penalties(
             "in [penalties], `max` may not be below `min`",
         );
     }
+}
+
+fn sandbox(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, settings: &mut SandboxSettings) {
+    let DeValue::Table(table) = value.get_ref() else {
+        report.at(&value.span(), "`sandbox` must be a table: [sandbox]");
+        return;
+    };
+    for (key, value) in table.iter() {
+        let span = value.span();
+        match key.get_ref().as_ref() {
+            "uids" => match value.get_ref() {
+                DeValue::String(text) => match parse_uid_range(text) {
+                    Ok(range) => settings.uids = range,
+                    Err(message) => report.at(&span, message),
+                },
+                other => report.at(
+                    &span,
+                    format!(
+                        "`uids` must be a string \"FIRST-LAST\", such as \"100000-165535\", not {}",
+                        other.type_str()
+                    ),
+                ),
+            },
+            "memory" => match sandbox_memory(value.get_ref(), "memory") {
+                Ok(bytes) => settings.memory_bytes = bytes,
+                Err(message) => report.at(&span, message),
+            },
+            "processes" => match sandbox_processes(value.get_ref(), "processes") {
+                Ok(count) => settings.processes = count,
+                Err(message) => report.at(&span, message),
+            },
+            "cpu_weight" => match sandbox_cpu_weight(value.get_ref(), "cpu_weight") {
+                Ok(weight) => settings.cpu_weight = weight,
+                Err(message) => report.at(&span, message),
+            },
+            other => report.at(
+                &key.span(),
+                format!(
+                    "unknown sandbox setting `{other}`; they are uids, memory, processes and cpu_weight"
+                ),
+            ),
+        }
+    }
+}
+
+/// `"FIRST-LAST"`: uids that are not root's, nor `nobody`'s, nor -1.
+fn parse_uid_range(text: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let usage = "write the sandbox uids as \"FIRST-LAST\", such as \"100000-165535\"";
+    let (first, last) = text.split_once('-').ok_or_else(|| usage.to_owned())?;
+    let number = |part: &str| part.trim().parse::<u32>().map_err(|_| usage.to_owned());
+    let (first, last) = (number(first)?, number(last)?);
+    if first > last {
+        return Err(format!("in `uids`, {first} is above {last}; {usage}"));
+    }
+    if first < 1000 {
+        return Err(format!(
+            "`uids` may not start below 1000 ({first}): those are the system's own users"
+        ));
+    }
+    if (first..=last).contains(&65534) || last == u32::MAX {
+        return Err("`uids` may not hold 65534 (nobody) or 4294967295 (-1)".to_owned());
+    }
+    Ok(first..=last)
+}
+
+/// A sandbox memory limit: a size like `"256 MiB"` or a number of bytes, at
+/// least [`MIN_SANDBOX_MEMORY`]. `key` names the setting in messages.
+pub(crate) fn sandbox_memory(value: &DeValue<'_>, key: &str) -> Result<u64, String> {
+    let bytes = match value {
+        DeValue::Integer(int) => i128::from_str_radix(int.as_str(), int.radix())
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| format!("`{key}` must be a positive number of bytes"))?,
+        DeValue::String(text) => parse_size(text, key)?,
+        other => {
+            return Err(format!(
+                "`{key}` must be a size like \"256 MiB\" or a number of bytes, not {}",
+                other.type_str()
+            ));
+        }
+    };
+    if bytes < MIN_SANDBOX_MEMORY {
+        return Err(format!(
+            "`{key}` must be at least 4 MiB (no program starts in less)"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A sandbox process limit: a whole number from 1 to 2^22 (the kernel's
+/// most pids).
+pub(crate) fn sandbox_processes(value: &DeValue<'_>, key: &str) -> Result<u64, String> {
+    const MAX_PROCESSES: u64 = 1 << 22;
+    match value {
+        DeValue::Integer(int) => i128::from_str_radix(int.as_str(), int.radix())
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| (1..=MAX_PROCESSES).contains(n))
+            .ok_or_else(|| format!("`{key}` must be a whole number from 1 to {MAX_PROCESSES}")),
+        other => Err(format!(
+            "`{key}` must be a whole number of processes, not {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// A CPU weight: a whole number from 1 to [`MAX_CPU_WEIGHT`].
+pub(crate) fn sandbox_cpu_weight(value: &DeValue<'_>, key: &str) -> Result<u32, String> {
+    match value {
+        DeValue::Integer(int) => i128::from_str_radix(int.as_str(), int.radix())
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=MAX_CPU_WEIGHT).contains(n))
+            .ok_or_else(|| format!("`{key}` must be a whole number from 1 to {MAX_CPU_WEIGHT}")),
+        other => Err(format!(
+            "`{key}` must be a whole number from 1 to {MAX_CPU_WEIGHT}, not {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// Parses a size: a byte count with an optional unit, such as `0`, `1024`,
+/// `500 MiB`, `2GB`, `1.5 GiB`. Units are case-insensitive: `B`, decimal
+/// `KB MB GB TB PB` (powers of 1000), binary `KiB MiB GiB TiB PiB` (powers of
+/// 1024). A fraction of a byte is rounded down. `what` names the setting in
+/// messages ("quota", "memory").
+pub(crate) fn parse_size(text: &str, what: &str) -> Result<u64, String> {
+    let usage = format!(
+        "write a {what} as a number of bytes or a size like \"500 MiB\", \"2 GB\" or \"1.5 GiB\""
+    );
+    parse_size_as(text, what, &usage)
+}
+
+/// [`parse_size`] with its own hint: `usage` says how to write the setting
+/// (a rate reads a size per second).
+pub(crate) fn parse_size_as(text: &str, what: &str, usage: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let unit_start = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(unit_start);
+    let number = number.replace('_', "");
+    let unit = unit.trim();
+    let multiplier: u128 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "pb" => 1_000_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        "pib" => 1 << 50,
+        _ => {
+            return Err(format!(
+                "unknown {what} unit `{unit}`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB ({usage})"
+            ));
+        }
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
+    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) || number.ends_with('.') {
+        return Err(format!("`{}` is not a size; {usage}", text.trim()));
+    }
+    let too_big = || format!("{what} `{}` is too large", text.trim());
+    let whole: u128 = whole.parse().map_err(|_| too_big())?;
+    let mut bytes = whole.checked_mul(multiplier).ok_or_else(too_big)?;
+    if !fraction.is_empty() {
+        // Exact decimal arithmetic: 1.1 GB must be 1_100_000_000, which f64
+        // would not promise. More than 18 digits cannot matter for a u64.
+        let fraction = fraction.get(..18).unwrap_or(fraction);
+        let scale = 10u128.pow(u32::try_from(fraction.len()).map_err(|_| too_big())?);
+        let numerator: u128 = fraction.parse().map_err(|_| too_big())?;
+        let part = numerator.checked_mul(multiplier).ok_or_else(too_big)? / scale;
+        bytes = bytes.checked_add(part).ok_or_else(too_big)?;
+    }
+    u64::try_from(bytes).map_err(|_| too_big())
 }
 
 /// `max_startups`: a whole number (a hard cap) or `"start:rate:full"`.
@@ -857,6 +1113,33 @@ mod tests {
     }
 
     #[test]
+    fn proxy_protocol_from_takes_addresses_and_networks() {
+        let config = ServerConfig::from_toml_str("", Path::new("c.toml")).unwrap();
+        assert!(config.proxy_protocol_from.is_empty());
+        let text = "proxy_protocol_from = [\"127.0.0.1/32\", \"::1\", \"10.1.0.0/16\"]\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("c.toml")).unwrap();
+        let nets: Vec<String> = config
+            .proxy_protocol_from
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "::1/128", "10.1.0.0/16"]);
+        assert_eq!(
+            problems("proxy_protocol_from = [\"127.0.0.1\", \"balancer\", 7]\n"),
+            [
+                "1:37: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+                "1:49: not an address or network (e.g. \"192.0.2.1\" or \"10.0.0.0/8\")",
+            ]
+        );
+        assert_eq!(
+            problems("\nproxy_protocol_from = \"127.0.0.1/32\"\n"),
+            [
+                "2:23: `proxy_protocol_from` must be a list of addresses or networks, e.g. [\"10.0.0.0/8\", \"2001:db8::/32\"]"
+            ]
+        );
+    }
+
+    #[test]
     fn max_startups_takes_a_cap_or_start_rate_full() {
         let read = |value: &str| {
             ServerConfig::from_toml_str(
@@ -929,6 +1212,46 @@ command_timeout_seconds = 100000
             p[4].starts_with("8:27: `command_timeout_seconds` must be at most"),
             "{p:#?}"
         );
+    }
+
+    #[test]
+    fn the_sandbox_table_is_read_and_checked_at_each_value() {
+        let config = ServerConfig::from_toml_str("", Path::new("c.toml")).unwrap();
+        assert_eq!(config.limits.sandbox, SandboxSettings::default());
+        assert_eq!(config.limits.sandbox.uids, 1_879_048_192..=1_879_113_727);
+        let text = "[sandbox]\nuids = \"100000-165535\"\nmemory = \"256 MiB\"\nprocesses = 64\ncpu_weight = 50\n";
+        let config = ServerConfig::from_toml_str(text, Path::new("c.toml")).unwrap();
+        assert_eq!(
+            config.limits.sandbox,
+            SandboxSettings {
+                uids: 100_000..=165_535,
+                memory_bytes: 256 << 20,
+                processes: 64,
+                cpu_weight: 50,
+            }
+        );
+        assert_eq!(
+            problems(
+                "[sandbox]\nuids = \"5-1\"\nmemory = \"1 KiB\"\nprocesses = 0\ncpu_weight = 20000\ncolour = 1\n"
+            ),
+            [
+                "2:8: in `uids`, 5 is above 1; write the sandbox uids as \"FIRST-LAST\", such as \"100000-165535\"",
+                "3:10: `memory` must be at least 4 MiB (no program starts in less)",
+                "4:13: `processes` must be a whole number from 1 to 4194304",
+                "5:14: `cpu_weight` must be a whole number from 1 to 10000",
+                "6:1: unknown sandbox setting `colour`; they are uids, memory, processes and cpu_weight",
+            ]
+        );
+        assert!(
+            problems("[sandbox]\nuids = \"0-100\"\n")[0]
+                .starts_with("2:8: `uids` may not start below 1000")
+        );
+        assert!(problems("[sandbox]\nuids = \"60000-70000\"\n")[0].contains("65534"));
+        assert!(
+            problems("[sandbox]\nmemory = \"1..5 GiB\"\n")[0]
+                .starts_with("2:10: `1..5 GiB` is not a size; write a memory as")
+        );
+        assert!(problems("sandbox = 3\n")[0].starts_with("1:11: `sandbox` must be a table"));
     }
 
     #[test]

@@ -108,7 +108,10 @@ pub struct Connection {
     context: Arc<ConnectionContext>,
     /// Grows the receive window when the client waits for it (long links).
     window: window::WindowTuner,
+    /// The client: the socket's peer, or whom a trusted balancer announced.
     peer: SocketAddr,
+    /// The trusted balancer the connection came through, if any.
+    via: Option<SocketAddr>,
     span: Span,
     state: Arc<ConnectionState>,
     /// Counts against the cap on unauthenticated connections until login.
@@ -128,10 +131,12 @@ fn rejection() -> Auth {
 }
 
 impl Connection {
-    /// A handler for a connection from `peer`, logging in `span`.
+    /// A handler for a connection from `peer` (through the balancer `via`,
+    /// if any), logging in `span`.
     pub fn new(
         context: Arc<ConnectionContext>,
         peer: SocketAddr,
+        via: Option<SocketAddr>,
         startup_permit: OwnedSemaphorePermit,
         span: Span,
     ) -> Connection {
@@ -140,6 +145,7 @@ impl Connection {
             state: Arc::new(ConnectionState::new(span.clone())),
             context,
             peer,
+            via,
             span,
             startup_permit: Some(startup_permit),
             login: None,
@@ -155,7 +161,7 @@ impl Connection {
     fn admit(&mut self, user: &str, method: &str) -> Auth {
         match self.context.services.try_take_session(user) {
             Some(slot) => {
-                info!(target: "audit", account = user, method, peer = %self.peer, result = "accepted", "login");
+                info!(target: "audit", account = user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "accepted", "login");
                 self.context.metrics.login(method, LoginResult::Accepted);
                 // What this connection moves counts into the account's figures too.
                 self.state.moved().count_into(slot.moved());
@@ -167,7 +173,7 @@ impl Connection {
                 Auth::Accept
             }
             None => {
-                warn!(target: "audit", account = user, method, peer = %self.peer, result = "refused", reason = "too many sessions for this account", "login");
+                warn!(target: "audit", account = user, method, peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", reason = "too many sessions for this account", "login");
                 self.context.metrics.login(method, LoginResult::Refused);
                 rejection()
             }
@@ -326,7 +332,7 @@ impl russh::server::Handler for Connection {
         if verified {
             Ok(self.admit(user, "password"))
         } else {
-            info!(target: "audit", account = user, method = "password", peer = %self.peer, result = "refused", "login");
+            info!(target: "audit", account = user, method = "password", peer = %self.peer, via = self.via.map(tracing::field::display), result = "refused", "login");
             self.refused_attempt("password")
         }
     }
@@ -345,6 +351,7 @@ impl russh::server::Handler for Connection {
                 account = user,
                 method = "publickey",
                 peer = %self.peer,
+                via = self.via.map(tracing::field::display),
                 key = %offer.public_key.fingerprint(russh::keys::HashAlg::Sha256),
                 result = "refused",
                 "login"

@@ -16,7 +16,8 @@
 //! With a terminal (`pty`), output turns `\n` into `\r\n` and stderr is
 //! merged into stdout, as a real pty does. This module knows nothing of SSH
 //! nor of accounts: `service` hands it byte streams and an [`ExecContext`]
-//! (the box, the account name, its resolved commands, its limits), and
+//! (the box, the account name, its resolved commands, its limits and
+//! rates: its stdin and stdout pass through the account's buckets), and
 //! `connection` turns the [`ExitOutcome`] into `exit-status` or
 //! `exit-signal`.
 
@@ -32,6 +33,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::jail::{Jail, VirtualPath};
+use crate::rate::{AccountRates, Metered};
 use crate::transfer::Transferred;
 
 pub use builtins::Builtin;
@@ -59,6 +61,11 @@ pub struct ExecContext {
     pub pty: bool,
     /// The connection's transfer counters, which scp counts into.
     pub moved: Arc<Transferred>,
+    /// The account's rates: a command's stdin is read at most at the
+    /// upload rate, its stdout written at most at the download rate.
+    pub rates: AccountRates,
+    /// What the account's sandboxed programs run as and may hold.
+    pub programs: sandbox::Programs,
 }
 
 /// How a command ended: what `connection` reports to the client.
@@ -120,8 +127,8 @@ pub enum ExitSignal {
 pub async fn run_command<R, W, E>(
     line: &[u8],
     ctx: &ExecContext,
-    mut stdin: R,
-    mut stdout: W,
+    stdin: R,
+    stdout: W,
     mut stderr: E,
 ) -> ExitOutcome
 where
@@ -129,6 +136,11 @@ where
     W: AsyncWrite + Unpin + Send,
     E: AsyncWrite + Unpin + Send,
 {
+    // Whatever runs (scp, a built-in, a program), its bytes pass at the
+    // account's rates: what it reads is what the client uploads, what it
+    // writes is what the client downloads.
+    let mut stdin = Metered::new(stdin, ctx.rates.upload.clone());
+    let mut stdout = Metered::new(stdout, ctx.rates.download.clone());
     let argv = match parse(line, ctx, &VirtualPath::root()).await {
         Ok(argv) => argv,
         Err(message) => {
@@ -180,6 +192,8 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
+    // What the shell's built-ins print (`cat` among them) is a download.
+    let output = Metered::new(output, ctx.rates.download.clone());
     shell::run(ctx, input, output).await
 }
 

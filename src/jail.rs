@@ -212,7 +212,22 @@ impl LocalBox {
     /// Opens the box at `home`, creating it (and missing parents) with mode
     /// 0700 if needed. The first `open` with a given `quota` counts the
     /// bytes and files stored under `home`; later ones reuse that count.
+    /// A root server gives a home it creates to `nobody`.
     pub fn open(home: &Path, quota: Arc<Quota>, readonly: bool) -> Result<LocalBox, JailError> {
+        LocalBox::open_as(home, quota, readonly, None)
+    }
+
+    /// [`LocalBox::open`], giving the home to `owner` (uid and gid) on a root
+    /// server: a home it creates, and one it finds owned by root or
+    /// `nobody` (what earlier versions gave every home), with everything in
+    /// it that those owned, so that programs running as `owner` can use it.
+    /// A home given to anyone else by an administrator is left as it is.
+    pub fn open_as(
+        home: &Path,
+        quota: Arc<Quota>,
+        readonly: bool,
+        owner: Option<u32>,
+    ) -> Result<LocalBox, JailError> {
         // The only ambient path calls in the jail: everything else is
         // relative to `root`.
         let is_new = !home.exists();
@@ -221,9 +236,10 @@ impl LocalBox {
             .mode(0o700)
             .create(home)?;
         let running_as_root = rustix::process::geteuid().is_root();
+        let new_owner = owner.unwrap_or(NEW_HOME_OWNER_ID);
         if is_new && running_as_root {
-            let id = Some(rustix::process::Uid::from_raw(NEW_HOME_OWNER_ID));
-            let gid = Some(rustix::process::Gid::from_raw(NEW_HOME_OWNER_ID));
+            let id = Some(rustix::process::Uid::from_raw(new_owner));
+            let gid = Some(rustix::process::Gid::from_raw(new_owner));
             rustix::fs::chown(home, id, gid)?;
         }
         let root = rustix::fs::open(
@@ -241,6 +257,15 @@ impl LocalBox {
         ) {
             tracing::error!(%err, home = %home.display(), "openat2 with RESOLVE_IN_ROOT is unavailable");
             return Err(err);
+        }
+        if let Some(owner) = owner
+            && running_as_root
+        {
+            let stat = rustix::fs::fstat(&root)?;
+            if stat.st_uid != owner && (stat.st_uid == 0 || stat.st_uid == NEW_HOME_OWNER_ID) {
+                tracing::info!(home = %home.display(), from = stat.st_uid, to = owner, "giving the home to its account's sandbox uid");
+                scan::reown(root.as_fd(), stat.st_uid, owner)?;
+            }
         }
         quota.count_once(|| scan::count_usage(root.as_fd()))?;
         let home_stat = rustix::fs::fstat(&root)?;
@@ -272,21 +297,14 @@ impl LocalBox {
         scan::count_usage(root.as_fd()).map(|usage| Some(usage.bytes))
     }
 
-    /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
-    /// exec sandbox only: it mounts a copy of the home's mount made from
-    /// this descriptor into a sandboxed program's namespace, gives Landlock
-    /// its rule for the home and makes the home the program's cwd, so no
-    /// host path of the home leaves the jail. Everything else reaches the
-    /// home through the jail's methods, which resolve inside the box.
-    pub fn home_dir_fd(&self) -> BorrowedFd<'_> {
-        self.inner.root.as_fd()
-    }
-
     /// Counts the bytes and files stored under the home again and makes
-    /// that the quota's usage: after an external program wrote behind the
-    /// jail's back.
+    /// that the quota's usage: in tests, after writing behind the jail's
+    /// back (nothing does outside tests: programs write through the view).
+    /// On the way it clears the setuid, setgid and sticky bits, which no
+    /// client may set.
+    #[cfg(test)]
     pub fn recount_usage(&self) -> Result<Usage, JailError> {
-        let used = scan::count_usage(self.inner.root.as_fd())?;
+        let used = scan::count_usage_clearing_special_modes(self.inner.root.as_fd())?;
         self.inner.quota.set_used(used);
         Ok(used)
     }
@@ -305,6 +323,18 @@ impl LocalBox {
     pub fn stat(&self, path: &VirtualPath) -> Result<Stat, JailError> {
         let fd = self.open_in_root(path, OFlags::PATH, Mode::empty())?;
         Ok(rustix::fs::fstat(&fd)?.into())
+    }
+
+    /// Like [`stat`](Self::stat), but only from the kernel's caches: `None`
+    /// when some component of the path is not in the lookup cache
+    /// (`RESOLVE_CACHED`), so that the caller can answer without the
+    /// blocking pool when nothing would wait for the disk, and use `stat`
+    /// there otherwise.
+    pub fn stat_cached(&self, path: &VirtualPath) -> Result<Option<Stat>, JailError> {
+        let Some(fd) = self.open_cached(path, OFlags::PATH)? else {
+            return Ok(None);
+        };
+        Ok(Some(rustix::fs::fstat(&fd)?.into()))
     }
 
     /// Metadata of `path` itself: a final symlink is reported, not followed.
@@ -401,6 +431,25 @@ impl LocalBox {
         openat2(self.inner.root.as_fd(), path.relative(), flags, mode)
     }
 
+    /// Opens `path` like [`open_in_root`](Self::open_in_root), but only
+    /// when the kernel can resolve it from its lookup cache alone
+    /// (`RESOLVE_CACHED`, same chroot semantics); `None` when it cannot
+    /// (or races a rename, or is a kernel without the flag): then the
+    /// caller goes the ordinary way, which gives the real answer.
+    fn open_cached(&self, path: &VirtualPath, flags: OFlags) -> Result<Option<OwnedFd>, JailError> {
+        match rustix::fs::openat2(
+            self.inner.root.as_fd(),
+            path.relative(),
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE | ResolveFlags::CACHED,
+        ) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno::AGAIN | Errno::INTR | Errno::INVAL | Errno::NOSYS) => Ok(None),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
     /// Opens the parent directory of `path` (`O_PATH`, resolved in the box)
     /// and returns it with the final name, a single checked component.
     /// `None` for `/`, which has no parent: each caller decides what that
@@ -477,7 +526,7 @@ pub(crate) mod tests {
 
         /// What a count from disk finds now, leaving the quota as it is.
         pub fn on_disk(&self) -> Usage {
-            scan::count_usage(self.jail.home_dir_fd().unwrap()).unwrap()
+            scan::count_usage(self.jail.local().unwrap().inner.root.as_fd()).unwrap()
         }
 
         /// Asserts that the quota's running count is what is on disk.

@@ -12,8 +12,10 @@
 //!   (the one table of commands served in-process, which accounts.toml's
 //!   check reads too) and `checksum` (the hash algorithms of check-file
 //!   and the sum commands), `transfer` (the one set of counters of
-//!   bytes moved, per file and per connection) and `budget` (what one
-//!   account may hold of the process: blocking-pool slots and open handles);
+//!   bytes moved, per file and per connection), `budget` (what one
+//!   account may hold of the process: blocking-pool slots and open handles)
+//!   and `rate` (the per-account token buckets of `upload_rate` and
+//!   `download_rate`, shared by all the account's sessions);
 //! - the box: `jail`, the only door to the disk.
 //!
 //! `accounts` (accounts.toml, passwords), `config` (sftpbox.toml),
@@ -53,6 +55,7 @@ mod jail;
 mod listing;
 mod metrics;
 mod penalties;
+mod rate;
 mod scp;
 pub mod server;
 mod service;

@@ -2,17 +2,27 @@
 //! address, unauthenticated), the russh configuration built in one place, a
 //! span per connection, graceful shutdown and swapping in reloaded accounts.
 //!
+//! A connection from a trusted load balancer (`proxy_protocol_from`) first
+//! has its PROXY header read (`proxy`), within [`proxy::HEADER_TIMEOUT`]
+//! and the login grace, holding only its place under `max_connections`
+//! (never a per-address or unauthenticated slot: whose they would be is
+//! not known yet); from then on the client it names is the connection's peer for every
+//! check, log line and the sessions table, and the balancer is logged as
+//! `via`. Any other peer's bytes go to SSH untouched, so a header from an
+//! untrusted address fails the banner exchange and is never believed.
+//!
 //! It does not know how authentication is decided nor any channel protocol:
 //! each accepted socket is handed to a [`Connection`].
 
 mod activity;
 mod limits;
+mod proxy;
 mod sessions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use russh::keys::PrivateKey;
@@ -20,6 +30,7 @@ use russh::server::Config as SshConfig;
 use russh::{MethodKind, MethodSet, Preferred, SshId, cipher, compression};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tracing::field::display;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::accounts::Accounts;
@@ -30,6 +41,7 @@ use crate::metrics::{Figures, LiveFigures, Metrics};
 use crate::penalties::{Admission, Offence, Penalties};
 
 use limits::AddressSlots;
+use proxy::Announced;
 use sessions::SessionTable;
 
 /// The identification string we send: it names the product, not the SSH library.
@@ -58,6 +70,21 @@ pub struct ServerSettings {
     pub homes: PathBuf,
     /// Host keys, the preferred one first.
     pub host_keys: Vec<PrivateKey>,
+    /// Load balancers whose connections start with a PROXY protocol header
+    /// (`proxy_protocol_from`); empty: none.
+    pub proxy_protocol_from: Vec<ipnet::IpNet>,
+}
+
+/// Where a connection comes from, once any PROXY header is read.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    /// The client: the socket's peer, or the address a trusted balancer
+    /// announced for it.
+    peer: SocketAddr,
+    /// The trusted balancer that announced `peer`, if one did.
+    via: Option<SocketAddr>,
+    /// When the socket was accepted: the login grace counts from here.
+    accepted: Instant,
 }
 
 /// A running (or ready) sftpbox server; cheap to clone.
@@ -73,6 +100,8 @@ struct Inner {
     address_slots: AddressSlots,
     connections: Arc<tokio::sync::Semaphore>,
     startups: Arc<tokio::sync::Semaphore>,
+    /// Trusted balancers (`proxy_protocol_from`).
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Set once a listener is on a non-loopback address: reloads must not
     /// bring back the public example password then.
     is_public: std::sync::atomic::AtomicBool,
@@ -119,6 +148,7 @@ impl Server {
                 address_slots: AddressSlots::new(limits.max_connections_per_address),
                 connections: Arc::new(tokio::sync::Semaphore::new(limits.max_connections)),
                 startups: Arc::new(tokio::sync::Semaphore::new(limits.max_startups.full)),
+                trusted_proxies: settings.proxy_protocol_from,
                 is_public: std::sync::atomic::AtomicBool::new(false),
                 accounts_from_database,
                 sessions: SessionTable::default(),
@@ -164,6 +194,15 @@ impl Server {
             accept_tasks.push(tokio::spawn(async move {
                 server.accept_loop(listener, stop).await;
             }));
+        }
+        if !self.inner.trusted_proxies.is_empty() {
+            let from: Vec<String> = self
+                .inner
+                .trusted_proxies
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            info!(from = %from.join(", "), "PROXY protocol headers read from these balancers");
         }
         accept_tasks.push(tokio::spawn(
             forget_expired_penalties(self.inner.context.penalties.clone()).in_current_span(),
@@ -254,7 +293,7 @@ impl Server {
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((socket, peer)) => self.admit(socket, peer),
+                Ok((socket, peer)) => self.accept(socket, peer),
                 Err(err) => {
                     // Transient errors (EMFILE, ECONNABORTED) must not end the server.
                     warn!(%err, "accept failed");
@@ -264,12 +303,75 @@ impl Server {
         }
     }
 
-    /// Takes the permits a new connection needs, or closes it at once
+    /// Sends a new connection on: a trusted balancer's to have its PROXY
+    /// header read first, any other's straight to [`admit`](Self::admit).
+    fn accept(&self, socket: TcpStream, peer: SocketAddr) {
+        let accepted = Instant::now();
+        // A dual-stack listener shows IPv4 peers as IPv4-mapped IPv6.
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let inner = &self.inner;
+        if !inner
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&peer.ip()))
+        {
+            let origin = Origin {
+                peer,
+                via: None,
+                accepted,
+            };
+            self.admit(socket, origin, None);
+            return;
+        }
+        // Whose address this is, and so which per-address slot it takes,
+        // is not known until the header is read: only the overall cap.
+        let Ok(connection_permit) = inner.connections.clone().try_acquire_owned() else {
+            warn!(via = %peer, "connection refused: too many connections");
+            return;
+        };
+        let wait = inner.context.limits.login_grace.min(proxy::HEADER_TIMEOUT);
+        let server = self.clone();
+        inner.context.tracker.spawn(async move {
+            let mut socket = socket;
+            let read = tokio::time::timeout(wait, proxy::read_header(&mut socket)).await;
+            let origin = match read {
+                Ok(Ok(Announced::Client(client))) => Origin {
+                    peer: client,
+                    via: Some(peer),
+                    accepted,
+                },
+                Ok(Ok(Announced::Balancer)) => Origin {
+                    peer,
+                    via: None,
+                    accepted,
+                },
+                Ok(Err(err)) => {
+                    warn!(via = %peer, %err, "connection refused: bad PROXY header");
+                    return;
+                }
+                Err(_) => {
+                    warn!(via = %peer, wait_ms = wait.as_millis(), "connection refused: no PROXY header in time");
+                    return;
+                }
+            };
+            server.admit(socket, origin, Some(connection_permit));
+        });
+    }
+
+    /// Takes the permits a new connection needs (its place under
+    /// `max_connections` may already be taken), or closes it at once
     /// (before the SSH banner).
-    fn admit(&self, socket: TcpStream, peer: SocketAddr) {
+    fn admit(
+        &self,
+        socket: TcpStream,
+        origin: Origin,
+        connection_permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let inner = &self.inner;
         let penalties = &inner.context.penalties;
-        let now = std::time::Instant::now();
+        let Origin { peer, via, .. } = origin;
+        let via = via.map(display);
+        let now = Instant::now();
         if let Admission::Refused {
             remaining,
             log,
@@ -277,16 +379,18 @@ impl Server {
         } = penalties.admit(peer.ip(), now)
         {
             if log {
-                warn!(%peer, refused, remaining_seconds = remaining.as_secs(), "connection refused: source under penalty");
+                warn!(%peer, via, refused, remaining_seconds = remaining.as_secs(), "connection refused: source under penalty");
             }
             return;
         }
-        let Ok(connection_permit) = inner.connections.clone().try_acquire_owned() else {
-            warn!(%peer, "connection refused: too many connections");
+        let Some(connection_permit) =
+            connection_permit.or_else(|| inner.connections.clone().try_acquire_owned().ok())
+        else {
+            warn!(%peer, via, "connection refused: too many connections");
             return;
         };
         let Some(address_slot) = inner.address_slots.try_take(peer.ip()) else {
-            warn!(%peer, "connection refused: too many connections from this address");
+            warn!(%peer, via, "connection refused: too many connections from this address");
             return;
         };
         let startups = &inner.context.limits.max_startups;
@@ -300,7 +404,7 @@ impl Server {
             inner.startups.clone().try_acquire_owned().ok()
         };
         let Some(startup_permit) = admitted else {
-            warn!(%peer, unauthenticated, "connection refused: too many unauthenticated connections");
+            warn!(%peer, via, unauthenticated, "connection refused: too many unauthenticated connections");
             inner
                 .context
                 .penalties
@@ -308,8 +412,14 @@ impl Server {
             return;
         };
         let _ = socket.set_nodelay(true);
-        let span = info_span!("conn", %peer, user = tracing::field::Empty);
-        let handler = Connection::new(inner.context.clone(), peer, startup_permit, span.clone());
+        let span = info_span!("conn", %peer, via, user = tracing::field::Empty);
+        let handler = Connection::new(
+            inner.context.clone(),
+            peer,
+            origin.via,
+            startup_permit,
+            span.clone(),
+        );
         let config = inner.ssh_config.clone();
         let context = inner.context.clone();
         let server = self.clone();
@@ -321,7 +431,7 @@ impl Server {
                     socket,
                     handler,
                     context,
-                    peer,
+                    origin,
                     &server.inner.sessions,
                 )
                 .await;
@@ -419,9 +529,10 @@ async fn run_connection(
     socket: TcpStream,
     handler: Connection,
     context: Arc<ConnectionContext>,
-    peer: SocketAddr,
+    origin: Origin,
     sessions: &SessionTable,
 ) {
+    let peer = origin.peer;
     let state = handler.state();
     let limits = &context.limits;
     let Some(closer) = activity::SocketCloser::for_socket(&socket) else {
@@ -432,9 +543,9 @@ async fn run_connection(
     let _listed = sessions.register(peer, state.clone(), closer.clone());
     let progress = Arc::new(activity::Activity::new());
     let stream = activity::Watched::new(socket, progress.clone());
-    let started = std::time::Instant::now();
-    let session = match tokio::time::timeout(
-        limits.login_grace,
+    let started = origin.accepted;
+    let session = match tokio::time::timeout_at(
+        (started + limits.login_grace).into(),
         russh::server::run_stream(config, stream, handler),
     )
     .await

@@ -3,14 +3,14 @@
 //!
 //! [`Services`] is the server-wide side: the accounts in force, the folder
 //! of homes, and the live state every connection of an account shares
-//! (`registry`: its quota, its open box, its session count). For each
-//! connection it builds, once, at the first channel, an account's
+//! (`registry`: its quota, its rates, its open box, its session count). For
+//! each connection it builds, once, at the first channel, an account's
 //! [`AccountServices`]: its box, its name, the external commands it may run
 //! (resolved on disk then) and the command timeout. Every channel of the
 //! connection then runs on that one value, so a reload of accounts.toml
 //! (new commands, a home made read-only) applies to connections from their
 //! first channel after it, never halfway through one's channels. Quota
-//! limits are the exception: a reload changes them at once.
+//! limits and rates are the exception: a reload changes them at once.
 //!
 //! It must not know russh, channels or sockets, nor how a login is
 //! decided: `connection` hands it byte streams and an account name, and
@@ -18,6 +18,7 @@
 //! counted, as it moves, into the connection's [`Transferred`].
 
 mod registry;
+mod uids;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,8 +33,10 @@ use crate::accounts::{self, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::config::Limits;
 use crate::exec::ExecContext;
+use crate::exec::sandbox::{Cgroups, ProgramLimits, Programs};
 pub use crate::jail::ObjectStorage;
 use crate::jail::{Jail, JailError};
+use crate::rate::AccountRates;
 use registry::AccountRegistry;
 
 pub use crate::exec::{ExitOutcome, ExitSignal};
@@ -52,6 +55,9 @@ pub enum ServiceError {
     /// The blocking task that opens the home did not finish.
     #[error("opening the home was interrupted")]
     Interrupted,
+    /// No sandbox uid could be given to the account.
+    #[error("no sandbox uid: {0}")]
+    Uid(String),
 }
 
 /// The services side of the server, shared by every connection.
@@ -70,6 +76,13 @@ pub struct Services {
     budget: ProcessBudget,
     /// Where boxes live on a cluster node; `None`: local homes.
     storage: Option<ObjectStorage>,
+    /// Each account's sandbox uid, on a root server (`None` otherwise:
+    /// programs then run as the server's own uid in a user namespace).
+    uids: Option<Arc<uids::UidTable>>,
+    /// The per-account cgroups of sandboxed programs.
+    cgroups: Arc<Cgroups>,
+    /// The `[sandbox]` defaults of what an account's programs may hold.
+    program_limits: ProgramLimits,
 }
 
 impl Services {
@@ -87,6 +100,13 @@ impl Services {
             handles_per_account = budget.max_handles_per_account(),
             "open handle ceilings"
         );
+        let uids = rustix::process::geteuid()
+            .is_root()
+            .then(|| Arc::new(uids::UidTable::load(&homes, limits.sandbox.uids.clone())));
+        let cgroups = Cgroups::set_up();
+        for line in crate::exec::sandbox::host_report(&cgroups) {
+            info!(holds = %line, "limits of sandboxed programs");
+        }
         Services {
             accounts,
             registry: AccountRegistry::default(),
@@ -95,6 +115,13 @@ impl Services {
             max_sessions_per_account: limits.max_sessions_per_account,
             budget,
             storage,
+            uids,
+            cgroups,
+            program_limits: ProgramLimits {
+                memory_bytes: limits.sandbox.memory_bytes,
+                processes: limits.sandbox.processes,
+                cpu_weight: limits.sandbox.cpu_weight,
+            },
         }
     }
 
@@ -110,7 +137,8 @@ impl Services {
         self.registry.figures()
     }
 
-    /// Applies reloaded quota limits to the accounts that have live state.
+    /// Applies reloaded quota limits and rates to the accounts that have
+    /// live state.
     pub fn apply_limits(&self, accounts: &Accounts) {
         self.registry.apply_limits(accounts);
     }
@@ -126,25 +154,54 @@ impl Services {
             .cloned()
             .ok_or_else(|| ServiceError::NoSuchAccount(account_name.to_owned()))?;
         let registry = self.registry.clone();
+        let rates = registry.rates_for(&account);
         let home = self.homes.join(&account.home);
         let storage = self.storage.clone();
-        let (jail, commands) = tokio::task::spawn_blocking(move || {
-            let jail = registry.jail_for(&account, &home, storage.as_ref())?;
+        let defaults = self.program_limits;
+        let limits = ProgramLimits {
+            memory_bytes: account
+                .sandbox
+                .memory_bytes
+                .unwrap_or(defaults.memory_bytes),
+            processes: account.sandbox.processes.unwrap_or(defaults.processes),
+            cpu_weight: account.sandbox.cpu_weight.unwrap_or(defaults.cpu_weight),
+        };
+        let table = self.uids.clone();
+        let (jail, commands, uid) = tokio::task::spawn_blocking(move || {
+            let uid = match &table {
+                Some(table) => Some(
+                    table
+                        .uid_for(account.name.as_str())
+                        .map_err(ServiceError::Uid)?,
+                ),
+                None => None,
+            };
+            let jail = registry.jail_for(&account, &home, storage.as_ref(), uid)?;
             let commands = account
                 .commands
                 .iter()
-                .filter_map(|name| accounts::resolve_command(name).map(|path| (name.clone(), path)))
+                .flat_map(|name| accounts::programs_of(name))
+                .filter_map(|program| {
+                    accounts::resolve_command(program).map(|path| (program.to_owned(), path))
+                })
                 .collect();
-            Ok::<_, JailError>((jail, commands))
+            Ok::<_, ServiceError>((jail, commands, uid))
         })
         .await
         .map_err(|_| ServiceError::Interrupted)??;
+        let programs = Programs {
+            cgroups: Arc::clone(&self.cgroups),
+            limits,
+            uid: uid.unwrap_or_else(|| rustix::process::geteuid().as_raw()),
+        };
         Ok(AccountServices {
             jail,
             account: account_name.to_owned(),
             commands,
             command_timeout: self.command_timeout,
             budget: self.registry.budget_for(account_name, &self.budget),
+            rates,
+            programs,
         })
     }
 }
@@ -164,6 +221,10 @@ pub struct AccountServices {
     command_timeout: Duration,
     /// The account's share of the process, shared with its other sessions.
     budget: AccountBudget,
+    /// The account's rates, shared with its other sessions.
+    rates: AccountRates,
+    /// What the account's sandboxed programs run as and may hold.
+    programs: Programs,
 }
 
 impl AccountServices {
@@ -191,6 +252,7 @@ impl AccountServices {
             open_handles,
             symlink_order: crate::sftp::SymlinkOrder::for_client(client_id),
             budget: self.budget.clone(),
+            rates: self.rates.clone(),
             stderr: Some(Box::new(stderr)),
             moved,
         };
@@ -258,6 +320,8 @@ impl AccountServices {
             command_timeout: self.command_timeout,
             pty,
             moved,
+            rates: self.rates.clone(),
+            programs: self.programs.clone(),
         }
     }
 }

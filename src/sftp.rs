@@ -5,11 +5,25 @@
 //! that never stops draining the stream (so the SSH connection cannot wedge on
 //! a full channel queue), lanes that run requests on the blocking pool in
 //! order per handle while different handles proceed in parallel, and a writer
-//! that batches replies before flushing. The backlog of unanswered requests is
+//! that gathers the small replies ready in one turn into one channel write.
+//!
+//! A request whose lane is idle and that the kernel's caches can answer
+//! without waiting for the disk is answered on the reader itself, with no
+//! trip to the blocking pool: READ from the page cache (`RWF_NOWAIT`), STAT
+//! and OPEN-to-read of a path the lookup cache resolves (`RESOLVE_CACHED`),
+//! CLOSE of a directory or of a file open only to read. Anything else, or a
+//! cache miss, goes to its lane, which is what bounds it by the account's
+//! budget; what runs on the reader waits for nothing and holds no slot. The backlog of unanswered requests is
 //! bounded in bytes; a client that exceeds it is disconnected. However the
 //! session ends (end of stream, a protocol error, a broken limit, the
 //! connection dropped), its long jobs are cancelled, and until its replies
 //! are out whatever the client still sends is read and dropped.
+//!
+//! The account's rates (`crate::rate`) hold READs and WRITEs on their lanes
+//! until their bytes are due: the reader keeps draining the stream, the
+//! replies come later, and a client, which keeps only so many requests in
+//! flight (OpenSSH 64, far below the backlog budget), waits for them. So a
+//! rate slows a transfer and never fails a request.
 //!
 //! Names are bytes (SPEC "Names are bytes"): our own codec (`codec.rs`)
 //! decodes every request, so a path reaches
@@ -43,7 +57,8 @@ mod tests;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use russh_sftp::protocol::OpenFlags;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -51,9 +66,10 @@ use tracing::{debug, warn};
 
 use crate::budget::AccountBudget;
 use crate::jail::Jail;
+use crate::rate::AccountRates;
 use crate::transfer::Transferred;
 use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
-use handles::{HandleKind, HandleTable, Lane, Reply};
+use handles::{HandleKind, HandleTable, Lane, Reply, Toll};
 use notices::Notices;
 use status::Refusal;
 
@@ -112,6 +128,8 @@ struct Session {
     moved: Arc<Transferred>,
     /// The account's share of the blocking pool and of open handles.
     budget: AccountBudget,
+    /// The account's upload and download buckets.
+    rates: AccountRates,
     /// Cancelled when the session ends: long jobs stop at their next chunk.
     ended: CancellationToken,
     /// Reasons for the client's stderr.
@@ -140,6 +158,7 @@ where
         open_handles,
         symlink_order,
         budget,
+        rates,
         stderr,
         moved,
     } = context;
@@ -172,10 +191,11 @@ where
         replies: replies.clone(),
         moved,
         budget: budget.clone(),
+        rates,
         ended: ended.clone(),
         notices,
     });
-    let path_lane = Lane::spawn(replies, budget);
+    let path_lane = Lane::spawn(replies, budget, ended.clone());
 
     let broken = loop {
         let packet = match codec::read_packet(&mut reader).await {
@@ -260,6 +280,9 @@ pub struct SessionContext {
     pub symlink_order: SymlinkOrder,
     /// The account's share of the blocking pool and of open handles.
     pub budget: AccountBudget,
+    /// The account's upload and download buckets, shared with its other
+    /// sessions.
+    pub rates: AccountRates,
     /// The channel's stderr, for reasons the client would not show
     /// ([`notices`]); `None` sends them nowhere.
     pub stderr: Option<Box<dyn AsyncWrite + Unpin + Send>>,
@@ -303,28 +326,68 @@ fn request_cost(packet_bytes: usize, request: &Result<Request, DecodeError>) -> 
     packet_bytes + read_len
 }
 
-/// Sends replies as lanes produce them, flushing once the queue is empty;
-/// gives the writer back when every reply sender is gone.
+/// Replies smaller than this are gathered, with the others ready in the
+/// same turn, into one write of the channel (one SSH packet while they fit
+/// the client's packet size) instead of one each; larger ones, DATA of bulk
+/// reads, go out as they are, without a copy into the gathering buffer.
+const GATHER_BELOW_BYTES: usize = 16 * 1024;
+
+/// The most a gathered write holds before it goes out: OpenSSH's largest
+/// channel packet, so a burst of small replies is never held back long.
+const GATHER_MAX_BYTES: usize = 32 * 1024;
+
+/// Sends replies as lanes produce them, every small reply ready in the same
+/// turn gathered into one channel write, and flushes once the queue is
+/// empty; gives the writer back when every reply sender is gone.
 async fn write_replies<W: AsyncWrite + Unpin>(
     mut writer: W,
     mut queue: mpsc::UnboundedReceiver<Reply>,
     backlog: Arc<AtomicUsize>,
 ) -> W {
     let mut healthy = true;
+    let mut gathered = BytesMut::with_capacity(GATHER_MAX_BYTES);
+    // Backlog bytes of the replies in `gathered`, given back once written.
+    let mut gathered_cost = 0;
     while let Some(first) = queue.recv().await {
         let mut next = Some(first);
         while let Some(reply) = next {
-            if healthy && !reply.bytes.is_empty() {
-                healthy = writer.write_all(&reply.bytes).await.is_ok();
+            if !healthy || reply.bytes.is_empty() {
+                backlog.fetch_sub(reply.cost, Ordering::SeqCst);
+            } else if reply.bytes.len() < GATHER_BELOW_BYTES {
+                if gathered.len() + reply.bytes.len() > GATHER_MAX_BYTES {
+                    healthy = send_gathered(&mut writer, &mut gathered).await;
+                    backlog.fetch_sub(std::mem::take(&mut gathered_cost), Ordering::SeqCst);
+                }
+                gathered.extend_from_slice(&reply.bytes);
+                gathered_cost += reply.cost;
+            } else {
+                healthy = send_gathered(&mut writer, &mut gathered).await
+                    && writer.write_all(&reply.bytes).await.is_ok();
+                backlog.fetch_sub(
+                    std::mem::take(&mut gathered_cost) + reply.cost,
+                    Ordering::SeqCst,
+                );
             }
-            backlog.fetch_sub(reply.cost, Ordering::SeqCst);
             next = queue.try_recv().ok();
         }
         if healthy {
-            healthy = writer.flush().await.is_ok();
+            healthy =
+                send_gathered(&mut writer, &mut gathered).await && writer.flush().await.is_ok();
         }
+        gathered.clear();
+        backlog.fetch_sub(std::mem::take(&mut gathered_cost), Ordering::SeqCst);
     }
     writer
+}
+
+/// Writes what `gathered` holds, if anything, and empties it.
+async fn send_gathered<W: AsyncWrite + Unpin>(writer: &mut W, gathered: &mut BytesMut) -> bool {
+    if gathered.is_empty() {
+        return true;
+    }
+    let ok = writer.write_all(gathered).await.is_ok();
+    gathered.clear();
+    ok
 }
 
 /// Queues one decoded request on the lane that orders it. READ and WRITE,
@@ -351,17 +414,56 @@ fn dispatch(
             handle,
             offset,
             len,
-        } => on_file(session, &handle, id, cost, move |_, file| {
-            requests::read(id, file, offset, len)
-        }),
+        } => match session.handles.get(&handle) {
+            Some(handles::OpenHandle {
+                kind: HandleKind::File(file),
+                lane,
+            }) => {
+                let asked = u64::from(len.min(MAX_DATA_BYTES));
+                let bucket = session.rates.download.clone();
+                // With nothing before it on the handle's lane, a READ the
+                // page cache can answer is answered here: no trip to the
+                // blocking pool, no thread woken. It pays its toll as the
+                // lane would, so only when the bytes are due at once.
+                let mut toll = Some(Toll {
+                    bucket: bucket.clone(),
+                    bytes: asked,
+                });
+                if lane.is_idle() && bucket.try_take(asked) {
+                    if let Some((reply, sent)) = requests::read_cached(id, &file, offset, len) {
+                        bucket.give_back(asked.saturating_sub(sent as u64));
+                        return session.reply(reply, cost);
+                    }
+                    // Paid: the lane runs it without taking it again.
+                    toll = None;
+                }
+                let job: handles::Job = Box::new(move || {
+                    let (reply, sent) = requests::read(id, &file, offset, len);
+                    // Short reads (the end of the file) give back what they did not send.
+                    bucket.give_back(asked.saturating_sub(sent as u64));
+                    reply
+                });
+                match toll {
+                    Some(toll) => lane.push_tolled(job, cost, toll),
+                    None => lane.push(job, cost),
+                }
+            }
+            _ => session.reply(status::invalid_handle(id), cost),
+        },
         Request::Write {
             id,
             handle,
             offset,
             data,
-        } => on_file(session, &handle, id, cost, move |s, file| {
-            requests::write(s, id, file, offset, &data)
-        }),
+        } => {
+            let toll = Toll {
+                bucket: session.rates.upload.clone(),
+                bytes: data.len() as u64,
+            };
+            on_file(session, &handle, id, cost, toll, move |s, file| {
+                requests::write(s, id, file, offset, &data)
+            })
+        }
         Request::Init {
             version,
             extensions: offered,
@@ -375,19 +477,43 @@ fn dispatch(
             flags,
             attrs,
         } => {
-            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
+            let lane = Lane::spawn(
+                session.replies.clone(),
+                session.budget.clone(),
+                session.ended.clone(),
+            );
+            // An existing file opened only to read, with nothing before it
+            // on the path lane, is opened here when the kernel's caches
+            // resolve its path: no trip to the blocking pool.
+            let read_only = flags.bits() == OpenFlags::READ.bits();
+            if read_only
+                && path_lane.is_idle()
+                && let Some(reply) = requests::open_cached(session, id, &filename, &lane)
+            {
+                return session.reply(reply, cost);
+            }
             on_path(session, path_lane, cost, move |s| {
                 requests::open(s, id, &filename, flags, &attrs, lane)
             });
         }
         Request::OpenDir { id, path } => {
-            let lane = Lane::spawn(session.replies.clone(), session.budget.clone());
+            let lane = Lane::spawn(
+                session.replies.clone(),
+                session.budget.clone(),
+                session.ended.clone(),
+            );
             on_path(session, path_lane, cost, move |s| {
                 requests::open_dir(s, id, &path, lane)
             });
         }
         Request::Close { id, handle } => match session.handles.remove(&handle) {
             Some(open) => {
+                // Closing a directory or a file open only to read, with
+                // nothing queued on it, is a close(2) that waits for no
+                // disk: done here.
+                if open.lane.is_idle() && !open.kind.is_writable() {
+                    return session.reply(requests::close(id, &open.kind), cost);
+                }
                 open.lane
                     .push(Box::new(move || requests::close(id, &open.kind)), cost);
             }
@@ -407,9 +533,16 @@ fn dispatch(
                 requests::fset_stat(s, id, kind, &attrs)
             })
         }
-        Request::Stat { id, path } => on_path(session, path_lane, cost, move |s| {
-            requests::stat(s, id, &path, true)
-        }),
+        Request::Stat { id, path } => {
+            if path_lane.is_idle()
+                && let Some(reply) = requests::stat_cached(session, id, &path)
+            {
+                return session.reply(reply, cost);
+            }
+            on_path(session, path_lane, cost, move |s| {
+                requests::stat(s, id, &path, true)
+            })
+        }
         Request::Lstat { id, path } => on_path(session, path_lane, cost, move |s| {
             requests::stat(s, id, &path, false)
         }),
@@ -510,13 +643,14 @@ fn on_handle(
     }
 }
 
-/// Queues `job` on the lane of file handle `handle`, or answers that the
-/// handle is unknown (or a directory).
+/// Queues `job`, which moves `toll`'s bytes, on the lane of file handle
+/// `handle`, or answers that the handle is unknown (or a directory).
 fn on_file(
     session: &Arc<Session>,
     handle: &[u8],
     id: u32,
     cost: usize,
+    toll: Toll,
     job: impl FnOnce(&Session, &handles::FileHandle) -> Bytes + Send + 'static,
 ) {
     match session.handles.get(handle) {
@@ -525,7 +659,7 @@ fn on_file(
             lane,
         }) => {
             let s = session.clone();
-            lane.push(Box::new(move || job(&s, &file)), cost);
+            lane.push_tolled(Box::new(move || job(&s, &file)), cost, toll);
         }
         _ => session.reply(status::invalid_handle(id), cost),
     }

@@ -260,6 +260,67 @@ impl Cluster {
     fn local(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+
+    /// `scripts/cluster.sh WHAT DIR [ARG]`: stop or start PostgreSQL or
+    /// one Garage node.
+    fn script(&self, what: &str, arg: Option<&str>) {
+        let mut cmd = Command::new(require_tool("bash"));
+        cmd.arg(&self.script)
+            .arg(what)
+            .arg(self.dir.path())
+            .env("GARAGE", garage());
+        if let Some(arg) = arg {
+            cmd.arg(arg);
+        }
+        assert_ok(&cmd.output().unwrap());
+    }
+
+    /// Makes `accounts` (as in [`Cluster::start`]) the cluster's accounts.
+    fn import(&self, accounts: &str) {
+        let public = std::fs::read_to_string(self.client_key.with_extension("pub")).unwrap();
+        let accounts_file = self.dir.path().join("accounts.toml");
+        std::fs::write(&accounts_file, accounts.replace("KEY", public.trim())).unwrap();
+        let import = Command::new(BIN)
+            .args(["account", "import", "--config"])
+            .arg(self.dir.path().join("node-1/sftpbox.toml"))
+            .arg(&accounts_file)
+            .output()
+            .unwrap();
+        assert_ok(&import);
+    }
+
+    /// Retries `sftp` through node `n` until it succeeds, for up to
+    /// `patience`; the last outcome.
+    fn sftp_until_ok(&self, n: usize, user: &str, script: &str, patience: Duration) -> Output {
+        let deadline = Instant::now() + patience;
+        loop {
+            let out = self.sftp(n, user, script);
+            if out.status.success() || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// A raw SFTP session through node `n` as `user`, on `runtime`.
+    fn raw_sftp(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        n: usize,
+        user: &str,
+    ) -> (common::attack::Ssh, common::attack::ChannelSftp) {
+        let addr: std::net::SocketAddr =
+            format!("127.0.0.1:{}", self.nodes[n].port).parse().unwrap();
+        runtime.block_on(async {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut handle = common::attack::ssh_over(stream).await.unwrap();
+            common::attack::key_login(&mut handle, user, &self.client_key)
+                .await
+                .unwrap();
+            let sftp = common::attack::sftp_on(&handle).await.unwrap();
+            (handle, sftp)
+        })
+    }
 }
 
 impl Drop for Cluster {
@@ -365,14 +426,11 @@ fn a_rename_through_one_node_is_seen_at_once_through_another() {
     );
     assert_ok(&got);
     assert_eq!(std::fs::read(cluster.local("back.bin")).unwrap(), data);
-    // What object storage cannot do is refused with a reason; nothing changes.
+    // What object storage cannot do is refused with OP_UNSUPPORTED and a
+    // reason; nothing changes.
     let link = cluster.sftp(0, "alice", "ln /archive/2026/q4.bin /hard\n");
-    assert!(!link.status.success());
-    assert!(
-        text(&link.stderr).contains("not possible on object storage"),
-        "{}",
-        describe(&link)
-    );
+    assert!(!link.status.success(), "{}", describe(&link));
+    refusals_on_object_storage(&cluster);
     let wc = cluster.ssh(0, "alice", "wc -c /archive/2026/q4.bin");
     assert!(!wc.status.success());
     assert!(
@@ -381,6 +439,78 @@ fn a_rename_through_one_node_is_seen_at_once_through_another() {
         describe(&wc)
     );
     assert_eq!(cluster.used("alice"), 3 << 20);
+    assert_eq!(cluster.stored("alice"), 3 << 20);
+}
+
+/// Read-write opens, writes behind what was already sent and hard links,
+/// each refused with `SSH_FX_OP_UNSUPPORTED` and a message saying why.
+fn refusals_on_object_storage(cluster: &Cluster) {
+    use common::attack::{Fields, Reply, kind, pflags};
+    const OP_UNSUPPORTED: u32 = 8;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_ssh, mut sftp) = cluster.raw_sftp(&runtime, 1, "alice");
+    runtime.block_on(async {
+        let expect_refusal = |reply: Reply, what: &str| match reply {
+            Reply::Status { code, message, .. } => {
+                assert_eq!(code, OP_UNSUPPORTED, "{what}: {message}");
+                assert!(message.contains("object storage"), "{what}: {message}");
+                message
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        };
+        // Read and write at once.
+        let open_rw = Fields::new()
+            .string(b"/archive/2026/q4.bin")
+            .u32(pflags::READ | pflags::WRITE)
+            .no_attrs();
+        let reply = sftp.call(kind::OPEN, open_rw).await.unwrap();
+        let message = expect_refusal(reply, "read-write open");
+        eprintln!("read-write open: {message}");
+        // A write behind what was already sent: 64 KiB out, then offset 0.
+        let handle = sftp
+            .open(
+                b"/patched.bin",
+                pflags::WRITE | pflags::CREATE | pflags::TRUNCATE,
+            )
+            .await
+            .unwrap();
+        let chunk = vec![7u8; 32 << 10];
+        for offset in [0u64, 32 << 10] {
+            let fields = Fields::new().string(&handle).u64(offset).string(&chunk);
+            assert_eq!(sftp.status_of(kind::WRITE, fields).await.unwrap(), 0);
+        }
+        let fields = Fields::new().string(&handle).u64(4096).string(b"patch");
+        let reply = sftp.call(kind::WRITE, fields).await.unwrap();
+        let message = expect_refusal(reply, "write behind the sent bytes");
+        eprintln!("write behind: {message}");
+        assert_eq!(sftp.close(&handle).await.unwrap(), 0);
+        // A hard link.
+        let fields = Fields::new()
+            .string(b"hardlink@openssh.com")
+            .string(b"/patched.bin")
+            .string(b"/linked.bin");
+        let reply = sftp.call(kind::EXTENDED, fields).await.unwrap();
+        let message = expect_refusal(reply, "hard link");
+        eprintln!("hard link: {message}");
+    });
+    // The refused write changed nothing: the file is the 64 KiB sent.
+    let got = cluster.sftp(
+        2,
+        "alice",
+        &format!(
+            "get /patched.bin {}\n",
+            cluster.local("patched.bin").display()
+        ),
+    );
+    assert_ok(&got);
+    assert_eq!(
+        std::fs::read(cluster.local("patched.bin")).unwrap(),
+        vec![7u8; 64 << 10]
+    );
+    assert!(!cluster.ssh(0, "alice", "ls /linked.bin").status.success());
 }
 
 #[test]
@@ -494,20 +624,190 @@ fn a_node_killed_mid_upload_leaves_usage_equal_to_the_stored_files() {
         cluster.sql("SELECT count(*) FROM sftpbox_reservations"),
         "0"
     );
-    // The interrupted file exists and is empty; the upload goes again
-    // through node B (resume by append is not done on object storage).
-    let again = cluster.sftp(
-        1,
-        "alice",
-        &format!("put {} /big.bin\n", cluster.local("kept.bin").display()),
-    );
+    // What node A had not completed is gone: the file is as it was
+    // before the upload (new, so empty). `reput` through node B sends it.
+    assert_eq!(cluster.stored("alice"), 1 << 20);
+    let again = cluster.sftp(1, "alice", &format!("reput {} /big.bin\n", big.display()));
     assert_ok(&again);
-    assert_eq!(cluster.used("alice"), 2 << 20);
+    assert_eq!(cluster.used("alice"), (1 << 20) + (64 << 20));
     let back = cluster.sftp(
         2,
         "alice",
         &format!("get /big.bin {}\n", cluster.local("back.bin").display()),
     );
     assert_ok(&back);
-    assert_eq!(std::fs::read(cluster.local("back.bin")).unwrap(), kept);
+    assert_eq!(
+        sha256_hex(&std::fs::read(cluster.local("back.bin")).unwrap()),
+        sha256_hex(&std::fs::read(&big).unwrap())
+    );
+}
+
+#[test]
+fn an_upload_resumed_through_another_node_appends_only_what_is_missing() {
+    let cluster = Cluster::start(&alice("quota = \"1 GiB\"\n"));
+    let full = pattern((12 << 20) + 4321, 21);
+    let cut = (5 << 20) + 77;
+    std::fs::write(cluster.local("full.bin"), &full).unwrap();
+    std::fs::write(cluster.local("part.bin"), &full[..cut]).unwrap();
+    assert_ok(&cluster.sftp(
+        0,
+        "alice",
+        &format!("put {} /r.bin\n", cluster.local("part.bin").display()),
+    ));
+    assert_eq!(cluster.used("alice"), cut as u64);
+    let resumed = cluster.sftp(
+        1,
+        "alice",
+        &format!("reput {} /r.bin\n", cluster.local("full.bin").display()),
+    );
+    assert_ok(&resumed);
+    // Two objects: the first part as it was, and what `reput` added.
+    assert_eq!(
+        cluster.sql("SELECT array_length(objects, 1), sizes::text FROM sftpbox_entries WHERE name = 'r.bin'::bytea"),
+        format!("2|{{{cut},{}}}", full.len() - cut)
+    );
+    assert_eq!(cluster.used("alice"), full.len() as u64);
+    let back = cluster.sftp(
+        2,
+        "alice",
+        &format!("get /r.bin {}\n", cluster.local("back.bin").display()),
+    );
+    assert_ok(&back);
+    let back = std::fs::read(cluster.local("back.bin")).unwrap();
+    assert_eq!(back.len(), full.len());
+    assert_eq!(sha256_hex(&back), sha256_hex(&full));
+    // `sftp -a` (resume on get) reads across the two objects too.
+    let tail = cluster.local("tail.bin");
+    std::fs::write(&tail, &full[..cut - 1000]).unwrap();
+    let got = cluster.sftp(0, "alice", &format!("reget /r.bin {}\n", tail.display()));
+    assert_ok(&got);
+    assert_eq!(
+        sha256_hex(&std::fs::read(&tail).unwrap()),
+        sha256_hex(&full)
+    );
+    // scp's built-in sum reads them through a third node.
+    let sum = cluster.ssh(2, "alice", "sha256sum /r.bin");
+    assert_ok(&sum);
+    assert_eq!(
+        text(&sum.stdout),
+        format!("{}  /r.bin\n", sha256_hex(&full))
+    );
+}
+
+#[test]
+fn transfers_go_on_with_one_garage_node_of_three_stopped() {
+    let cluster = Cluster::start(&alice(""));
+    let before = pattern(9 << 20, 31);
+    std::fs::write(cluster.local("before.bin"), &before).unwrap();
+    assert_ok(&cluster.sftp(
+        0,
+        "alice",
+        &format!(
+            "put {} /before.bin\n",
+            cluster.local("before.bin").display()
+        ),
+    ));
+    // Garage node c goes away (node-3 talks to it; node-1 and node-2 talk
+    // to a and b, which still hold a quorum of the three replicas).
+    cluster.script("garage-stop", Some("c"));
+    let during = pattern(11 << 20, 37);
+    std::fs::write(cluster.local("during.bin"), &during).unwrap();
+    let up = cluster.sftp_until_ok(
+        0,
+        "alice",
+        &format!(
+            "put {} /during.bin\n",
+            cluster.local("during.bin").display()
+        ),
+        Duration::from_secs(60),
+    );
+    assert_ok(&up);
+    let down = cluster.sftp_until_ok(
+        1,
+        "alice",
+        &format!(
+            "get /before.bin {}\nget /during.bin {}\n",
+            cluster.local("before.back").display(),
+            cluster.local("during.back").display()
+        ),
+        Duration::from_secs(60),
+    );
+    assert_ok(&down);
+    assert_eq!(std::fs::read(cluster.local("before.back")).unwrap(), before);
+    assert_eq!(std::fs::read(cluster.local("during.back")).unwrap(), during);
+    // Back again: node c serves what was written while it was away.
+    cluster.script("garage-start", Some("c"));
+    let back = cluster.sftp_until_ok(
+        2,
+        "alice",
+        &format!("get /during.bin {}\n", cluster.local("during.c").display()),
+        Duration::from_secs(90),
+    );
+    assert_ok(&back);
+    assert_eq!(std::fs::read(cluster.local("during.c")).unwrap(), during);
+    assert_eq!(cluster.used("alice"), (9 << 20) + (11 << 20));
+}
+
+#[test]
+fn nodes_reconnect_after_a_postgres_restart_and_see_account_changes() {
+    let cluster = Cluster::start(&alice(""));
+    assert_ok(&cluster.sftp(0, "alice", "mkdir /kept\n"));
+    cluster.script("pg-stop", None);
+    let refused = cluster.sftp(1, "alice", "ls /kept\n");
+    assert!(!refused.status.success(), "{}", describe(&refused));
+    cluster.script("pg-start", None);
+    let data = pattern(2 << 20, 41);
+    std::fs::write(cluster.local("after.bin"), &data).unwrap();
+    for n in 0..3 {
+        let out = cluster.sftp_until_ok(
+            n,
+            "alice",
+            &format!(
+                "ls /kept\nput {} /after-{n}.bin\n",
+                cluster.local("after.bin").display()
+            ),
+            Duration::from_secs(60),
+        );
+        assert_ok(&out);
+    }
+    assert_eq!(cluster.used("alice"), 3 * (2 << 20));
+    // A new account and a quota, imported once, reach every node.
+    cluster.import(&format!(
+        "{}[users.bob]\nkeys = [\"KEY\"]\nquota = 1000\n",
+        alice("")
+    ));
+    let imported = Instant::now();
+    for n in 0..3 {
+        let out = cluster.sftp_until_ok(
+            n,
+            "bob",
+            "mkdir /hello\nrmdir /hello\n",
+            Duration::from_secs(30),
+        );
+        assert_ok(&out);
+        eprintln!(
+            "node {n}: bob in after {:?} (since the import)",
+            imported.elapsed()
+        );
+    }
+    std::fs::write(cluster.local("too-big.bin"), pattern(1001, 1)).unwrap();
+    let over = cluster.sftp(
+        2,
+        "bob",
+        &format!(
+            "put {} /too-big.bin\n",
+            cluster.local("too-big.bin").display()
+        ),
+    );
+    assert!(!over.status.success(), "{}", describe(&over));
+    assert_eq!(cluster.used("bob"), 0);
+    // Removed from the document: refused everywhere.
+    cluster.import(&alice(""));
+    for n in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cluster.sftp(n, "bob", "ls /\n").status.success() {
+            assert!(Instant::now() < deadline, "node {n} still lets bob in");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

@@ -388,6 +388,7 @@ async fn one_account_holding_handles_cannot_keep_another_from_logging_in_and_ope
         Launch {
             settings: "[limits]\nshutdown_grace_seconds = 2\n".into(),
             open_files_limit: Some(OPEN_FILES_LIMIT),
+            ..Launch::default()
         },
     );
     let key = server.client_key();

@@ -24,8 +24,11 @@ use common::process::{
 use common::{AccountSpec, TestServer};
 use sftpbox::config::Limits;
 
-/// The uid a root server runs sandboxed programs as (`nobody`).
-const SANDBOX_UID: u32 = 65534;
+/// Whether `uid` is one a root server runs sandboxed programs as: one of
+/// the default `[sandbox] uids`, one per account.
+fn is_sandbox_uid(uid: u32) -> bool {
+    sftpbox::config::DEFAULT_SANDBOX_UIDS.contains(&uid)
+}
 
 /// The command timeout of these tests.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -103,7 +106,7 @@ fn sandbox_processes() -> Vec<(String, String)> {
         if let Some(uids) = uids
             && uids
                 .split_whitespace()
-                .any(|u| u.parse::<u32>() == Ok(SANDBOX_UID))
+                .any(|u| u.parse::<u32>().is_ok_and(is_sandbox_uid))
         {
             found.push((pid, name));
         }
@@ -121,7 +124,7 @@ fn assert_no_sandbox_processes_left(what: &str) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(5),
-            "{what}: processes of uid {SANDBOX_UID} are still running: {left:?}"
+            "{what}: processes of a sandbox uid are still running: {left:?}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -253,27 +256,14 @@ fn host_files_cannot_be_read() {
         );
     }
 
-    // The root is the sandbox's own, not the host's.
+    // The root is the home, with nothing of the host's listed.
     let out = run(&server, "bash -c 'ls -a /'");
+    assert_ok(&out);
     assert_no_host_passwd(&out, "ls /");
-    let sandbox_names: BTreeSet<&str> = [
-        ".", "..", "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "home",
-        "tmp", "proc",
-    ]
-    .into_iter()
-    .collect();
-    let listed = text(&out.stdout);
-    for entry in std::fs::read_dir("/").unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if sandbox_names.contains(name.as_str()) {
-            continue;
-        }
-        assert!(
-            !listed.split_whitespace().any(|w| w == name),
-            "`ls /` shows the host's /{name}\n{}",
-            describe(&out)
-        );
-    }
+    let listed: BTreeSet<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    let mut expected = names_in(&home);
+    expected.extend([".".to_owned(), "..".to_owned()]);
+    assert_eq!(listed, expected, "{}", describe(&out));
     let out = run(
         &server,
         "bash -c 'ls /tmp /root /work /var /proc/1 2>&1; exit 0'",
@@ -284,12 +274,14 @@ fn host_files_cannot_be_read() {
         describe(&out)
     );
 
-    // Who the program runs as.
+    // Who the program runs as: the account's own uid, which owns its home.
     let out = run(&server, "bash -c 'id -u; id -g; id -G'");
     assert_ok(&out);
+    let uid = std::fs::metadata(&home).unwrap().uid();
+    assert!(is_sandbox_uid(uid), "{uid}");
     assert_eq!(
         text(&out.stdout),
-        "65534\n65534\n65534\n",
+        format!("{uid}\n{uid}\n{uid}\n"),
         "{}",
         describe(&out)
     );
@@ -310,10 +302,19 @@ fn writes_outside_the_home_fail_and_leave_nothing() {
     std::os::unix::fs::symlink(outside.path(), home.join("outdir")).unwrap();
     let before = names_in(&base);
 
+    // A program's `/tmp` is its own and `/` is the home: these succeed,
+    // and write nothing of the host.
     for line in [
-        "bash -c 'echo x > /tmp/sftpbox-escape-test'".to_owned(),
-        "bash -c 'echo x > ../../escape'".to_owned(),
-        "bash -c 'echo x > /escape'".to_owned(),
+        "bash -c 'echo x > /tmp/sftpbox-escape-test'",
+        "bash -c 'echo x > /escape'",
+        "bash -c 'echo x > ../../escape'",
+    ] {
+        assert_ok(&run(&server, line));
+        assert!(!host_tmp.exists(), "{line}: wrote the host's /tmp");
+        assert!(!Path::new("/escape").exists(), "{line}: wrote /");
+    }
+    std::fs::remove_file(home.join("escape")).unwrap();
+    for line in [
         format!("bash -c 'echo x > {}/../outside'", home.display()),
         format!("bash -c 'echo x > {}/escape'", base.display()),
         format!("bash -c 'echo x > {}'", victim.display()),
@@ -376,7 +377,10 @@ fn uploaded_scripts_and_binaries_do_not_run() {
     upload(&server, "true", &elf, Some("755"));
     // SFTP stored them as the home's owner, executable bits and all.
     let owner = std::fs::metadata(&home).unwrap().uid();
-    assert_eq!(owner, SANDBOX_UID, "a home the server creates as root");
+    assert!(
+        is_sandbox_uid(owner),
+        "a home the server creates as root is its account's sandbox uid's, not {owner}"
+    );
     for name in ["evil.sh", "true"] {
         let meta = std::fs::metadata(home.join(name)).unwrap();
         assert_eq!(meta.uid(), owner, "{name}");
@@ -590,10 +594,9 @@ fn the_environment_is_only_path_home_and_lang() {
 }
 
 #[test]
-fn a_program_making_files_past_max_files_is_reported_and_only_deleting_works() {
-    // A program makes entries behind the server's back; the recount during
-    // and after its run catches it: the run fails with the file limit,
-    // and until entries are deleted nothing new can be made.
+fn a_program_making_files_stops_at_max_files_and_can_delete_them() {
+    // Every name a program makes is charged as it is made: the eleventh
+    // fails in the program with EDQUOT, and deleting makes room again.
     const MAX_FILES: u64 = 10;
     let _serial = serial();
     let server = start_with(alice().max_files(MAX_FILES));
@@ -601,28 +604,19 @@ fn a_program_making_files_past_max_files_is_reported_and_only_deleting_works() {
     let out = run(&server, "bash -c 'for i in $(seq 1 40); do : > f$i; done'");
     assert_failed(&out, "40 files where max_files is 10");
     assert!(
-        text(&out.stderr).contains("file limit reached"),
+        text(&out.stderr).contains("Disk quota exceeded"),
         "{}",
         describe(&out)
     );
-    let made = names_in(&home).len() as u64;
-    assert!(made > MAX_FILES, "made {made}");
+    assert_eq!(names_in(&home).len() as u64, MAX_FILES);
     let upload = server.sftp_put("alice", "more", b"x");
-    assert_failed(&upload, "an upload while over max_files");
+    assert_failed(&upload, "an upload at max_files");
     assert!(!home.join("more").exists());
-    let again = run(&server, "bash -c ': > g'");
-    assert_failed(&again, "a program making a file while over max_files");
-    // Deleting brings the account back under, then one more fits.
-    let mut script = String::new();
-    for name in names_in(&home)
-        .iter()
-        .filter(|n| n.starts_with('f') || *n == "g")
-    {
-        script.push_str(&format!("rm {name}\n"));
-    }
-    assert_ok(&server.sftp_batch("alice", &script));
+    // Deleting through a program brings room back, for SFTP too.
+    assert_ok(&run(&server, "bash -c 'rm f1 f2'"));
     assert_ok(&server.sftp_put("alice", "more", b"x"));
-    assert_eq!(names_in(&home).len(), 1);
+    assert_ok(&run(&server, "bash -c ': > g'"));
+    assert_eq!(names_in(&home).len() as u64, MAX_FILES);
 }
 
 #[test]
@@ -663,12 +657,9 @@ fn writing_past_the_quota_is_stopped() {
 }
 
 #[test]
-fn an_account_left_over_its_quota_by_a_program_can_only_delete() {
-    // External programs write behind the server's back: each file is capped
-    // at what is left (RLIMIT_FSIZE) and usage is recounted while they run
-    // and after they exit, but several small files written between two
-    // recounts can take the account over. Then only deleting is possible
-    // until the account is back under its quota.
+fn several_small_files_stop_exactly_at_the_quota() {
+    // Today's figure before the view: six 500 kB files took a 1 MiB
+    // account to 3 MB. Each write is now reserved against the quota.
     const QUOTA: u64 = 1024 * 1024;
     let _serial = serial();
     let server = start_with(alice().quota(QUOTA));
@@ -679,24 +670,19 @@ fn an_account_left_over_its_quota_by_a_program_can_only_delete() {
     );
     assert_failed(&out, "six 500 kB files over a 1 MiB quota");
     assert!(
-        text(&out.stderr).contains("quota exceeded"),
+        text(&out.stderr).contains("Disk quota exceeded"),
         "{}",
         describe(&out)
     );
-    // Over the quota, further writes are refused, through SFTP and programs.
-    let upload = server.sftp_put("alice", "small", b"x");
-    assert_failed(&upload, "an upload while over the quota");
-    let again = run(&server, "bash -c 'echo y > g'");
-    assert_failed(&again, "a program writing while over the quota");
-    // Deleting brings the account back under, and writes work again.
-    let names_now = names_in(&home);
-    let mut script = String::new();
-    for name in names_now.iter().filter(|n| n.starts_with('f')) {
-        script.push_str(&format!("rm {name}\n"));
-    }
-    assert_ok(&server.sftp_batch("alice", &script));
     assert!(stored_bytes(&home) <= QUOTA, "{:?}", names_in(&home));
+    for name in ["f1", "f2"] {
+        assert_eq!(std::fs::metadata(home.join(name)).unwrap().len(), 500_000);
+    }
+    // Deleting brings room back, and writes work again.
+    assert_ok(&run(&server, "bash -c 'rm -f f3 f4 f5 f6'"));
     assert_ok(&server.sftp_put("alice", "small", b"x"));
+    assert_ok(&run(&server, "bash -c 'echo y > g'"));
+    assert!(stored_bytes(&home) <= QUOTA);
 }
 
 #[test]

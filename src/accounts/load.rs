@@ -20,7 +20,9 @@ use russh::keys::{Algorithm, PublicKey};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Account, AccountName, Accounts, AccountsError, AccountsLoadError, PasswordHash};
+use super::{
+    Account, AccountName, Accounts, AccountsError, AccountsLoadError, PasswordHash, SandboxLimits,
+};
 use crate::diagnostics::{Report, syntax_error};
 
 /// Commands that run inside the server (exec's built-ins and scp): the one
@@ -32,16 +34,48 @@ pub const BUILTIN_COMMANDS: &[&str] = crate::builtin_names::BUILTIN_NAMES;
 /// `$PATH`: the server's environment must not decide what a client can run.
 pub const COMMAND_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/local/bin"];
 
+/// Words of `commands` that stand for several programs. `git` allows what a
+/// git client runs over SSH for clone, fetch, push and `archive --remote`
+/// (the programs git-shell allows), not the `git` program itself.
+pub const COMMAND_ALIASES: &[(&str, &[&str])] = &[(
+    "git",
+    &["git-upload-pack", "git-receive-pack", "git-upload-archive"],
+)];
+
+/// Programs a host may lack that accounts commonly list, with the Debian
+/// package that installs them, for the message that says one is missing.
+const PACKAGES: &[(&str, &str)] = &[
+    ("rsync", "rsync"),
+    ("git", "git"),
+    ("git-upload-pack", "git"),
+    ("git-receive-pack", "git"),
+    ("git-upload-archive", "git"),
+];
+
+/// The programs a word of `commands` allows: those of its alias, or the
+/// word itself.
+pub fn programs_of(name: &str) -> Vec<&str> {
+    COMMAND_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or_else(|| vec![name], |(_, programs)| programs.to_vec())
+}
+
 /// The fields of a `[users.NAME]` table.
 const ACCOUNT_FIELDS: &[&str] = &[
     "password",
     "keys",
     "quota",
     "max_files",
+    "upload_rate",
+    "download_rate",
     "commands",
     "home",
     "readonly",
     "disabled",
+    "sandbox_memory",
+    "sandbox_processes",
+    "sandbox_cpu_weight",
 ];
 
 /// authorized_keys options that only restrict what the server never allows
@@ -79,51 +113,26 @@ pub fn resolve_command(name: &str) -> Option<PathBuf> {
 /// `KB MB GB TB PB` (powers of 1000), binary `KiB MiB GiB TiB PiB` (powers of
 /// 1024). A fraction of a byte is rounded down.
 pub fn parse_quota(text: &str) -> Result<u64, String> {
-    let usage =
-        "write a quota as a number of bytes or a size like \"500 MiB\", \"2 GB\" or \"1.5 GiB\"";
+    crate::config::parse_size(text, "quota")
+}
+
+/// Parses a rate (`upload_rate`, `download_rate`): a size as [`parse_quota`]
+/// reads one, per second, such as `"4 MiB/s"`, `"500 KB/s"`, `"1.5 GiB/s"`
+/// (the `/s` may be left out). Zero is refused: an account that may move
+/// nothing is better disabled, and an absent rate is no limit.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let usage = "write a rate as a size per second like \"4 MiB/s\" or \"500 KB/s\"";
     let trimmed = text.trim();
-    let unit_start = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(unit_start);
-    let number = number.replace('_', "");
-    let unit = unit.trim();
-    let multiplier: u128 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "pb" => 1_000_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        "pib" => 1 << 50,
-        _ => {
-            return Err(format!(
-                "unknown quota unit `{unit}`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB ({usage})"
-            ));
-        }
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((&number, ""));
-    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) || number.ends_with('.') {
-        return Err(format!("`{}` is not a size; {usage}", text.trim()));
+    let size = trimmed
+        .strip_suffix("/s")
+        .or_else(|| trimmed.strip_suffix("/S"))
+        .unwrap_or(trimmed);
+    match crate::config::parse_size_as(size, "rate", usage)? {
+        0 => Err(format!(
+            "a rate of zero would stop every transfer; leave the rate out for no limit ({usage})"
+        )),
+        bytes => Ok(bytes),
     }
-    let too_big = || format!("quota `{}` is too large", text.trim());
-    let whole: u128 = whole.parse().map_err(|_| too_big())?;
-    let mut bytes = whole.checked_mul(multiplier).ok_or_else(too_big)?;
-    if !fraction.is_empty() {
-        // Exact decimal arithmetic: 1.1 GB must be 1_100_000_000, which f64
-        // would not promise. More than 18 digits cannot matter for a u64.
-        let fraction = fraction.get(..18).unwrap_or(fraction);
-        let scale = 10u128.pow(u32::try_from(fraction.len()).map_err(|_| too_big())?);
-        let numerator: u128 = fraction.parse().map_err(|_| too_big())?;
-        let part = numerator.checked_mul(multiplier).ok_or_else(too_big)? / scale;
-        bytes = bytes.checked_add(part).ok_or_else(too_big)?;
-    }
-    u64::try_from(bytes).map_err(|_| too_big())
 }
 
 pub(super) fn load_file(path: &Path) -> Result<Accounts, AccountsLoadError> {
@@ -229,10 +238,13 @@ fn check_account(
     let mut keys = Vec::new();
     let mut quota_bytes = None;
     let mut max_files = None;
+    let mut upload_rate = None;
+    let mut download_rate = None;
     let mut commands = Vec::new();
     let mut home = None;
     let mut readonly = false;
     let mut disabled = false;
+    let mut sandbox = SandboxLimits::default();
     for (key, value) in fields.iter() {
         let span = value.span();
         match key.get_ref().as_ref() {
@@ -292,6 +304,8 @@ fn check_account(
                     ),
                 ),
             },
+            "upload_rate" => upload_rate = rate(report, value, "upload_rate"),
+            "download_rate" => download_rate = rate(report, value, "download_rate"),
             "commands" => {
                 for command in strings(report, value, "commands", "program names") {
                     match check_command(command.get_ref()) {
@@ -310,6 +324,22 @@ fn check_account(
             }
             "readonly" => readonly = boolean(report, value, "readonly").unwrap_or(false),
             "disabled" => disabled = boolean(report, value, "disabled").unwrap_or(false),
+            "sandbox_memory" => match crate::config::sandbox_memory(value.get_ref(), "sandbox_memory") {
+                Ok(bytes) => sandbox.memory_bytes = Some(bytes),
+                Err(message) => report.at(&span, message),
+            },
+            "sandbox_processes" => {
+                match crate::config::sandbox_processes(value.get_ref(), "sandbox_processes") {
+                    Ok(count) => sandbox.processes = Some(count),
+                    Err(message) => report.at(&span, message),
+                }
+            }
+            "sandbox_cpu_weight" => {
+                match crate::config::sandbox_cpu_weight(value.get_ref(), "sandbox_cpu_weight") {
+                    Ok(weight) => sandbox.cpu_weight = Some(weight),
+                    Err(message) => report.at(&span, message),
+                }
+            }
             unknown => report.at(
                 &key.span(),
                 format!(
@@ -331,10 +361,53 @@ fn check_account(
         keys,
         quota_bytes,
         max_files,
+        upload_rate,
+        download_rate,
         commands,
         readonly,
         disabled,
+        sandbox,
     })
+}
+
+/// A rate in bytes per second: an integer, or a string such as "4 MiB/s".
+fn rate(report: &mut Report<'_>, value: &Spanned<DeValue<'_>>, field: &str) -> Option<u64> {
+    let span = value.span();
+    match value.get_ref() {
+        DeValue::Integer(int) => {
+            match i128::from_str_radix(int.as_str(), int.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|n| *n > 0)
+            {
+                Some(n) => Some(n),
+                None => {
+                    report.at(
+                        &span,
+                        format!("{field} must be a positive number of bytes per second"),
+                    );
+                    None
+                }
+            }
+        }
+        DeValue::String(text) => match parse_rate(text) {
+            Ok(n) => Some(n),
+            Err(message) => {
+                report.at(&span, format!("{field}: {message}"));
+                None
+            }
+        },
+        other => {
+            report.at(
+                &span,
+                format!(
+                    "{field} must be a string like \"4 MiB/s\" or an integer of bytes per second, not {}",
+                    other.type_str()
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn string<'v>(
@@ -558,12 +631,32 @@ fn check_command_name(name: &str) -> Result<(), String> {
 
 fn check_command(name: &str) -> Result<(), String> {
     check_command_name(name)?;
-    if BUILTIN_COMMANDS.contains(&name) || resolve_command(name).is_some() {
-        Ok(())
+    if BUILTIN_COMMANDS.contains(&name) {
+        return Ok(());
+    }
+    let programs = programs_of(name);
+    let Some(missing) = programs
+        .iter()
+        .find(|program| resolve_command(program).is_none())
+    else {
+        return Ok(());
+    };
+    let dirs = COMMAND_DIRS.join(", ");
+    let install = PACKAGES
+        .iter()
+        .find(|(program, _)| program == missing)
+        .map(|(_, package)| format!(" (Debian: `apt install {package}`)"))
+        .unwrap_or_default();
+    if programs == [name] {
+        Err(format!(
+            "command `{name}` is neither a built-in nor installed on this host: \
+             no executable `{name}` in {dirs}{install}"
+        ))
     } else {
         Err(format!(
-            "command `{name}` is neither a built-in nor an executable in {}",
-            COMMAND_DIRS.join(", ")
+            "command `{name}` allows {}, but `{missing}` is not installed on this host: \
+             no executable `{missing}` in {dirs}{install}",
+            programs.join(", ")
         ))
     }
 }
@@ -854,6 +947,82 @@ disabled = true
     }
 
     #[test]
+    fn rates_are_sizes_per_second() {
+        let accounts = load(
+            "[users.alice]\nupload_rate = \"4 MiB/s\"\ndownload_rate = 1000\n[users.bob]\nkeys = []\n",
+        )
+        .unwrap();
+        let alice = accounts.get("alice").unwrap();
+        assert_eq!(alice.upload_rate, Some(4 << 20));
+        assert_eq!(alice.download_rate, Some(1000));
+        let bob = accounts.get("bob").unwrap();
+        assert_eq!((bob.upload_rate, bob.download_rate), (None, None));
+        for (text, bytes) in [
+            ("500 KB/s", 500_000),
+            ("1.5 GiB/s", 3 << 29),
+            ("10MiB", 10 << 20),
+            ("64 kib/s", 64 << 10),
+        ] {
+            assert_eq!(parse_rate(text), Ok(bytes), "{text}");
+        }
+        for bad in ["0", "0 MiB/s", "fast", "4 MiB/h", "/s", "-1 MiB/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_rates_are_refused_at_the_value() {
+        let p = only_problem("[users.alice]\nupload_rate = \"4 parsecs/s\"\n");
+        assert!(
+            p.starts_with("2:15: upload_rate: unknown rate unit `parsecs`"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\ndownload_rate = 0\n");
+        assert!(
+            p.starts_with("2:17: download_rate must be a positive number"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\ndownload_rate = \"0 B/s\"\n");
+        assert!(
+            p.contains("a rate of zero would stop every transfer"),
+            "{p}"
+        );
+        let p = only_problem("[users.alice]\nupload_rate = true\n");
+        assert!(p.starts_with("2:15: upload_rate must be a string"), "{p}");
+    }
+
+    #[test]
+    fn sandbox_limits_are_read_per_account_and_checked_at_the_value() {
+        let accounts = load(
+            "[users.alice]\nsandbox_memory = \"256 MiB\"\nsandbox_processes = 50\nsandbox_cpu_weight = 10\n[users.bob]\n",
+        )
+        .unwrap();
+        let alice = accounts.get("alice").unwrap();
+        assert_eq!(
+            alice.sandbox,
+            SandboxLimits {
+                memory_bytes: Some(256 << 20),
+                processes: Some(50),
+                cpu_weight: Some(10),
+            }
+        );
+        assert_eq!(
+            accounts.get("bob").unwrap().sandbox,
+            SandboxLimits::default()
+        );
+        assert_eq!(
+            problems(
+                "[users.alice]\nsandbox_memory = \"1 TB of it\"\nsandbox_processes = -1\nsandbox_cpu_weight = \"high\"\n"
+            ),
+            [
+                "2:18: unknown memory unit `TB of it`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB (write a sandbox_memory as a number of bytes or a size like \"500 MiB\", \"2 GB\" or \"1.5 GiB\")".replace("memory unit", "sandbox_memory unit"),
+                "3:21: `sandbox_processes` must be a whole number from 1 to 4194304".to_owned(),
+                "4:22: `sandbox_cpu_weight` must be a whole number from 1 to 10000, not string".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
     fn bad_file_limits_are_refused_at_the_value() {
         let p = only_problem("[users.alice]\nmax_files = -3\n");
         assert!(
@@ -925,10 +1094,24 @@ disabled = true
         let p = only_problem("[users.alice]\ncommands = [\"ls\", \"no-such-program-here\"]\n");
         assert!(
             p.starts_with(
-                "2:19: command `no-such-program-here` is neither a built-in nor an executable"
+                "2:19: command `no-such-program-here` is neither a built-in nor installed on \
+                 this host: no executable `no-such-program-here` in /usr/bin, /bin, /usr/local/bin"
             ),
             "{p}"
         );
+    }
+
+    #[test]
+    fn git_stands_for_the_three_programs_a_git_client_runs() {
+        assert_eq!(
+            programs_of("git"),
+            ["git-upload-pack", "git-receive-pack", "git-upload-archive"]
+        );
+        assert_eq!(programs_of("rsync"), ["rsync"]);
+        // Accepted (git is installed where the tests run; see .ci/run) and
+        // kept as written.
+        let accounts = load("[users.alice]\ncommands = [\"git\"]\n").unwrap();
+        assert_eq!(accounts.get("alice").unwrap().commands, ["git"]);
     }
 
     #[test]

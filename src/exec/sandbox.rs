@@ -1,7 +1,8 @@
 //! External programs (an account's `commands`) in an operating-system
-//! sandbox: Landlock, mount/network/IPC/UTS/pid namespaces with a tmpfs
-//! root, resource limits, no_new_privs, an unprivileged uid, an empty
-//! environment, cwd = the home, and a wall-clock timeout.
+//! sandbox: Landlock, mount/network/IPC/UTS/pid namespaces whose root is
+//! the home served through the jail (`view.rs`), resource limits,
+//! no_new_privs, an unprivileged uid, an empty environment, cwd = `/` =
+//! the home, and a wall-clock timeout.
 //!
 //! Fail closed: a layer that cannot be set up refuses the command with
 //! exit 126 and `sftpbox: NAME: cannot start in a sandbox: WHY`; it never
@@ -18,21 +19,95 @@
 //! moving, and given up only after [`DRAIN_GRACE`] without a byte (a pipe
 //! an escaped process holds open), so no output the program wrote is lost.
 //!
-//! Quota: `RLIMIT_FSIZE` is the quota left at the start (a per-file
-//! bound); while the program runs, usage (bytes and files) is recounted
-//! every [`QUOTA_WATCH_INTERVAL`] and the sandbox is killed once it is over
-//! the byte quota or `max_files`; after exit a final recount replaces the
-//! stored usage. The overshoot is bounded by one interval of writes.
+//! Quota: the program reaches the home only through the view, whose every
+//! write and new name goes through the jail and its shared `Quota`, so
+//! usage is exact as it writes; the write that would cross the quota fails
+//! with `EDQUOT` in the program. The view's threads end when the mount
+//! does, with the sandbox's last process; the run waits for them (at most
+//! [`VIEW_END_GRACE`]).
 //!
-//! Known limits: `RLIMIT_NPROC` counts per real uid, so sandboxes sharing
-//! the `nobody` uid share 64 processes; a server not running as root is
-//! refused (the user-namespace path is not implemented).
+//! Limits per account (`cgroup.rs`): an account's programs run in a cgroup
+//! of their own (`memory`, `pids`, CPU weight over all of them together),
+//! and, on a root server, under a uid of their own from `[sandbox] uids`
+//! (chosen by `service`), so `RLIMIT_NPROC` and signals never cross
+//! accounts. Without cgroups each process gets `RLIMIT_AS` = the account's
+//! memory; with them `RLIMIT_AS` is off, as the cgroup bounds what is
+//! really used (an address-space limit only fails large reservations).
+//!
+//! Privilege: a root server drops to the account's uid after building the
+//! namespaces; any other server makes a user namespace first (its own uid
+//! mapped to itself, `setgroups` denied), in which the other namespaces,
+//! the mounts, Landlock and the rlimits work as they do for root. The
+//! kernel mounts FUSE there only from a `/dev/fuse` opened inside that user
+//! namespace, so the sandbox opens it after entering and passes it to the
+//! server over a socket pair (`SCM_RIGHTS`) before it mounts the view. A
+//! kernel that allows no unprivileged user namespace refuses the program
+//! (126, naming the layer and the error).
 
 // The one reviewed exception to `#![deny(unsafe_code)]`: `pre_exec` and
 // the raw syscalls between fork and exec (see the `//!` of child.rs).
+mod cgroup;
 #[allow(unsafe_code)]
 mod child;
 mod plan;
+mod view;
+
+pub use cgroup::{Cgroups, ProgramLimits};
+use std::sync::Arc;
+
+/// How an account's programs are bounded: its cgroup limits and its uid.
+#[derive(Clone, Debug)]
+pub struct Programs {
+    /// The server's cgroups, in which the account gets one.
+    pub cgroups: Arc<Cgroups>,
+    /// What the account's programs may hold together.
+    pub limits: ProgramLimits,
+    /// The uid (and gid, the same number) a root server runs them as.
+    pub uid: u32,
+}
+
+/// What this host gives sandboxed programs, one line each: how they are
+/// kept apart (root and uids, or a user namespace) and what bounds their
+/// memory and processes (`cgroups`). For the start-up log and `check`.
+pub fn host_report(cgroups: &Cgroups) -> Vec<String> {
+    let privilege = if rustix::process::geteuid().is_root() {
+        "running as root: each account's programs run as a uid of its own from [sandbox] uids"
+            .to_owned()
+    } else {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| text.trim().parse::<i64>().ok())
+        };
+        let off = if read("/proc/sys/user/max_user_namespaces") == Some(0) {
+            Some("user.max_user_namespaces is 0")
+        } else if read("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+            Some("kernel.unprivileged_userns_clone is 0")
+        } else if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+            Some("kernel.apparmor_restrict_unprivileged_userns is 1")
+        } else {
+            None
+        };
+        match off {
+            Some(why) => format!(
+                "not root and {why}: programs are refused (exit 126); SFTP, scp and the built-ins are served"
+            ),
+            None => "not root: programs run in an unprivileged user namespace as the server's own uid (RLIMIT_NPROC per sandbox, signals kept in by the pid namespace)".to_owned(),
+        }
+    };
+    vec![privilege, cgroups.holds()]
+}
+
+impl Default for Programs {
+    /// No cgroups, the default limits, `nobody`.
+    fn default() -> Programs {
+        Programs {
+            cgroups: Cgroups::unavailable("none were set up"),
+            limits: ProgramLimits::default(),
+            uid: plan::SANDBOX_ID,
+        }
+    }
+}
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -46,39 +121,18 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::{ExecContext, ExitOutcome, ExitSignal};
-use crate::jail::{JailError, Quota, Usage};
 
 /// After the program exited, how long stdout/stderr may stay open without
 /// moving a byte before they are given up.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
-/// How often usage is recounted while a program runs under a quota.
-const QUOTA_WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long the view may outlive the program's last process before the
+/// run stops waiting for it (the kernel ends it with the mount).
+const VIEW_END_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the supervisor killed the sandbox.
 enum Killed {
     Timeout,
-    /// Over the byte quota or `max_files`: `QuotaExceeded` or `TooManyFiles`.
-    OverLimit(JailError),
-}
-
-/// The limit of `quota` that `usage` is past, if any: bytes, then files.
-fn over_limit(usage: Usage, quota: &Quota) -> Option<JailError> {
-    if let Some(limit) = quota.limit_bytes()
-        && usage.bytes > limit
-    {
-        return Some(JailError::QuotaExceeded {
-            used: usage.bytes,
-            limit,
-        });
-    }
-    match quota.max_files() {
-        Some(limit) if usage.files > limit => Some(JailError::TooManyFiles {
-            used: usage.files,
-            limit,
-        }),
-        _ => None,
-    }
 }
 
 /// Runs `program` (absolute) with `argv[1..]` in the sandbox, each word
@@ -111,12 +165,24 @@ where
         Ok(pipe) => pipe,
         Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
     };
-    let plan = match plan::build(ctx, report_writer, kill_reader) {
-        Ok(plan) => plan,
+    let cgroup = match ctx
+        .programs
+        .cgroups
+        .enter(&ctx.account, &ctx.programs.limits)
+    {
+        Ok(cgroup) => cgroup,
         Err(why) => return refuse(&mut stderr, &name, &why).await,
     };
-    let home_inside = plan.home_inside.to_string_lossy().into_owned();
+    let oom_kills = cgroup.as_ref().map_or(0, cgroup::AccountCgroup::oom_kills);
+    let (plan, serving) = match plan::build(ctx, report_writer, kill_reader, cgroup.as_ref()) {
+        Ok(built) => built,
+        Err(why) => return refuse(&mut stderr, &name, &why).await,
+    };
     let steps = plan.describe_steps();
+    let view_ended = match serve_view(ctx, serving) {
+        Ok(ended) => ended,
+        Err(err) => return refuse(&mut stderr, &name, &format!("view: {err}")).await,
+    };
     let mut command = std::process::Command::new(program);
     command
         .arg0(&arg0)
@@ -128,7 +194,7 @@ where
         )
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("HOME", &home_inside)
+        .env("HOME", "/")
         .env("LANG", "C.UTF-8")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -198,10 +264,29 @@ where
         supervise(ctx, &mut child, &mut switch, feed, drains).await
     };
     let _ = stdout.flush().await;
-    let over = recount(ctx)
+    if let Some(cgroup) = &cgroup
+        && cgroup.oom_kills() > oom_kills
+    {
+        let mib = ctx.programs.limits.memory_bytes >> 20;
+        note(
+            &mut stderr,
+            &format!(
+                "sftpbox: {name}: a process was killed for want of memory (this account's programs may use {mib} MiB together)\n"
+            ),
+        )
+        .await;
+    }
+    drop(cgroup);
+    if tokio::time::timeout(VIEW_END_GRACE, view_ended)
         .await
-        .and_then(|usage| over_limit(usage, ctx.jail.quota()));
-    let outcome = match killed {
+        .is_err()
+    {
+        tracing::warn!(
+            command = name,
+            "the program's view is still mounted after its end"
+        );
+    }
+    match killed {
         Some(Killed::Timeout) => {
             let seconds = ctx.command_timeout.as_secs_f64();
             note(
@@ -211,26 +296,77 @@ where
             .await;
             ExitOutcome::Signal(ExitSignal::Kill)
         }
-        Some(Killed::OverLimit(ref err)) => {
-            note(&mut stderr, &format!("sftpbox: {name}: {err}\n")).await;
-            ExitOutcome::Signal(ExitSignal::Kill)
-        }
         None => status.map_or(ExitOutcome::Status(1), outcome_of),
-    };
-    match over {
-        Some(err) if killed.is_none() => {
-            note(&mut stderr, &format!("sftpbox: {err}\n")).await;
-            match outcome {
-                ExitOutcome::Status(0) => ExitOutcome::Status(1),
-                other => other,
-            }
-        }
-        _ => outcome,
     }
 }
 
+/// Starts the thread serving the program's view; the receiver completes
+/// when it has ended.
+fn serve_view(
+    ctx: &ExecContext,
+    serving: plan::Serving,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (ended, view_ended) = tokio::sync::oneshot::channel();
+    let jail = ctx.jail.clone();
+    std::thread::Builder::new()
+        .name("sftpbox-view".into())
+        .spawn(move || {
+            let served = match serving.device {
+                plan::Device::Opened(device) => Ok(Some(device)),
+                plan::Device::Passed(socket) => receive_device(&socket),
+            }
+            .and_then(|device| match device {
+                Some(device) => view::serve(jail, serving.reserved, device, serving.mounted),
+                // The child ended (or never started) before sending it.
+                None => Ok(()),
+            });
+            if let Err(err) = served {
+                tracing::warn!(%err, "serving a program's view failed");
+            }
+            let _ = ended.send(());
+        })?;
+    Ok(view_ended)
+}
+
+/// The `/dev/fuse` the child opened in its user namespace, sent on
+/// `socket` with one byte; `None` when the child closed its end first.
+fn receive_device(socket: &std::os::fd::OwnedFd) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0_u8; 1];
+    let received = loop {
+        match rustix::net::recvmsg(
+            socket,
+            &mut [std::io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(rustix::io::Errno::INTR) => {}
+            other => break other?,
+        }
+    };
+    let mut device = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                device.get_or_insert(fd);
+            }
+        }
+    }
+    if received.bytes == 0 && device.is_none() {
+        return Ok(None);
+    }
+    device.map(Some).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the sandbox sent no /dev/fuse descriptor",
+        )
+    })
+}
+
 /// Runs the copies and waits for the supervisor, killing the group on
-/// timeout or when the quota is exceeded. Returns the exit status (`None`
+/// timeout. Returns the exit status (`None`
 /// if waiting failed) and why it was killed, if it was.
 async fn supervise<O, E>(
     ctx: &ExecContext,
@@ -250,9 +386,6 @@ where
     } = drains;
     let mut moved_at_deadline = 0;
     let deadline = Instant::now() + ctx.command_timeout;
-    let quota = ctx.jail.quota();
-    let limited = quota.limit_bytes().is_some() || quota.max_files().is_some();
-    let mut watch = tokio::time::interval(QUOTA_WATCH_INTERVAL);
     let (mut fed, mut out_done, mut err_done) = (false, false, false);
     let mut status = None;
     let mut exited = false;
@@ -281,12 +414,6 @@ where
             }
             () = tokio::time::sleep_until(last_resort), if !exited && killed.is_some() => {
                 switch.kill_group();
-            }
-            _ = watch.tick(), if !exited && killed.is_none() && limited => {
-                if let Some(err) = recount(ctx).await.and_then(|usage| over_limit(usage, quota)) {
-                    last_resort = switch.pull();
-                    killed = Some(Killed::OverLimit(err));
-                }
             }
             () = tokio::time::sleep_until(drain_deadline), if exited => {
                 // Still moving: the pipes hold what the program wrote.
@@ -354,19 +481,6 @@ impl KillSwitch {
         if let Some(group) = self.group.take() {
             let _ = rustix::process::kill_process_group(group, Signal::KILL);
         }
-    }
-}
-
-/// Recounts the account's usage; `None` if the count failed.
-async fn recount(ctx: &ExecContext) -> Option<Usage> {
-    let jail = ctx.jail.clone();
-    match tokio::task::spawn_blocking(move || jail.recount_usage()).await {
-        Ok(Ok(used)) => Some(used),
-        Ok(Err(err)) => {
-            tracing::warn!(%err, "recounting usage after an external command failed");
-            None
-        }
-        Err(_) => None,
     }
 }
 

@@ -16,14 +16,13 @@
 //! what object storage cannot do comes back as
 //! [`JailError::NotOnObjectStorage`], which says why.
 
-use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::object::{ObjectBox, ObjectDir, ObjectFile, ObjectStorage};
 use super::{
     DirEntry, FsStats, JailError, LocalBox, LocalDir, LocalFile, OpenOptions, Quota, SetAttrs,
-    Stat, Usage, VirtualPath,
+    Stat, VirtualPath,
 };
 
 /// An account's box: its home, opened once, and its quota. Cheap to
@@ -50,6 +49,19 @@ impl Jail {
         })
     }
 
+    /// [`Jail::open`], giving the home to `owner` on a root server (see
+    /// `LocalBox::open_as`).
+    pub fn open_as(
+        home: &Path,
+        quota: Arc<Quota>,
+        readonly: bool,
+        owner: Option<u32>,
+    ) -> Result<Jail, JailError> {
+        Ok(Jail {
+            backend: Backend::Local(LocalBox::open_as(home, quota, readonly, owner)?),
+        })
+    }
+
     /// Opens `account`'s box on the cluster's object storage, creating its
     /// root folder on first use; `quota` mirrors the database's ledger for
     /// display (the ledger alone decides). Blocking.
@@ -70,19 +82,24 @@ impl Jail {
         LocalBox::usage_on_disk(home)
     }
 
-    /// The home's directory descriptor (`O_PATH | O_DIRECTORY`), for the
-    /// exec sandbox only (see `LocalBox::home_dir_fd`); `None` for a home
-    /// on object storage, which has no directory to run a program in.
-    pub fn home_dir_fd(&self) -> Option<BorrowedFd<'_>> {
+    /// Whether the home is on a cluster's object storage, where external
+    /// programs cannot run (they need a local filesystem under them).
+    pub fn is_on_object_storage(&self) -> bool {
+        matches!(self.backend, Backend::Object(_))
+    }
+
+    /// The local box, for the jail's own tests.
+    #[cfg(test)]
+    pub(crate) fn local(&self) -> Option<&LocalBox> {
         match &self.backend {
-            Backend::Local(local) => Some(local.home_dir_fd()),
+            Backend::Local(local) => Some(local),
             Backend::Object(_) => None,
         }
     }
 
-    /// Counts the usage again and makes it the quota's: from the disk for
-    /// a local home, from the ledger for an object one.
-    pub fn recount_usage(&self) -> Result<Usage, JailError> {
+    /// Counts the usage again and makes it the quota's (the jail's tests).
+    #[cfg(test)]
+    pub fn recount_usage(&self) -> Result<super::Usage, JailError> {
         match &self.backend {
             Backend::Local(local) => local.recount_usage(),
             Backend::Object(object) => object.recount_usage(),
@@ -110,6 +127,28 @@ impl Jail {
         match &self.backend {
             Backend::Local(local) => local.stat(path),
             Backend::Object(object) => object.stat(path),
+        }
+    }
+
+    /// Like [`stat`](Self::stat), but only from the kernel's caches (see
+    /// `LocalBox::stat_cached`); `None` when that is not enough, always on
+    /// object storage (every lookup asks the database).
+    pub fn stat_cached(&self, path: &VirtualPath) -> Result<Option<Stat>, JailError> {
+        match &self.backend {
+            Backend::Local(local) => local.stat_cached(path),
+            Backend::Object(_) => Ok(None),
+        }
+    }
+
+    /// Opens the existing file `path` to read from the kernel's caches
+    /// only (see `LocalBox::open_file_cached`); `None` when that is not
+    /// enough, always on object storage.
+    pub fn open_file_cached(&self, path: &VirtualPath) -> Result<Option<JailFile>, JailError> {
+        match &self.backend {
+            Backend::Local(local) => Ok(local.open_file_cached(path)?.map(|file| JailFile {
+                backend: FileBackend::Local(file),
+            })),
+            Backend::Object(_) => Ok(None),
         }
     }
 
@@ -261,6 +300,23 @@ impl JailFile {
         match &self.backend {
             FileBackend::Local(local) => local.read_at(buf, offset),
             FileBackend::Object(object) => object.read_at(buf, offset),
+        }
+    }
+
+    /// Reads from the page cache only (see `LocalFile::read_at_cached`);
+    /// `None` when that would wait, always on object storage.
+    pub fn read_at_cached(&self, buf: &mut [u8], offset: u64) -> Result<Option<usize>, JailError> {
+        match &self.backend {
+            FileBackend::Local(local) => local.read_at_cached(buf, offset),
+            FileBackend::Object(_) => Ok(None),
+        }
+    }
+
+    /// Whether it was opened for writing.
+    pub fn is_writable(&self) -> bool {
+        match &self.backend {
+            FileBackend::Local(local) => local.is_writable(),
+            FileBackend::Object(object) => object.is_writable(),
         }
     }
 

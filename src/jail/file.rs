@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags, Timespec, Timestamps, UTIME_OMIT};
-use rustix::io::Errno;
+use rustix::io::{Errno, ReadWriteFlags};
 
 use super::quota::InodeKey;
 use super::{JailError, LocalBox, Quota, SetAttrs, Stat};
@@ -58,12 +58,32 @@ impl LocalFile {
         })
     }
 
+    /// Whether it was opened for writing.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; 0 at end of file.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, JailError> {
         loop {
             match rustix::io::pread(&self.fd, &mut *buf, offset) {
                 Err(Errno::INTR) => continue,
                 other => return Ok(other?),
+            }
+        }
+    }
+
+    /// Reads like [`read_at`](Self::read_at), but only from the page cache
+    /// (`preadv2` with `RWF_NOWAIT`): `None` when that would have to wait
+    /// for the disk, or the filesystem cannot tell (then read with
+    /// `read_at` on the blocking pool).
+    pub fn read_at_cached(&self, buf: &mut [u8], offset: u64) -> Result<Option<usize>, JailError> {
+        loop {
+            let mut slices = [std::io::IoSliceMut::new(&mut *buf)];
+            match rustix::io::preadv2(&self.fd, &mut slices, offset, ReadWriteFlags::NOWAIT) {
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS) => return Ok(None),
+                other => return Ok(Some(other?)),
             }
         }
     }

@@ -23,10 +23,11 @@
 //! What an object store cannot do is refused with
 //! [`JailError::NotOnObjectStorage`] and a reason, never emulated badly:
 //! writes anywhere but at the end of what was written (objects are
-//! immutable and a multipart upload only appends), opening a file for
-//! reading and writing at once, writing into an existing non-empty file
-//! without truncating it (resume and append: left for later), truncating to
-//! anything but 0 or the current size, hard links and symlinks (a second
+//! immutable and a multipart upload only appends; an existing file opened
+//! without truncation is appended to, as a new segment, which is how
+//! `reput` resumes), opening a file for reading and writing at once,
+//! truncating to anything but 0 or the current size, hard links and
+//! symlinks (a second
 //! name for one object would need reference counts the quota then has to
 //! follow; symlinks would need their own resolution inside the box).
 //!
@@ -280,11 +281,14 @@ impl ObjectBox {
         self.check_writable()?;
         let path = path.clone();
         let opts = *opts;
-        let (entry, created) = self.run(|inner| async move {
+        let (entry, _created) = self.run(|inner| async move {
             let mut client = inner.storage.client().await?;
             namespace::open_for_upload(&mut client, &inner.account, inner.root, &path, &opts).await
         })?;
-        Ok(ObjectFile::uploading(self.clone(), entry, created))
+        // Without truncation, what the file holds stays and writes go
+        // after it: a resumed upload (`reput`, `sftp -a`) or an append.
+        let appending = !opts.truncate && entry.size > 0;
+        ObjectFile::uploading(self.clone(), entry, appending, opts.append)
     }
 
     pub(crate) fn create_dir(&self, path: &VirtualPath, mode: u32) -> Result<(), JailError> {
@@ -382,9 +386,9 @@ impl BoxInner {
     async fn after_change(
         &self,
         client: &deadpool_postgres::Object,
-        orphan: Option<String>,
+        orphans: Vec<String>,
     ) -> Result<(), JailError> {
-        if let Some(object) = orphan {
+        for object in orphans {
             ledger::delete_orphan(client, self.storage.store.as_ref(), &object).await;
         }
         self.refresh_quota(client).await;

@@ -108,6 +108,17 @@ impl LocalBox {
         Ok(file)
     }
 
+    /// Opens the existing file `path` to read, like [`open_file`](Self::open_file)
+    /// with only `read`, but only from the kernel's lookup cache (see
+    /// `open_cached`): `None` when that is not enough.
+    pub fn open_file_cached(&self, path: &VirtualPath) -> Result<Option<LocalFile>, JailError> {
+        let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK;
+        match self.open_cached(path, flags)? {
+            Some(fd) => LocalFile::from_fd(fd, self, false, false).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Opens `path` with `flags`, making it (with `mode`) when it does not
     /// exist; with `exclusive`, an existing name (a symlink too, dangling
     /// or not) → `AlreadyExists`, as `O_CREAT | O_EXCL`.

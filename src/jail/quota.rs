@@ -211,7 +211,8 @@ impl Quota {
         }
     }
 
-    /// Replaces the usage by a fresh count.
+    /// Replaces the usage by a fresh count (the tests' recounts; the
+    /// object box's mirror of its ledger).
     pub(crate) fn set_used(&self, used: Usage) {
         lock(&self.state).used = used;
     }

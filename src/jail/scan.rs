@@ -14,6 +14,16 @@
 //! the stack: a directory that deep counts itself, not what it holds.
 //! Directories that cannot be read are skipped with a warning: refusing the
 //! login would lock the account out of fixing it.
+//!
+//! After an external program ran ([`recount_usage`]), the same walk also
+//! clears setuid, setgid and sticky on the files and folders it meets: a
+//! program such as `rsync -a` sets modes with `chmod` behind the jail's
+//! back, and the box keeps only the bits a client may set
+//! ([`CLIENT_MODE_MASK`]), whichever way a file came in. Each is changed
+//! through a descriptor opened with `O_NOFOLLOW` and checked again, so a
+//! name swapped for a symlink meanwhile is never followed.
+//!
+//! [`recount_usage`]: super::Jail::recount_usage
 
 use std::collections::HashSet;
 use std::ffi::CString;
@@ -22,6 +32,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
+use super::file::CLIENT_MODE_MASK;
 use super::quota::{InodeKey, Usage};
 use super::{JailError, Stat};
 
@@ -35,6 +46,8 @@ pub const MAX_SCAN_DEPTH: usize = 256;
 struct Walk {
     usage: Usage,
     seen_linked: HashSet<InodeKey>,
+    /// Whether to clear setuid, setgid and sticky on what is met.
+    clear_special_modes: bool,
 }
 
 impl Walk {
@@ -55,14 +68,32 @@ impl Walk {
 
 /// What is stored under the directory `root` (an `O_PATH` fd is fine).
 pub(crate) fn count_usage(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
+    walk_root(root, false)
+}
+
+/// [`count_usage`], clearing setuid, setgid and sticky on the way (the
+/// root's own included).
+#[cfg(test)]
+pub(crate) fn count_usage_clearing_special_modes(root: BorrowedFd<'_>) -> Result<Usage, JailError> {
+    walk_root(root, true)
+}
+
+fn walk_root(root: BorrowedFd<'_>, clear_special_modes: bool) -> Result<Usage, JailError> {
     let dir = rustix::fs::openat(
         root,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    let mut walk = Walk::default();
-    walk.usage.bytes = Stat::from(rustix::fs::fstat(&dir)?).size;
+    let mut walk = Walk {
+        clear_special_modes,
+        ..Walk::default()
+    };
+    let stat = Stat::from(rustix::fs::fstat(&dir)?);
+    walk.usage.bytes = stat.size;
+    if clear_special_modes && has_special_mode(&stat) {
+        clear_special_mode(&dir);
+    }
     walk_dir(&dir, 0, &mut walk)?;
     Ok(walk.usage)
 }
@@ -81,6 +112,16 @@ fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailErro
             Err(errno) => return Err(errno.into()),
         };
         walk.count(&stat);
+        if walk.clear_special_modes && has_special_mode(&stat) && (stat.is_file() || stat.is_dir())
+        {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+            match rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(fd) => clear_special_mode(&fd),
+                Err(errno) => {
+                    tracing::warn!(%errno, "cannot open a file to clear its setuid/setgid bits");
+                }
+            }
+        }
         if stat.is_dir() {
             subdirs.push(name.to_owned());
         }
@@ -116,8 +157,96 @@ fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailErro
     Ok(())
 }
 
+/// Whether `stat` has setuid, setgid or sticky.
+fn has_special_mode(stat: &Stat) -> bool {
+    stat.mode & 0o7777 & !CLIENT_MODE_MASK != 0
+}
+
+/// Clears setuid, setgid and sticky on the open file or folder `fd`, if it
+/// is one and still has them.
+fn clear_special_mode(fd: &OwnedFd) {
+    let Ok(stat) = rustix::fs::fstat(fd).map(Stat::from) else {
+        return;
+    };
+    if !(stat.is_file() || stat.is_dir()) || !has_special_mode(&stat) {
+        return;
+    }
+    let mode = Mode::from_raw_mode(stat.mode & CLIENT_MODE_MASK);
+    if let Err(errno) = rustix::fs::fchmod(fd, mode) {
+        tracing::warn!(%errno, "cannot clear setuid/setgid bits");
+    }
+}
+
+/// Gives everything under `root` (the root included) that `from` owns to
+/// `to` (uid and gid), without following a symlink, to the same depth as
+/// [`count_usage`]: a home of an earlier version, given to its account's
+/// sandbox uid.
+pub(crate) fn reown(root: BorrowedFd<'_>, from: u32, to: u32) -> Result<(), JailError> {
+    let dir = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let owner = (
+        Some(rustix::process::Uid::from_raw(to)),
+        Some(rustix::process::Gid::from_raw(to)),
+    );
+    rustix::fs::fchown(&dir, owner.0, owner.1)?;
+    reown_dir(&dir, 0, from, owner)
+}
+
+type Owner = (Option<rustix::process::Uid>, Option<rustix::process::Gid>);
+
+fn reown_dir(dir: &OwnedFd, depth: usize, from: u32, owner: Owner) -> Result<(), JailError> {
+    let mut subdirs: Vec<CString> = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Stat::from(st),
+            Err(Errno::NOENT) => continue,
+            Err(errno) => return Err(errno.into()),
+        };
+        if stat.uid == from {
+            match rustix::fs::chownat(dir, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+        if stat.is_dir() {
+            subdirs.push(name.to_owned());
+        }
+    }
+    if depth >= MAX_SCAN_DEPTH {
+        return Ok(());
+    }
+    for name in subdirs {
+        let child = rustix::fs::openat(
+            dir,
+            name.as_c_str(),
+            OFlags::RDONLY
+                | OFlags::DIRECTORY
+                | OFlags::NOFOLLOW
+                | OFlags::NOCTTY
+                | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        match child {
+            Ok(child) => reown_dir(&child, depth + 1, from, owner)?,
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsFd;
     use std::os::unix::fs::symlink;
     use std::path::Path;
     use std::sync::Arc;
@@ -193,5 +322,42 @@ mod tests {
         Jail::open(&fixture.home(), Arc::clone(&restarted), false).unwrap();
         assert_eq!(restarted.usage(), fixture.jail.quota().usage());
         assert_eq!(restarted.used_files(), 3);
+    }
+
+    #[test]
+    fn a_recount_clears_setuid_setgid_and_sticky_and_follows_no_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let fixture = Fixture::new(None);
+        let home = fixture.home();
+        let set = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        let mode = |path: &Path| {
+            std::fs::symlink_metadata(path)
+                .unwrap()
+                .permissions()
+                .mode()
+        };
+        std::fs::create_dir_all(home.join("d/e")).unwrap();
+        std::fs::write(home.join("d/e/tool"), b"#!/bin/sh\n").unwrap();
+        std::fs::write(home.join("plain"), b"x").unwrap();
+        set(&home.join("d/e/tool"), 0o6755);
+        set(&home.join("d"), 0o3775);
+        set(&home.join("plain"), 0o640);
+        // A setuid file outside, reached by a symlink in the box.
+        let outside = fixture.outside().join("secret");
+        set(&outside, 0o4711);
+        symlink(&outside, home.join("d/out")).unwrap();
+
+        let counted = fixture.jail.recount_usage().unwrap();
+        assert_eq!(mode(&home.join("d/e/tool")) & 0o7777, 0o755);
+        assert_eq!(mode(&home.join("d")) & 0o7777, 0o775);
+        assert_eq!(mode(&home.join("plain")) & 0o7777, 0o640);
+        assert_eq!(mode(&outside) & 0o7777, 0o4711, "followed a symlink out");
+        // The count is the plain count's.
+        assert_eq!(
+            counted,
+            super::count_usage(fixture.jail.local().unwrap().inner.root.as_fd()).unwrap()
+        );
     }
 }

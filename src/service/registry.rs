@@ -1,9 +1,10 @@
 //! Live state per account, shared by all its connections: the [`Quota`] every
 //! session of the account charges (its bytes and its files), its
-//! [`AccountBudget`] (blocking jobs and open handles), the open [`Jail`]
-//! (one home descriptor for all of them), how many sessions it has open and
-//! what they all moved since the server started. The box is closed with the
-//! account's last session; the figures stay.
+//! [`AccountBudget`] (blocking jobs and open handles), its [`AccountRates`]
+//! (one token bucket per direction, so its sessions share its rates), the
+//! open [`Jail`] (one home descriptor for all of them), how many sessions it
+//! has open and what they all moved since the server started. The box is
+//! closed with the account's last session; the figures and the rates stay.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use crate::accounts::{Account, Accounts};
 use crate::budget::{AccountBudget, ProcessBudget};
 use crate::jail::{Jail, JailError, ObjectStorage, Quota};
 use crate::metrics::AccountFigures;
+use crate::rate::AccountRates;
 use crate::transfer::Transferred;
 
 /// Per-account quota, open box and session count; clones share them.
@@ -27,6 +29,9 @@ struct Entry {
     /// What the account may hold of the process (blocking jobs, open
     /// handles); kept while it has handles open, so a new session shares it.
     budget: Option<AccountBudget>,
+    /// The buckets of `upload_rate` and `download_rate`, shared by all its
+    /// sessions and kept for the server's life, so a reload reaches them.
+    rates: Option<AccountRates>,
     sessions: usize,
     /// The open box while the account has sessions, with the home and the
     /// read-only flag it was opened for (a reload may change either).
@@ -73,14 +78,27 @@ impl AccountRegistry {
             .clone()
     }
 
+    /// The rates shared by every session of `account`, created on first use.
+    pub fn rates_for(&self, account: &Account) -> AccountRates {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries.entry(account.name.to_string()).or_default();
+        entry
+            .rates
+            .get_or_insert_with(|| AccountRates::new(account.upload_rate, account.download_rate))
+            .clone()
+    }
+
     /// The open box of `account` at `home` (or on `storage`, a cluster's
     /// object storage), shared by its sessions; opened (and its usage
     /// counted) on first use. Blocking.
+    /// `owner`: the uid a root server gives a home it creates (or finds
+    /// root's or `nobody`'s), the account's sandbox uid.
     pub fn jail_for(
         &self,
         account: &Account,
         home: &Path,
         storage: Option<&ObjectStorage>,
+        owner: Option<u32>,
     ) -> Result<Jail, JailError> {
         let name = account.name.to_string();
         let readonly = account.readonly;
@@ -95,7 +113,7 @@ impl AccountRegistry {
                 self.quota_for(account),
                 readonly,
             )?,
-            None => Jail::open(home, self.quota_for(account), readonly)?,
+            None => Jail::open_as(home, self.quota_for(account), readonly, owner)?,
         };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.entry(name).or_default();
@@ -124,14 +142,21 @@ impl AccountRegistry {
         }
     }
 
-    /// Applies reloaded quota limits (bytes and files) to the accounts that
-    /// have live state.
+    /// Applies reloaded quota limits (bytes and files) and rates to the
+    /// accounts that have live state; running transfers follow the new
+    /// rates at once.
     pub fn apply_limits(&self, accounts: &Accounts) {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, entry) in entries.iter() {
-            if let (Some(quota), Some(account)) = (&entry.quota, accounts.get(name)) {
+            let Some(account) = accounts.get(name) else {
+                continue;
+            };
+            if let Some(quota) = &entry.quota {
                 quota.set_limit(account.quota_bytes);
                 quota.set_max_files(account.max_files);
+            }
+            if let Some(rates) = &entry.rates {
+                rates.set(account.upload_rate, account.download_rate);
             }
         }
     }

@@ -4,22 +4,37 @@
 //! pool; short jobs queued together run in one `spawn_blocking` call, a long
 //! one alone. Before it takes a thread, a lane waits for a slot of the
 //! account's budget (`crate::budget`), so one account's lanes, however many,
-//! hold only its share of the pool. Each handle has its own lane (so WRITEs
+//! hold only its share of the pool. A lane has no task of its own: the push
+//! that finds it idle starts its trip directly when a slot is free, and
+//! only a lane that must wait for its slot waits in a task. A request that
+//! finds its lane idle may also be answered without it, on the reader, when
+//! the kernel's caches can answer it (see `crate::sftp`'s dispatcher). Each handle has its own lane (so WRITEs
 //! to one file stay in order while other files proceed), and all path
 //! requests share the session's path lane. Replies go straight to the writer,
 //! in whatever order lanes finish: SFTP clients match replies by id.
+//!
+//! A READ or a WRITE carries a toll: its bytes, taken from the account's
+//! download or upload bucket (`crate::rate`) before the lane runs it. A toll
+//! due at once is taken where the trip starts; one that must wait hands the
+//! lane to a task that waits for the bucket, on the async side, so a lane
+//! waiting for its rate holds no thread and no slot. Waiting delays the
+//! reply, and the client's own limit on requests in flight then holds it
+//! back: the rate is flow control, never a refused request. Once the
+//! session has ended, tolls are waived so that what is queued finishes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::budget::{AccountBudget, HandleTicket};
+use crate::budget::{AccountBudget, HandleTicket, JobSlot};
 use crate::jail::{JailDir, JailFile, VirtualPath, escaped};
+use crate::rate::TokenBucket;
 use crate::transfer::{Direction, FileInfo, FileTransfer, Transferred};
 
 /// Most handles one session may hold open (advertised in `limits@openssh.com`).
@@ -50,88 +65,256 @@ pub enum Weight {
     Long,
 }
 
-/// A job, the backlog bytes it holds, and its weight.
-type Queued = (Job, usize, Weight);
+/// Bytes a job moves to or from the client, to be taken from a bucket
+/// before it runs.
+pub struct Toll {
+    /// The account's bucket for the job's direction.
+    pub bucket: Arc<TokenBucket>,
+    /// How many bytes (a READ's length, a WRITE's payload).
+    pub bytes: u64,
+}
 
-/// A serial queue of jobs.
+/// A queued job: the job, the backlog bytes it holds, its weight, and its
+/// toll until paid.
+struct Queued {
+    job: Job,
+    cost: usize,
+    weight: Weight,
+    toll: Option<Toll>,
+}
+
+/// A serial queue of jobs. It has no task of its own: the push that finds
+/// it idle starts a trip to the blocking pool at once when the account has
+/// a short slot free (the common case), and the trip runs what was queued
+/// meanwhile before it gives the slot back. Only a lane that must wait for
+/// a slot or for its next job's toll, or whose next job is long, goes
+/// through a task that waits for it. A task per lane cost two wake-ups per
+/// request: the push, and the blocking job's end.
 #[derive(Clone)]
 pub struct Lane {
-    jobs: mpsc::UnboundedSender<Queued>,
+    inner: Arc<LaneInner>,
+}
+
+struct LaneInner {
+    state: Mutex<LaneState>,
+    replies: mpsc::UnboundedSender<Reply>,
+    budget: AccountBudget,
+    /// Cancelled when the session ends: tolls are then waived.
+    ended: CancellationToken,
+    runtime: tokio::runtime::Handle,
+    span: tracing::Span,
+}
+
+#[derive(Default)]
+struct LaneState {
+    queue: VecDeque<Queued>,
+    /// A trip is running or waiting for its slot: it owns the queue's head.
+    running: bool,
+    /// The writer is gone: nothing more needs running.
+    dead: bool,
 }
 
 impl Lane {
     /// Starts a lane whose replies go to `replies` and whose jobs wait for
-    /// a slot of `budget`, the account's, before they take a thread.
-    pub fn spawn(replies: mpsc::UnboundedSender<Reply>, budget: AccountBudget) -> Lane {
-        let (jobs, mut queue) = mpsc::unbounded_channel::<Queued>();
-        let span = tracing::Span::current();
-        let task_span = span.clone();
-        tokio::spawn(
-            async move {
-                let mut held_back: Option<Queued> = None;
-                loop {
-                    let first = match held_back.take() {
-                        Some(first) => first,
-                        None => match queue.recv().await {
-                            Some(first) => first,
-                            None => return,
-                        },
-                    };
-                    let mut batch = vec![(first.0, first.1)];
-                    let slot = if first.2 == Weight::Long {
-                        budget.long_job_slot().await
-                    } else {
-                        // Short jobs queued together share one trip; a long
-                        // one waits for the next, in its own slot.
-                        while batch.len() < MAX_JOBS_PER_BATCH {
-                            match queue.try_recv() {
-                                Ok((job, cost, Weight::Short)) => batch.push((job, cost)),
-                                Ok(long) => {
-                                    held_back = Some(long);
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        budget.job_slot().await
-                    };
-                    let Some(slot) = slot else {
-                        return;
-                    };
-                    let replies = replies.clone();
-                    let span = span.clone();
-                    let ran = tokio::task::spawn_blocking(move || {
-                        let _slot = slot;
-                        let _entered = span.enter();
-                        for (job, cost) in batch {
-                            let bytes = job();
-                            if replies.send(Reply { bytes, cost }).is_err() {
-                                return false;
-                            }
-                        }
-                        true
-                    })
-                    .await;
-                    if !matches!(ran, Ok(true)) {
-                        return;
-                    }
-                }
-            }
-            .instrument(task_span),
-        );
-        Lane { jobs }
+    /// a slot of `budget`, the account's, before they take a thread (and
+    /// for their toll before that, until `ended` is cancelled).
+    pub fn spawn(
+        replies: mpsc::UnboundedSender<Reply>,
+        budget: AccountBudget,
+        ended: CancellationToken,
+    ) -> Lane {
+        Lane {
+            inner: Arc::new(LaneInner {
+                state: Mutex::new(LaneState::default()),
+                replies,
+                budget,
+                ended,
+                runtime: tokio::runtime::Handle::current(),
+                span: tracing::Span::current(),
+            }),
+        }
     }
 
     /// Queues a short `job`, holding `cost` bytes of backlog until its reply
     /// is written.
     pub fn push(&self, job: Job, cost: usize) {
-        // The lane ends only when the session does; a lost job then needs no reply.
-        let _ = self.jobs.send((job, cost, Weight::Short));
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Short,
+            toll: None,
+        });
+    }
+
+    /// Queues a short `job` that moves bytes to or from the client: it runs
+    /// once `toll` is paid.
+    pub fn push_tolled(&self, job: Job, cost: usize, toll: Toll) {
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Short,
+            toll: Some(toll),
+        });
     }
 
     /// Queues a long `job` (see [`Weight::Long`]).
     pub fn push_long(&self, job: Job, cost: usize) {
-        let _ = self.jobs.send((job, cost, Weight::Long));
+        self.enqueue(Queued {
+            job,
+            cost,
+            weight: Weight::Long,
+            toll: None,
+        });
+    }
+
+    /// Whether nothing is queued or running: a request answered without
+    /// the lane now is still in order with everything before it.
+    pub fn is_idle(&self) -> bool {
+        let state = self.inner.lock();
+        !state.running && state.queue.is_empty()
+    }
+
+    fn enqueue(&self, queued: Queued) {
+        let mut state = self.inner.lock();
+        if state.dead {
+            // The session's writer is gone; a lost job then needs no reply.
+            return;
+        }
+        state.queue.push_back(queued);
+        if !state.running {
+            state.running = true;
+            drop(state);
+            LaneInner::start(&self.inner);
+        }
+    }
+}
+
+impl LaneInner {
+    fn lock(&self) -> MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `queued`'s toll is paid, paying it now if its bytes are due
+    /// at once (or the session has ended, which waives it).
+    fn pay_at_once(&self, queued: &mut Queued) -> bool {
+        let paid = match &queued.toll {
+            None => true,
+            Some(toll) => self.ended.is_cancelled() || toll.bucket.try_take(toll.bytes),
+        };
+        if paid {
+            queued.toll = None;
+        }
+        paid
+    }
+
+    /// Starts the next trip of a lane marked running: at once when its
+    /// head is short, its toll paid or due now, and a slot is free; else
+    /// through a task that waits for the toll, then the slot.
+    fn start(lane: &Arc<LaneInner>) {
+        let (weight, toll) = {
+            let mut state = lane.lock();
+            let Some(head) = state.queue.front_mut() else {
+                // Checked and cleared under one lock: a push meanwhile
+                // would have found the lane running and left it to us.
+                state.running = false;
+                return;
+            };
+            let waiting_toll = if lane.pay_at_once(head) {
+                None
+            } else {
+                // The head stays queued, its toll still on it, until the
+                // task below has paid it: no one else takes the head of a
+                // running lane.
+                head.toll
+                    .as_ref()
+                    .map(|toll| (toll.bucket.clone(), toll.bytes))
+            };
+            (head.weight, waiting_toll)
+        };
+        if weight == Weight::Short
+            && toll.is_none()
+            && let Some(slot) = lane.budget.try_job_slot()
+        {
+            return LaneInner::trip(lane.clone(), slot, Weight::Short);
+        }
+        let waiting = lane.clone();
+        lane.runtime.spawn(
+            async move {
+                if let Some((bucket, bytes)) = toll {
+                    tokio::select! {
+                        () = bucket.take(bytes) => {}
+                        () = waiting.ended.cancelled() => {}
+                    }
+                    let mut state = waiting.lock();
+                    if state.dead {
+                        // Killed meanwhile: nothing is left to run.
+                        return;
+                    }
+                    match state.queue.front_mut() {
+                        Some(head) => head.toll = None,
+                        None => return,
+                    }
+                }
+                let slot = match weight {
+                    Weight::Short => waiting.budget.job_slot().await,
+                    Weight::Long => waiting.budget.long_job_slot().await,
+                };
+                match slot {
+                    Some(slot) => LaneInner::trip(waiting, slot, weight),
+                    None => waiting.kill(),
+                }
+            }
+            .instrument(lane.span.clone()),
+        );
+    }
+
+    /// Runs, in `slot`, one long job or up to [`MAX_JOBS_PER_BATCH`] short
+    /// ones from the head of the queue, then starts the next trip.
+    fn trip(lane: Arc<LaneInner>, slot: JobSlot, weight: Weight) {
+        let runtime = lane.runtime.clone();
+        runtime.spawn_blocking(move || {
+            let _entered = lane.span.enter();
+            let mut ran = 0;
+            loop {
+                // The next job, if it goes in this trip: of the trip's
+                // weight and, past the first, short with its toll due now
+                // (one that must wait for it ends the trip, and the next
+                // start waits for it in a task, holding no slot).
+                let next = {
+                    let mut state = lane.lock();
+                    let goes = state.queue.front_mut().is_some_and(|head| {
+                        head.weight == weight
+                            && (ran == 0 || weight == Weight::Short)
+                            && lane.pay_at_once(head)
+                    });
+                    if goes { state.queue.pop_front() } else { None }
+                };
+                let Some(Queued { job, cost, .. }) = next else {
+                    break;
+                };
+                let bytes = job();
+                if lane.replies.send(Reply { bytes, cost }).is_err() {
+                    drop(slot);
+                    return lane.kill();
+                }
+                ran += 1;
+                if weight == Weight::Long || ran >= MAX_JOBS_PER_BATCH {
+                    break;
+                }
+            }
+            // Gives the slot back before taking the next, so other lanes
+            // of the account get their turn.
+            drop(slot);
+            LaneInner::start(&lane);
+        });
+    }
+
+    /// The writer is gone: drops what is queued and refuses more.
+    fn kill(&self) {
+        let mut state = self.lock();
+        state.dead = true;
+        state.running = false;
+        state.queue.clear();
     }
 }
 
@@ -149,6 +332,9 @@ pub struct FileHandle {
     pub transfer: FileTransfer,
     /// Whether the client was already told, on stderr, why a write failed.
     pub told: AtomicBool,
+    /// The file's size when it was opened to read, which sizes READ's
+    /// buffers (see `requests::read`).
+    pub size_at_open: Option<u64>,
     /// The handle's share of the account's and the process's allowance.
     _ticket: HandleTicket,
 }
@@ -176,6 +362,7 @@ impl FileHandle {
             opened: Instant::now(),
             transfer: FileTransfer::new(total, info),
             told: AtomicBool::new(false),
+            size_at_open: size,
             _ticket: ticket,
         }
     }
@@ -225,6 +412,17 @@ pub enum HandleKind {
     File(Arc<FileHandle>),
     /// An open directory listing.
     Dir(Arc<DirHandle>),
+}
+
+impl HandleKind {
+    /// Whether it is a file open for writing (whose close may wait for
+    /// the disk), not a directory or a file open only to read.
+    pub fn is_writable(&self) -> bool {
+        match self {
+            HandleKind::File(file) => file.file.is_writable(),
+            HandleKind::Dir(_) => false,
+        }
+    }
 }
 
 /// A handle and the lane that orders its requests.

@@ -141,6 +141,41 @@ pub fn open(
     })
 }
 
+/// OPEN of an existing file only to read, answered on the reader from the
+/// kernel's caches (see [`Jail::open_file_cached`](crate::jail::Jail::open_file_cached));
+/// `None` when they cannot answer it and it goes to the path lane.
+pub fn open_cached(session: &Arc<Session>, id: u32, filename: &[u8], lane: &Lane) -> Option<Bytes> {
+    let p = match path(filename) {
+        Ok(p) => p,
+        Err(err) => return Some(status::reply(id, &err)),
+    };
+    let ticket = match take_ticket(session, id) {
+        Ok(ticket) => ticket,
+        Err(refusal) => return Some(refusal),
+    };
+    let file = match session.jail.open_file_cached(&p) {
+        Ok(Some(file)) => file,
+        // The ticket goes back as it is dropped.
+        Ok(None) => return None,
+        Err(err) => return Some(status::reply(id, &err)),
+    };
+    let size = file.stat().ok().map(|stat| stat.size);
+    let file = FileHandle::new(
+        file,
+        p,
+        ticket,
+        Direction::Download,
+        size,
+        session.moved.clone(),
+    );
+    Some(hand_out(
+        session,
+        id,
+        HandleKind::File(Arc::new(file)),
+        lane.clone(),
+    ))
+}
+
 /// OPENDIR: opens the directory; READDIR reads it on, a batch at a time.
 pub fn open_dir(session: &Arc<Session>, id: u32, raw: &[u8], lane: Lane) -> Bytes {
     let ticket = match take_ticket(session, id) {
@@ -185,31 +220,71 @@ pub fn read_dir(session: &Session, id: u32, dir: &DirHandle) -> Bytes {
 }
 
 /// READ: up to [`MAX_DATA_BYTES`] from the file, read straight into the
-/// reply, or EOF at its end.
-pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> Bytes {
+/// reply, or EOF at its end; also how many bytes of the file it sends.
+pub fn read(id: u32, file: &FileHandle, offset: u64, len: u32) -> (Bytes, usize) {
+    let filled = fill(id, file, offset, len, |buf, at| {
+        file.file.read_at(buf, at).map(Some)
+    });
+    // `read_at` never answers "would block".
+    filled.unwrap_or_else(|| (status::end_of_file(id), 0))
+}
+
+/// READ answered without the blocking pool when every byte it needs is in
+/// the page cache (`preadv2` with `RWF_NOWAIT`); `None` when some is not,
+/// and the request goes to its lane instead. Also how many bytes it sends.
+pub fn read_cached(id: u32, file: &FileHandle, offset: u64, len: u32) -> Option<(Bytes, usize)> {
+    fill(id, file, offset, len, |buf, at| {
+        file.file.read_at_cached(buf, at)
+    })
+}
+
+/// Fills a DATA reply by `read` (which answers `None` for "would block":
+/// then so does this), with how many bytes of the file it holds. The
+/// buffer starts at what the file had left when it was opened, plus one
+/// byte to see its end, and grows to the length asked only if the file has
+/// grown: a 4 KiB file read with OpenSSH's 255 KiB requests costs 4 KiB of
+/// buffer, not 255 KiB zeroed twice.
+fn fill(
+    id: u32,
+    file: &FileHandle,
+    offset: u64,
+    len: u32,
+    mut read: impl FnMut(&mut [u8], u64) -> Result<Option<usize>, JailError>,
+) -> Option<(Bytes, usize)> {
     let len = len.min(MAX_DATA_BYTES) as usize;
-    let mut reply = DataReply::new(id, len);
+    let start = match file.size_at_open {
+        Some(size) => {
+            let left = usize::try_from(size.saturating_sub(offset)).unwrap_or(usize::MAX);
+            len.min(left.saturating_add(1))
+        }
+        None => len,
+    };
+    let mut reply = DataReply::new(id, start);
     let mut filled = 0;
     while filled < len {
+        if filled == reply.capacity() {
+            reply.grow_to(len);
+        }
         let Some(buf) = reply.payload_mut().get_mut(filled..) else {
             break;
         };
-        match file.file.read_at(buf, offset.saturating_add(filled as u64)) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
+        match read(buf, offset.saturating_add(filled as u64)) {
+            Ok(None) => return None,
+            Ok(Some(0)) => break,
+            Ok(Some(n)) => filled += n,
             Err(err) => {
                 if filled == 0 {
-                    return status::reply(id, &err);
+                    return Some((status::reply(id, &err), 0));
                 }
                 break;
             }
         }
     }
     if filled == 0 && len > 0 {
-        return status::end_of_file(id);
+        return Some((status::end_of_file(id), 0));
     }
     file.count_read(filled);
-    reply.finish(filled)
+    Some((reply.finish(filled), filled))
 }
 
 /// WRITE: all the bytes at the offset, or nothing (quota). `data` is a slice
@@ -316,6 +391,19 @@ pub fn stat(session: &Session, id: u32, raw: &[u8], follow: bool) -> Bytes {
     answer(id, result, |st| {
         codec::reply::attrs(id, &attrs::to_wire(&st))
     })
+}
+
+/// STAT answered on the reader from the kernel's caches (see
+/// [`Jail::stat_cached`](crate::jail::Jail::stat_cached)); `None` when
+/// they cannot answer it and it goes to the path lane.
+pub fn stat_cached(session: &Session, id: u32, raw: &[u8]) -> Option<Bytes> {
+    let result = match path(raw) {
+        Ok(p) => session.jail.stat_cached(&p).transpose()?,
+        Err(err) => Err(err),
+    };
+    Some(answer(id, result, |st| {
+        codec::reply::attrs(id, &attrs::to_wire(&st))
+    }))
 }
 
 /// FSTAT.

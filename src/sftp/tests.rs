@@ -29,6 +29,7 @@ async fn start(order: SymlinkOrder) -> (Fixture, DuplexStream, Served) {
         open_handles: Arc::default(),
         symlink_order: order,
         budget: crate::budget::AccountBudget::unshared(),
+        rates: crate::rate::AccountRates::unlimited(),
         stderr: None,
         moved: moved.clone(),
     };
@@ -559,4 +560,87 @@ async fn a_directory_handle_reads_a_big_folder_in_batches_to_the_end() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 1234);
+}
+
+/// A READ request of `len` bytes at `offset` on `handle`.
+fn read_request(id: u32, handle: &[u8], offset: u64, len: u32) -> Raw {
+    Raw::new(packet_type::READ, id)
+        .string(handle)
+        .u64(offset)
+        .u32(len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_grew_after_it_was_opened_is_read_whole_then_ends() {
+    let (fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
+    let path = fixture.home().join("f");
+    std::fs::write(&path, vec![1u8; 4096]).unwrap();
+    let handle = open(&mut client, 1, b"f", OpenFlags::READ).await;
+    // Grown by another writer once the handle exists: READ's buffer, sized
+    // by the file as it was opened, must grow to what the client asked.
+    let mut grown = vec![1u8; 4096];
+    grown.extend((0..100_000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&path, &grown).unwrap();
+    let mut got = Vec::new();
+    let mut id = 2;
+    loop {
+        send_raw(
+            &mut client,
+            read_request(id, &handle, got.len() as u64, 64 * 1024).bytes(),
+        )
+        .await;
+        match receive(&mut client).await {
+            Packet::Data(d) => {
+                assert_eq!(d.id, id);
+                assert!(!d.data.is_empty());
+                got.extend_from_slice(&d.data);
+            }
+            Packet::Status(s) => {
+                assert_eq!((s.id, s.status_code), (id, StatusCode::Eof));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        id += 1;
+    }
+    assert_eq!(got, grown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_sent_behind_writes_on_one_handle_see_them() {
+    let (_fixture, mut client, _session) = start(SymlinkOrder::TargetFirst).await;
+    let handle = open(&mut client, 1, b"f", rw_create()).await;
+    // WRITE, READ, WRITE, READ in one burst: each READ must see the WRITEs
+    // before it on the handle, whether it is answered on its lane or not.
+    let write = |id: u32, offset: u64, data: &[u8]| {
+        Raw::new(packet_type::WRITE, id)
+            .string(&handle)
+            .u64(offset)
+            .string(data)
+    };
+    let mut burst = Vec::new();
+    for request in [
+        write(2, 0, &[7u8; 3000]),
+        read_request(3, &handle, 0, 10_000),
+        write(4, 3000, &[8u8; 3000]),
+        read_request(5, &handle, 0, 10_000),
+    ] {
+        burst.extend_from_slice(&(request.bytes().len() as u32).to_be_bytes());
+        burst.extend_from_slice(request.bytes());
+    }
+    client.write_all(&burst).await.unwrap();
+    let mut reads = std::collections::BTreeMap::new();
+    for _ in 0..4 {
+        match receive(&mut client).await {
+            Packet::Status(s) => assert_eq!(s.status_code, StatusCode::Ok, "{s:?}"),
+            Packet::Data(d) => {
+                reads.insert(d.id, d.data);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(reads[&3], vec![7u8; 3000]);
+    let mut both = vec![7u8; 3000];
+    both.extend_from_slice(&[8u8; 3000]);
+    assert_eq!(reads[&5], both);
 }

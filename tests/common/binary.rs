@@ -96,6 +96,9 @@ pub struct Launch {
     /// Soft and hard RLIMIT_NOFILE for the server (through `prlimit`), so
     /// descriptor exhaustion is reachable in a test.
     pub open_files_limit: Option<u64>,
+    /// Run the server as this uid (and gid), through `setpriv`, with the
+    /// deployment folder given to it.
+    pub run_as: Option<u32>,
 }
 
 /// `sftpbox serve` running in a temp deployment; killed on drop.
@@ -147,15 +150,33 @@ impl ServedBinary {
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut command = match launch.open_files_limit {
-            Some(limit) => {
+        if let Some(uid) = launch.run_as {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{uid}"))
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let mut command = match (launch.open_files_limit, launch.run_as) {
+            (_, Some(uid)) => {
+                let mut c = Command::new(require_tool("setpriv"));
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(BIN);
+                c
+            }
+            (Some(limit), None) => {
                 let mut c = Command::new(require_tool("prlimit"));
                 c.arg(format!("--nofile={limit}:{limit}"))
                     .arg("--")
                     .arg(BIN);
                 c
             }
-            None => Command::new(BIN),
+            (None, None) => Command::new(BIN),
         };
         command
             .current_dir(dir.path())

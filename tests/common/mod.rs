@@ -53,6 +53,11 @@ pub struct AccountSpec {
     pub max_files: Option<u64>,
     pub readonly: bool,
     pub commands: Vec<String>,
+    /// `upload_rate` and `download_rate` as written in accounts.toml.
+    pub upload_rate: Option<String>,
+    pub download_rate: Option<String>,
+    /// More lines of the account's table, as written.
+    pub extra: Vec<String>,
 }
 
 impl AccountSpec {
@@ -66,7 +71,23 @@ impl AccountSpec {
             max_files: None,
             readonly: false,
             commands: Vec::new(),
+            upload_rate: None,
+            download_rate: None,
+            extra: Vec::new(),
         }
+    }
+
+    /// `upload_rate = "{upload}"` and `download_rate = "{download}"`.
+    pub fn rates(mut self, upload: &str, download: &str) -> AccountSpec {
+        self.upload_rate = Some(upload.to_owned());
+        self.download_rate = Some(download.to_owned());
+        self
+    }
+
+    /// Adds `line` (`key = value`) to the account's table.
+    pub fn with(mut self, line: &str) -> AccountSpec {
+        self.extra.push(line.to_owned());
+        self
     }
 
     pub fn quota(mut self, bytes: u64) -> AccountSpec {
@@ -163,6 +184,7 @@ impl TestServer {
             accounts_path: base.join("accounts.toml"),
             homes: base.join("homes"),
             host_keys,
+            proxy_protocol_from: Vec::new(),
         };
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
@@ -378,6 +400,62 @@ impl TestServer {
         run_with_stdin(self.scp_command(args), b"")
     }
 
+    /// The OpenSSH `ssh` command line that rsync's `-e` and git's
+    /// `GIT_SSH_COMMAND` run: this server's options and the client key
+    /// (the words hold no spaces: temp paths).
+    pub fn ssh_line(&self) -> String {
+        let mut words = vec![require_tool("ssh").display().to_string()];
+        words.extend(self.openssh_options("-p"));
+        words.extend(["-o".into(), "BatchMode=yes".into(), "-i".into()]);
+        words.push(self.client_key().display().to_string());
+        words.join(" ")
+    }
+
+    /// The real `rsync` client over [`ssh_line`](Self::ssh_line), under the
+    /// harness's client timeout, run in the client's folder
+    /// ([`local`](Self::local)); remote paths as `alice@127.0.0.1:path`.
+    pub fn rsync_command(&self, args: &[&str]) -> Command {
+        let mut cmd = process::with_timeout(&require_tool("rsync"), &self.local(""));
+        cmd.arg("-e").arg(self.ssh_line()).args(args);
+        cmd
+    }
+
+    /// Runs [`rsync_command`](Self::rsync_command) to the end.
+    pub fn rsync(&self, args: &[&str]) -> Output {
+        self.rsync_command(args).output().unwrap()
+    }
+
+    /// The real `git` client in `dir`, reaching this server through
+    /// [`ssh_line`](Self::ssh_line), with no system or user configuration
+    /// of the host (its HOME is the deployment folder) and a fixed author.
+    pub fn git_command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = process::with_timeout(&require_tool("git"), dir);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", self.dir.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_SSH_COMMAND", self.ssh_line())
+            .env("GIT_AUTHOR_NAME", "Alice")
+            .env("GIT_AUTHOR_EMAIL", "alice@example.org")
+            .env("GIT_COMMITTER_NAME", "Alice")
+            .env("GIT_COMMITTER_EMAIL", "alice@example.org")
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "advice.detachedHead=false",
+            ])
+            .args(args);
+        cmd
+    }
+
+    /// Runs [`git_command`](Self::git_command) to the end.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Output {
+        self.git_command(dir, args).output().unwrap()
+    }
+
     /// Runs an OpenSSH `sftp -b -` batch as `user` logging in with `password`.
     pub fn sftp_batch_password(&self, user: &str, password: &str, script: &str) -> Output {
         let sftp = require_tool("sftp");
@@ -476,9 +554,19 @@ fn accounts_toml(accounts: &[AccountSpec], public_key: &str) -> String {
         if a.readonly {
             text.push_str("readonly = true\n");
         }
+        if let Some(rate) = &a.upload_rate {
+            text.push_str(&format!("upload_rate = \"{rate}\"\n"));
+        }
+        if let Some(rate) = &a.download_rate {
+            text.push_str(&format!("download_rate = \"{rate}\"\n"));
+        }
         if !a.commands.is_empty() {
             let list: Vec<String> = a.commands.iter().map(|c| format!("\"{c}\"")).collect();
             text.push_str(&format!("commands = [{}]\n", list.join(", ")));
+        }
+        for line in &a.extra {
+            text.push_str(line);
+            text.push('\n');
         }
         text.push('\n');
     }

@@ -71,6 +71,8 @@ impl Fixture {
             command_timeout: Duration::from_secs(20),
             pty: false,
             moved: Default::default(),
+            rates: crate::rate::AccountRates::unlimited(),
+            programs: Default::default(),
         };
         Fixture {
             _dir: dir,

@@ -3,22 +3,29 @@
 //! `unsafe` block (`CommandExt::pre_exec` and the libc calls it makes).
 //!
 //! Everything that allocates (paths as `CString`s, the Landlock ruleset fd,
-//! the environment) was built in the parent by `plan.rs`; here nothing
-//! allocates, locks or touches Rust's runtime. The steps, in order:
+//! the view's mount options, the environment) was built in the parent by
+//! `plan.rs`; here nothing allocates, locks or touches Rust's runtime. The
+//! steps, in order:
 //!
 //! 1. `setsid`: own session and process group, no controlling terminal;
-//! 2. `unshare` mount, network, IPC, UTS and pid namespaces;
-//! 3. the mount plan: private `/`, a tmpfs root, read-only binds of the
-//!    system directories, three device nodes, the home's copied mount
-//!    attached with `move_mount`, private and `nosuid,nodev,noexec`;
-//!    `pivot_root`, detach the old root, remount `/` read-only, and
-//!    `fchdir` into the home through that mount's descriptor;
-//! 4. `fork`: this process stays outside as the *supervisor* (it closes
+//! 2. without root, a user namespace first (the server's ids mapped to
+//!    themselves), `/dev/fuse` opened in it and sent to the server over
+//!    the plan's socket; then `unshare` mount, network, IPC, UTS and pid
+//!    namespaces;
+//! 3. private `/`; the view (FUSE, `fd=` that `/dev/fuse`) mounted
+//!    `nosuid,nodev,noexec` on the stage, and one byte to the server, which
+//!    then answers the kernel's requests for it;
+//! 4. the mount plan over the view's reserved names: read-only binds of
+//!    the system directories, the `/etc` and `/dev` scaffolds, `/tmp`;
+//!    `pivot_root` into the view, detach the old root, `chdir("/")`, and
+//!    the Landlock rule for everything beneath the view's root;
+//! 5. `fork`: this process stays outside as the *supervisor* (it closes
 //!    every fd but the kill switch, waits, and relays the exit status or
 //!    signal; see [`supervise`]); its child is
 //!    pid 1 of the new pid namespace, so when it ends the kernel kills
 //!    everything left in the namespace, `setsid` escapees included;
-//! 5. in that child: rlimits, `setgroups(0)`/`setresgid`/`setresuid`,
+//! 6. in that child: `/proc` of its pid namespace, rlimits,
+//!    `setgroups(0)`/`setresgid`/`setresuid`,
 //!    `PR_SET_PDEATHSIG` (after the uid change, which clears it),
 //!    `PR_SET_NO_NEW_PRIVS`, `landlock_restrict_self`, then `exec`.
 //!
@@ -26,28 +33,31 @@
 //! the OS error, so the parent can say which layer could not be set up.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::plan::{Plan, Step};
 
 /// The steps, by number, as the parent names them in a refusal message.
-pub(super) const STEP_NAMES: [&str; 14] = [
+pub(super) const STEP_NAMES: [&str; 17] = [
     "setsid",
     "namespaces",
     "private mounts",
-    "tmpfs root",
-    "bind mounts",
+    "view",
+    "mounts",
     "pivot_root",
-    "read-only root",
-    "home directory",
+    "landlock rule for the view",
+    "proc",
     "rlimits",
     "fork",
     "uid/gid drop",
     "parent-death signal",
     "no_new_privs",
     "landlock",
+    "cgroup",
+    "user namespace (unprivileged user namespaces may be off: sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone or kernel.apparmor_restrict_unprivileged_userns)",
+    "view: /dev/fuse in the user namespace (programs need the server's uid to be able to open /dev/fuse, mode 0666 as Debian gives it, or root for the box's view of the home)",
 ];
 
 /// `RLIM_INFINITY`, as the `u64` the plan stores.
@@ -57,10 +67,10 @@ const UNLIMITED: u64 = u64::MAX;
 pub(super) fn install(command: &mut Command, plan: Plan) {
     let hook = move || apply(&plan);
     // SAFETY: `apply` runs in the forked child before exec and only calls
-    // async-signal-safe syscalls (setsid, unshare, mount, move_mount, mkdir,
-    // open, close, symlink, chdir, fchdir, pivot_root, umount2, setrlimit, fork, waitpid,
+    // async-signal-safe syscalls (setsid, unshare, mount, mkdir, open, close,
+    // symlink, chdir, pivot_root, umount2, landlock_add_rule, setrlimit, fork, waitpid,
     // close_range, dup2, pidfd_open, poll, _exit, signal, kill, getpid, prctl, setgroups,
-    // setresgid, setresuid, landlock_restrict_self, write) on pointers to
+    // setresgid, setresuid, landlock_restrict_self, write, dup3, sendmsg) on pointers to
     // `CString`s and fds owned by `plan`, which outlives the hook; it never
     // allocates, locks, or unwinds (every path returns or `_exit`s).
     unsafe {
@@ -88,6 +98,16 @@ fn check(ret: libc::c_long, report: RawFd, step: u8) -> io::Result<()> {
     }
 }
 
+/// `LANDLOCK_RULE_PATH_BENEATH` (linux/landlock.h).
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+
+/// `struct landlock_path_beneath_attr` (linux/landlock.h), packed.
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
 #[allow(clippy::too_many_lines)]
 fn apply(plan: &Plan) -> io::Result<()> {
     let report = plan.report.as_raw_fd();
@@ -95,6 +115,11 @@ fn apply(plan: &Plan) -> io::Result<()> {
     // or a local of this frame, every fd is owned by `plan`.
     unsafe {
         check(libc::setsid().into(), report, 0)?;
+        join_cgroups(plan, report)?;
+        if let Some(maps) = &plan.user_ns {
+            enter_user_namespace(maps, report)?;
+            pass_device(plan, report)?;
+        }
         let flags = libc::CLONE_NEWNS
             | libc::CLONE_NEWNET
             | libc::CLONE_NEWIPC
@@ -117,13 +142,20 @@ fn apply(plan: &Plan) -> io::Result<()> {
         )?;
         check(
             libc::mount(
-                c"tmpfs".as_ptr(),
+                c"sftpbox".as_ptr(),
                 plan.stage.as_ptr(),
-                c"tmpfs".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                plan.tmpfs_data.as_ptr().cast(),
+                c"fuse".as_ptr(),
+                plan.view_flags,
+                plan.view_data.as_ptr().cast(),
             )
             .into(),
+            report,
+            3,
+        )?;
+        // The server waits for this byte before it reads the device.
+        let byte = [1_u8];
+        check(
+            libc::write(plan.mounted.as_raw_fd(), byte.as_ptr().cast(), 1) as libc::c_long,
             report,
             3,
         )?;
@@ -159,7 +191,21 @@ fn apply(plan: &Plan) -> io::Result<()> {
                         libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
                     }
                 }
-                Step::AttachHome { target, flags } => attach_home(plan, target, *flags),
+                Step::Tmpfs {
+                    target,
+                    data,
+                    flags,
+                } => libc::mount(
+                    c"tmpfs".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    *flags,
+                    data.as_ptr().cast(),
+                ),
+                Step::Remount { target, flags } => {
+                    let remount = libc::MS_REMOUNT | libc::MS_BIND | flags;
+                    libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
+                }
             };
             if ret < 0 {
                 let err = failed(report, 4);
@@ -174,14 +220,21 @@ fn apply(plan: &Plan) -> io::Result<()> {
         check(libc::syscall(libc::SYS_pivot_root, dot, dot), report, 5)?;
         check(libc::umount2(dot, libc::MNT_DETACH).into(), report, 5)?;
         check(libc::chdir(root).into(), report, 5)?;
-        let read_only =
-            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-        check(
-            libc::mount(none, root, none, read_only, std::ptr::null()).into(),
-            report,
-            6,
-        )?;
-        check(libc::fchdir(plan.home.as_raw_fd()).into(), report, 7)?;
+        let view_root = libc::open(root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC);
+        check(view_root.into(), report, 6)?;
+        let rule = PathBeneathAttr {
+            allowed_access: plan.root_access,
+            parent_fd: view_root,
+        };
+        let added = libc::syscall(
+            libc::SYS_landlock_add_rule,
+            plan.ruleset.as_raw_fd(),
+            LANDLOCK_RULE_PATH_BENEATH,
+            std::ptr::from_ref(&rule),
+            0_u32,
+        );
+        libc::close(view_root);
+        check(added, report, 6)?;
         set_limit(libc::RLIMIT_CORE, 0, report)?;
 
         let pid = libc::fork();
@@ -193,7 +246,20 @@ fn apply(plan: &Plan) -> io::Result<()> {
         }
 
         // pid 1 of the new pid namespace, soon the program.
-        set_limit(libc::RLIMIT_FSIZE, plan.limits.file_size_bytes, report)?;
+        let proc_mounted = libc::mount(
+            c"proc".as_ptr(),
+            plan.proc_target.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            plan.proc_data.as_ptr().cast(),
+        );
+        // In a user namespace the kernel refuses a new `/proc` where the
+        // host's is partly covered (a container's): `/proc` stays empty,
+        // which hides more, never less.
+        let refused_in_user_ns = plan.user_ns.is_some() && *libc::__errno_location() == libc::EPERM;
+        if proc_mounted < 0 && !refused_in_user_ns {
+            return Err(failed(report, 7));
+        }
         set_limit(libc::RLIMIT_CPU, plan.limits.cpu_seconds, report)?;
         set_limit(libc::RLIMIT_AS, plan.limits.address_space_bytes, report)?;
         set_limit(libc::RLIMIT_NPROC, plan.limits.processes, report)?;
@@ -228,45 +294,6 @@ fn apply(plan: &Plan) -> io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// `MOVE_MOUNT_F_EMPTY_PATH` (linux/mount.h): the source is the descriptor
-/// itself.
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x0000_0004;
-
-/// Attaches the home's copied mount on `target` (a directory of the new
-/// root), makes it private (the copy may share propagation with the
-/// host's mount, as the bind of a shared mount would) and remounts it with
-/// `flags`. Returns what the last failing call returned, or 0.
-fn attach_home(plan: &Plan, target: &std::ffi::CString, flags: libc::c_ulong) -> libc::c_int {
-    let none = std::ptr::null::<libc::c_char>();
-    // SAFETY: see `install`; `target` and the empty path are `CStr`s that
-    // outlive the calls, the descriptor is owned by `plan`.
-    unsafe {
-        let moved = libc::syscall(
-            libc::SYS_move_mount,
-            plan.home.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            target.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        );
-        if moved < 0 {
-            return -1;
-        }
-        let private = libc::mount(
-            none,
-            target.as_ptr(),
-            none,
-            libc::MS_PRIVATE,
-            std::ptr::null(),
-        );
-        if private < 0 {
-            return private;
-        }
-        let remount = libc::MS_REMOUNT | libc::MS_BIND | flags;
-        libc::mount(none, target.as_ptr(), none, remount, std::ptr::null())
-    }
 }
 
 /// `setrlimit(resource, value)`, soft = hard, except CPU whose hard limit
@@ -359,5 +386,89 @@ fn supervise(child: libc::pid_t, kill_switch: RawFd) -> ! {
             libc::_exit(128 + signal);
         }
         libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Joins the account's cgroups: `0` (this process) into each
+/// `cgroup.procs` the plan holds open, before anything else is started.
+fn join_cgroups(plan: &Plan, report: RawFd) -> io::Result<()> {
+    for procs in &plan.cgroup_procs {
+        // SAFETY: a one-byte write from a static buffer to an fd the plan owns.
+        let written = unsafe { libc::write(procs.as_raw_fd(), c"0".as_ptr().cast(), 1) };
+        if written != 1 {
+            return Err(failed(report, 14));
+        }
+    }
+    Ok(())
+}
+
+/// Makes a user namespace in which this process keeps its uid and gid
+/// (each mapped to itself, `setgroups` denied, as an unprivileged process
+/// may map only itself) and holds the capabilities the next steps need.
+fn enter_user_namespace(maps: &super::plan::UserMaps, report: RawFd) -> io::Result<()> {
+    // SAFETY: see `install`; the paths and contents are `CStr`s the plan
+    // owns, the buffers outlive the calls.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWUSER).into(), report, 15)?;
+        let files: [(&std::ffi::CStr, &std::ffi::CStr); 3] = [
+            (c"/proc/self/setgroups", c"deny"),
+            (c"/proc/self/uid_map", maps.uid_map.as_c_str()),
+            (c"/proc/self/gid_map", maps.gid_map.as_c_str()),
+        ];
+        for (path, text) in files {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(failed(report, 15));
+            }
+            let len = text.to_bytes().len();
+            let written = libc::write(fd, text.as_ptr().cast(), len);
+            libc::close(fd);
+            if usize::try_from(written).ok() != Some(len) {
+                return Err(failed(report, 15));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Without root: opens `/dev/fuse` in this (new) user namespace, where
+/// the kernel will take it for the view's mount, puts it on the number the
+/// mount options name (the plan's placeholder) and sends it to the server
+/// with one byte, so that it can answer the kernel for the view.
+fn pass_device(plan: &Plan, report: RawFd) -> io::Result<()> {
+    let Some(socket) = &plan.pass_device else {
+        return Ok(());
+    };
+    // SAFETY: see `install`; a static path, fds the plan owns.
+    unsafe {
+        let opened = libc::open(c"/dev/fuse".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        check(opened.into(), report, 16)?;
+        let placed = libc::dup3(opened, plan.device.as_raw_fd(), libc::O_CLOEXEC);
+        libc::close(opened);
+        check(placed.into(), report, 16)?;
+    }
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    let fds = [plan.device.as_fd()];
+    if !control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(failed(report, 16));
+    }
+    let byte = [1_u8];
+    loop {
+        match rustix::net::sendmsg(
+            socket,
+            &[io::IoSlice::new(&byte)],
+            &mut control,
+            rustix::net::SendFlags::NOSIGNAL,
+        ) {
+            Ok(1) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Ok(_) => return Err(failed(report, 16)),
+            Err(err) => {
+                // rustix leaves `errno` alone: record the step, return its error.
+                let _ = failed(report, 16);
+                return Err(io::Error::from(err));
+            }
+        }
     }
 }

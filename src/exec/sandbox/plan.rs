@@ -1,49 +1,54 @@
 //! The sandbox [`Plan`], built in the parent where allocating is allowed:
-//! the Landlock ruleset fd, a detached copy of the home's mount, the mount
-//! plan as `CString`s, the resource limits and the uid to run as.
-//! `child.rs` only executes it.
+//! the Landlock ruleset fd, the `/dev/fuse` descriptor and mount options of
+//! the view, the mount plan as `CString`s, the resource limits, the
+//! account's cgroups and the uid to run as (the account's sandbox uid; the
+//! view's mount names the same ids as its `user_id`/`group_id`, and the
+//! home's files are theirs). `child.rs` only executes it. Without root the
+//! child opens `/dev/fuse` itself, in its user namespace (the only place
+//! the kernel takes it from for a mount there), and sends it back on the
+//! plan's socket; its ids are then the server's own.
 //!
-//! The home comes from the jail as a descriptor ([`Jail::home_dir_fd`]),
-//! never as a host path: `open_tree(OPEN_TREE_CLONE)` copies its mount from
-//! that descriptor, the child attaches the copy inside its own mount
-//! namespace with `move_mount` and enters it with `fchdir`, and the
-//! Landlock rule for the home is made from the same descriptor.
+//! The program's root is the view (`view.rs`): the home served through the
+//! jail over FUSE. The plan lists the names the view reserves at its root
+//! for the system ([`Reserved`]) and what is mounted on them: the system
+//! directories bound read-only, small read-only tmpfs scaffolds for `/etc`
+//! (the files a dynamic linker reads) and `/dev` (five device nodes, links
+//! into `/proc/self/fd`), a private fixed-size `/tmp`, and `/proc` of the
+//! program's own pid namespace, mounted by pid 1.
 //!
 //! Landlock (hard requirement ABI 6, best effort up to ABI 10): read and
 //! execute beneath the system directories a program needs; read, write and
-//! truncate on three device nodes; everything on the home except Execute,
-//! making devices, FIFOs and sockets, and device ioctls (read-only homes:
-//! read only); no TCP (no port rule); signals and abstract sockets scoped
-//! to the sandbox. Rules bind inodes, so they hold after the bind mounts.
+//! truncate on the device nodes; beneath the view's root (added by the
+//! child once it is mounted) everything except Execute, making devices,
+//! FIFOs and sockets, and device ioctls (read-only accounts: read only); no
+//! TCP (no port rule); signals and abstract sockets scoped to the sandbox.
+//! Rules bind inodes, so they hold after the bind mounts.
 
 use std::ffi::CString;
 use std::io::{PipeReader, PipeWriter};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope, path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope, path_beneath_rules,
 };
-use rustix::mount::OpenTreeFlags;
+use rustix::fs::OFlags;
 
+use super::cgroup::{AccountCgroup, ProgramLimits};
+use super::view::Reserved;
 use crate::exec::ExecContext;
-#[cfg(doc)]
-use crate::jail::Jail;
+use crate::jail::{Stat, VirtualPath};
 
 /// Where the new root is assembled, inside the child's private mount
-/// namespace only (the host's `/tmp` is not touched; the home is attached
-/// from its copied mount, not by path, so a home under `/tmp` still works).
+/// namespace only (the host's `/tmp` is not touched: the view is mounted
+/// over it there).
 const STAGE_DIR: &str = "/tmp";
 
-/// Size of the tmpfs root: it holds only empty directories, empty files
-/// and symlinks, and is read-only once assembled.
-const TMPFS_DATA: &str = "size=64k,nr_inodes=64,mode=0755";
-
 /// System directories bound read-only (and given read+execute) when they
-/// are real directories; when they are symlinks (merged /usr), the same
-/// symlink is made in the new root.
+/// are real directories; when they are symlinks (merged /usr), the view
+/// shows the same symlink at its root.
 const SYSTEM_DIRS: [&str; 7] = [
     "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 ];
@@ -60,14 +65,32 @@ const DEVICES: [&str; 5] = [
     "/dev/urandom",
 ];
 
+/// Links of `/dev` into the program's own `/proc`.
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+];
+
+/// The tmpfs under `/etc` and `/dev`: mount points and links only,
+/// read-only once assembled.
+const SCAFFOLD_DATA: &str = "size=16k,nr_inodes=32,mode=0755";
+
+/// The program's private `/tmp`: a fixed size, gone with the program,
+/// not counted in the quota.
+pub(super) const TMP_DATA: &str = "size=16m,nr_inodes=1024,mode=1777";
+
+/// `/proc` of the program's own pid namespace, its processes only
+/// (`subset=pid`: no `/proc/sys`, no host-wide files).
+const PROC_DATA: &str = "subset=pid,hidepid=invisible";
+
 /// The unprivileged uid and gid a root server drops to (`nobody`).
 pub(super) const SANDBOX_ID: u32 = 65534;
 
 /// Resource limits of the program (`u64::MAX`: unlimited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Limits {
-    /// `RLIMIT_FSIZE`: the quota left when the command starts.
-    pub file_size_bytes: u64,
     /// `RLIMIT_CPU` soft limit (the hard limit is one second more).
     pub cpu_seconds: u64,
     /// `RLIMIT_AS`.
@@ -80,16 +103,29 @@ pub(super) struct Limits {
 }
 
 impl Limits {
-    /// The defaults, with `RLIMIT_FSIZE` = `file_size_bytes`.
-    pub(super) fn with_file_size(file_size_bytes: u64) -> Limits {
+    /// Processes from the account's limits, and its memory as each
+    /// process's address space unless a cgroup bounds the memory
+    /// (`in_cgroup`).
+    pub(super) fn for_account(account: &ProgramLimits, in_cgroup: bool) -> Limits {
         Limits {
-            file_size_bytes,
             cpu_seconds: 60,
-            address_space_bytes: 1 << 30,
-            processes: 64,
+            address_space_bytes: if in_cgroup {
+                u64::MAX
+            } else {
+                account.memory_bytes
+            },
+            processes: account.processes,
             open_files: 256,
         }
     }
+}
+
+/// The id maps of a user namespace, as written to `/proc/self/*_map`.
+pub(super) struct UserMaps {
+    /// `uid_map`: the server's uid, mapped to itself.
+    pub uid_map: CString,
+    /// `gid_map`: the server's gid, mapped to itself.
+    pub gid_map: CString,
 }
 
 /// One mount-plan step, paths absolute in the host's view (under the stage).
@@ -100,52 +136,81 @@ pub(super) enum Step {
     MakeFile(CString),
     /// `symlink(target, link)`.
     Symlink {
-        /// What the link points to, as on the host.
+        /// What the link points to.
         target: CString,
         /// The link in the new root.
         link: CString,
     },
     /// Bind `source` on `target`, then remount it with `flags`.
     Bind {
-        /// The host path (or `/proc/self/fd/N`).
+        /// The host path.
         source: CString,
         /// The mount point in the new root.
         target: CString,
         /// `MS_RDONLY`, `MS_NOSUID`, ... for the remount.
         flags: libc::c_ulong,
     },
-    /// Attach the copy of the home's mount ([`Plan::home`]) on `target`,
-    /// make it private, then remount it with `flags`.
-    AttachHome {
+    /// Mount a tmpfs with `data` and `flags` on `target`.
+    Tmpfs {
         /// The mount point in the new root.
         target: CString,
-        /// `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC` and, for read-only
-        /// accounts, `MS_RDONLY`.
+        /// Its size, inodes and mode.
+        data: CString,
+        /// `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC`.
+        flags: libc::c_ulong,
+    },
+    /// Change the flags of the mount on `target` (`MS_RDONLY` once a
+    /// scaffold is assembled).
+    Remount {
+        /// The mount point.
+        target: CString,
+        /// The new flags.
         flags: libc::c_ulong,
     },
 }
 
 /// Everything the child needs, prepared in the parent.
 pub(super) struct Plan {
-    /// The Landlock ruleset to restrict the program with.
+    /// The Landlock ruleset to restrict the program with (system folders
+    /// and devices; the view's root is added by the child, see
+    /// [`Plan::root_access`]).
     pub ruleset: OwnedFd,
-    /// A detached copy of the home's mount (`open_tree` with
-    /// `OPEN_TREE_CLONE`, close-on-exec): the child attaches it in its own
-    /// mount namespace and then `fchdir`s into it.
-    pub home: OwnedFd,
-    /// Where the tmpfs root is mounted before `pivot_root`.
+    /// The Landlock rights on everything beneath the view's root, which
+    /// only exists once the child has mounted it.
+    pub root_access: u64,
+    /// A copy of the server's `/dev/fuse` descriptor, close-on-exec; its
+    /// number is in [`Plan::view_data`]. Without root a placeholder, which
+    /// the child replaces (same number) with the `/dev/fuse` it opens in
+    /// its user namespace.
+    pub device: OwnedFd,
+    /// Without root: the child's end of the socket on which it sends that
+    /// descriptor to the server.
+    pub pass_device: Option<OwnedFd>,
+    /// The view's mount options (`fd=N,rootmode=...`).
+    pub view_data: CString,
+    /// The view's mount flags: `nosuid,nodev,noexec`, and `ro` for
+    /// read-only accounts.
+    pub view_flags: libc::c_ulong,
+    /// One byte here tells the server the view is mounted and it may
+    /// start answering.
+    pub mounted: PipeWriter,
+    /// Where the view is mounted before `pivot_root`.
     pub stage: CString,
-    /// tmpfs mount options.
-    pub tmpfs_data: CString,
-    /// The mount plan, in order.
+    /// The mount plan over the view's reserved names, in order.
     pub steps: Vec<Step>,
-    /// The home's path inside the new root: where it is attached, and the
-    /// program's `HOME`.
-    pub home_inside: CString,
+    /// Where pid 1 mounts its `/proc`, after `pivot_root`.
+    pub proc_target: CString,
+    /// `/proc`'s mount options.
+    pub proc_data: CString,
     /// Resource limits.
     pub limits: Limits,
     /// `(uid, gid)` to switch to, `None` when not running as root.
     pub ids: Option<(u32, u32)>,
+    /// `cgroup.procs` of the account's cgroup in each hierarchy: the child
+    /// writes itself there first. Empty without cgroups.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// A user namespace to make first, on a server that is not root.
+    pub user_ns: Option<UserMaps>,
     /// A failing step writes its number here.
     pub report: PipeWriter,
     /// Read end of the kill switch: when the parent closes the write end,
@@ -153,25 +218,44 @@ pub(super) struct Plan {
     pub kill_switch: PipeReader,
 }
 
+/// Where the server's `/dev/fuse` comes from.
+pub(super) enum Device {
+    /// Opened by the server (root).
+    Opened(OwnedFd),
+    /// To be received on this socket from the child, which opens it in its
+    /// user namespace (not root).
+    Passed(OwnedFd),
+}
+
+/// What the server keeps to serve the view of one run.
+pub(super) struct Serving {
+    /// `/dev/fuse`, or where it will come from.
+    pub device: Device,
+    /// Gets a byte once the child has mounted the view.
+    pub mounted: PipeReader,
+    /// The names at the view's root that are the system's.
+    pub reserved: Vec<Reserved>,
+}
+
 impl Plan {
     /// One line per mount step, for refusal messages.
     pub(super) fn describe_steps(&self) -> Vec<String> {
+        let shown = |path: &CString| {
+            let text = path.to_string_lossy();
+            text.strip_prefix(STAGE_DIR)
+                .map_or_else(|| text.to_string(), str::to_owned)
+        };
         self.steps
             .iter()
             .map(|step| match step {
-                Step::MakeDir(path) => format!("mkdir {}", path.to_string_lossy()),
-                Step::MakeFile(path) => format!("create {}", path.to_string_lossy()),
-                Step::Symlink { link, .. } => format!("symlink {}", link.to_string_lossy()),
+                Step::MakeDir(path) => format!("mkdir {}", shown(path)),
+                Step::MakeFile(path) => format!("create {}", shown(path)),
+                Step::Symlink { link, .. } => format!("symlink {}", shown(link)),
                 Step::Bind { source, target, .. } => {
-                    format!(
-                        "bind {} on {}",
-                        source.to_string_lossy(),
-                        target.to_string_lossy()
-                    )
+                    format!("bind {} on {}", source.to_string_lossy(), shown(target))
                 }
-                Step::AttachHome { target, .. } => {
-                    format!("attach the home on {}", target.to_string_lossy())
-                }
+                Step::Tmpfs { target, .. } => format!("tmpfs on {}", shown(target)),
+                Step::Remount { target, .. } => format!("remount {}", shown(target)),
             })
             .collect()
     }
@@ -182,55 +266,93 @@ pub(super) fn build(
     ctx: &ExecContext,
     report: PipeWriter,
     kill_switch: PipeReader,
-) -> Result<Plan, String> {
-    if !rustix::process::geteuid().is_root() {
+    cgroup: Option<&AccountCgroup>,
+) -> Result<(Plan, Serving), String> {
+    if ctx.jail.is_on_object_storage() {
         return Err(
-            "the namespace sandbox needs root (user namespaces are not implemented)".into(),
+            "this account's home is on object storage; external programs need a home on a local disk (the built-ins and scp work)".into(),
         );
     }
-    let home = ctx.jail.home_dir_fd().ok_or(
-        "this account's home is on object storage; external programs need a home on a local disk (the built-ins and scp work)",
-    )?;
+    let is_root = rustix::process::geteuid().is_root();
     let readonly = ctx.jail.is_readonly();
-    let home_stat = rustix::fs::fstat(home).map_err(|err| format!("home: {err}"))?;
+    let home_stat = ctx
+        .jail
+        .lstat(&VirtualPath::root())
+        .map_err(|err| format!("home: {err}"))?;
     // A home removed while the session is open would be an empty,
     // unlinked directory; nothing runs in it.
-    if home_stat.st_nlink == 0 {
+    if home_stat.nlink == 0 {
         return Err("home: it has been removed".into());
     }
-    // Not a bind from a path in the child: the descriptor names a mount of
-    // our namespace, which a bind in the child's namespace refuses; a
-    // detached copy can be attached there.
-    let home_tree = rustix::mount::open_tree(
-        home,
-        "",
-        OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_EMPTY_PATH,
-    )
-    .map_err(|err| format!("home: {err}"))?;
-    let home_name = if is_plain_name(&ctx.account) {
-        ctx.account.as_str()
+    let ids = if is_root {
+        run_as(&home_stat, ctx.programs.uid)
     } else {
-        "user"
+        (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
     };
-    let home_inside = format!("/home/{home_name}");
+    // The kernel mounts FUSE only from a `/dev/fuse` opened in the mount's
+    // user namespace: a root server opens it here; without root the child
+    // opens it inside its own user namespace, puts it on the number of
+    // `child_device` (a placeholder until then) and sends it back.
+    let (device, child_device, pass_device) = if is_root {
+        let device = rustix::fs::open(
+            "/dev/fuse",
+            OFlags::RDWR | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|err| format!("view: /dev/fuse: {err}"))?;
+        let child_device = rustix::io::fcntl_dupfd_cloexec(&device, 3)
+            .map_err(|err| format!("view: /dev/fuse: {err}"))?;
+        (Device::Opened(device), child_device, None)
+    } else {
+        let placeholder = rustix::fs::open(
+            "/dev/null",
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|err| format!("view: /dev/null: {err}"))?;
+        let child_device = rustix::io::fcntl_dupfd_cloexec(&placeholder, 3)
+            .map_err(|err| format!("view: {err}"))?;
+        let (server_end, child_end) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|err| format!("view: socketpair: {err}"))?;
+        (Device::Passed(server_end), child_device, Some(child_end))
+    };
+    let view_data = format!(
+        "fd={},rootmode=40000,user_id={},group_id={},default_permissions,allow_other",
+        child_device.as_raw_fd(),
+        ids.0,
+        ids.1
+    );
+    let (mounted_reader, mounted_writer) = std::io::pipe().map_err(|err| format!("view: {err}"))?;
 
+    let mut reserved = Vec::new();
     let mut system = Vec::new();
     let mut steps = Vec::new();
     let staged = |path: &str| cstring(&format!("{STAGE_DIR}{path}"));
+    let name_of = |path: &str| path.trim_start_matches('/').as_bytes().to_vec();
+    let mount_point = |path: &str| Reserved {
+        name: name_of(path),
+        link: None,
+    };
     let ro = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
     for dir in SYSTEM_DIRS {
         match std::fs::symlink_metadata(dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let target = std::fs::read_link(dir).map_err(|err| format!("{dir}: {err}"))?;
-                steps.push(Step::Symlink {
-                    target: path_cstring(&target)?,
-                    link: staged(dir)?,
+                reserved.push(Reserved {
+                    name: name_of(dir),
+                    link: Some(target.as_os_str().as_bytes().to_vec()),
                 });
             }
             Ok(meta) if meta.is_dir() => {
-                steps.push(Step::MakeDir(staged(dir)?));
+                reserved.push(mount_point(dir));
                 steps.push(Step::Bind {
                     source: cstring(dir)?,
                     target: staged(dir)?,
@@ -241,7 +363,21 @@ pub(super) fn build(
             _ => {}
         }
     }
-    steps.push(Step::MakeDir(staged("/etc")?));
+    reserved.push(mount_point("/etc"));
+    let scaffold = |path: &str| -> Result<Step, String> {
+        Ok(Step::Tmpfs {
+            target: staged(path)?,
+            data: cstring(SCAFFOLD_DATA)?,
+            flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        })
+    };
+    let sealed = |path: &str| -> Result<Step, String> {
+        Ok(Step::Remount {
+            target: staged(path)?,
+            flags: libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        })
+    };
+    steps.push(scaffold("/etc")?);
     for path in ETC_PATHS {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => steps.push(Step::MakeDir(staged(path)?)),
@@ -255,7 +391,9 @@ pub(super) fn build(
         });
         system.push(PathBuf::from(path));
     }
-    steps.push(Step::MakeDir(staged("/dev")?));
+    steps.push(sealed("/etc")?);
+    reserved.push(mount_point("/dev"));
+    steps.push(scaffold("/dev")?);
     let mut devices = Vec::new();
     for device in DEVICES
         .into_iter()
@@ -270,44 +408,82 @@ pub(super) fn build(
         });
         devices.push(PathBuf::from(device));
     }
-    steps.push(Step::MakeDir(staged("/home")?));
-    steps.push(Step::MakeDir(staged(&home_inside)?));
-    let mut home_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    if readonly {
-        home_flags |= libc::MS_RDONLY;
+    for (link, target) in DEV_LINKS {
+        steps.push(Step::Symlink {
+            target: cstring(target)?,
+            link: staged(link)?,
+        });
     }
-    steps.push(Step::AttachHome {
-        target: staged(&home_inside)?,
-        flags: home_flags,
+    steps.push(sealed("/dev")?);
+    reserved.push(mount_point("/proc"));
+    reserved.push(mount_point("/tmp"));
+    steps.push(Step::Tmpfs {
+        target: staged("/tmp")?,
+        data: cstring(TMP_DATA)?,
+        flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
     });
 
-    let ruleset = landlock_ruleset(&system, &devices, home, readonly, REQUIRED_LANDLOCK_ABI)
+    let ruleset = landlock_ruleset(&system, &devices, REQUIRED_LANDLOCK_ABI)
         .map_err(|err| format!("landlock: {err}"))?;
-    let remaining = match ctx.jail.quota().limit_bytes() {
-        Some(limit) => limit.saturating_sub(ctx.jail.quota().used_bytes()),
-        None => u64::MAX,
-    };
-    Ok(Plan {
+    let mut view_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    if readonly {
+        view_flags |= libc::MS_RDONLY;
+    }
+    let plan = Plan {
         ruleset,
-        home: home_tree,
+        root_access: root_access(readonly).bits(),
+        device: child_device,
+        view_data: cstring(&view_data)?,
+        view_flags,
+        mounted: mounted_writer,
         stage: cstring(STAGE_DIR)?,
-        tmpfs_data: cstring(TMPFS_DATA)?,
         steps,
-        home_inside: cstring(&home_inside)?,
-        limits: Limits::with_file_size(remaining),
-        ids: Some(run_as(&home_stat)),
+        proc_target: cstring("/proc")?,
+        proc_data: cstring(PROC_DATA)?,
+        limits: Limits::for_account(&ctx.programs.limits, cgroup.is_some()),
+        ids: is_root.then_some(ids),
+        cgroup_procs: cgroup
+            .map(|cgroup| {
+                cgroup
+                    .procs
+                    .iter()
+                    .map(|fd| fd.try_clone().map_err(|err| format!("cgroup: {err}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        user_ns: (!is_root).then(user_maps).transpose()?,
+        pass_device,
         report,
         kill_switch,
-    })
+    };
+    let serving = Serving {
+        device,
+        mounted: mounted_reader,
+        reserved,
+    };
+    Ok((plan, serving))
 }
 
-/// The home's owner when it is not root (a per-account uid), else `nobody`.
-fn run_as(home: &rustix::fs::Stat) -> (u32, u32) {
-    match (home.st_uid, home.st_gid) {
-        (0, _) => (SANDBOX_ID, SANDBOX_ID),
-        (uid, 0) => (uid, SANDBOX_ID),
+/// The account's sandbox uid, unless an administrator gave the home to
+/// someone else than root or `nobody` (then that owner, as before uids
+/// were per account).
+fn run_as(home: &Stat, account_uid: u32) -> (u32, u32) {
+    match (home.uid, home.gid) {
+        (0 | SANDBOX_ID, _) => (account_uid, account_uid),
+        (uid, 0) => (uid, account_uid),
         (uid, gid) => (uid, gid),
     }
+}
+
+/// The server's own ids, each mapped to itself.
+fn user_maps() -> Result<UserMaps, String> {
+    let uid = rustix::process::geteuid().as_raw();
+    let gid = rustix::process::getegid().as_raw();
+    Ok(UserMaps {
+        uid_map: cstring(&format!("{uid} {uid} 1\n"))?,
+        gid_map: cstring(&format!("{gid} {gid} 1\n"))?,
+    })
 }
 
 /// The Landlock ABI a kernel must offer in full: 6 brings network and
@@ -315,16 +491,12 @@ fn run_as(home: &rustix::fs::Stat) -> (u32, u32) {
 /// Landlock) the ruleset cannot be built and commands are refused.
 const REQUIRED_LANDLOCK_ABI: ABI = ABI::V6;
 
-/// The ruleset: `required` in full, newer rights (UDP, pathname unix
-/// sockets) added where the kernel has them.
-fn landlock_ruleset(
-    system: &[PathBuf],
-    devices: &[PathBuf],
-    home: BorrowedFd<'_>,
-    readonly: bool,
-    required: ABI,
-) -> Result<OwnedFd, String> {
-    let home_access: BitFlags<AccessFs> = if readonly {
+/// The rights on everything beneath the view's root: all but executing
+/// and making devices, FIFOs and sockets, and device ioctls (read-only
+/// accounts: reading only). The system folders are read-only mounts, so
+/// the write rights this also gives beneath them are refused there.
+fn root_access(readonly: bool) -> BitFlags<AccessFs> {
+    if readonly {
         AccessFs::ReadFile | AccessFs::ReadDir
     } else {
         AccessFs::from_all(ABI::V6)
@@ -334,7 +506,16 @@ fn landlock_ruleset(
                 | AccessFs::MakeFifo
                 | AccessFs::MakeSock
                 | AccessFs::IoctlDev)
-    };
+    }
+}
+
+/// The ruleset: `required` in full, newer rights (UDP, pathname unix
+/// sockets) added where the kernel has them.
+fn landlock_ruleset(
+    system: &[PathBuf],
+    devices: &[PathBuf],
+    required: ABI,
+) -> Result<OwnedFd, String> {
     let text = |err: landlock::RulesetError| err.to_string();
     let created = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
@@ -357,30 +538,12 @@ fn landlock_ruleset(
             devices,
             AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate,
         ))
-        .map_err(text)?
-        .add_rule(PathBeneath::new(home, home_access))
         .map_err(text)?;
     Option::<OwnedFd>::from(created).ok_or_else(|| "no ruleset fd".to_owned())
 }
 
-/// Whether `name` can be a single path component as it is.
-fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
 fn cstring(text: &str) -> Result<CString, String> {
     CString::new(text).map_err(|_| format!("{text:?}: NUL in path"))
-}
-
-fn path_cstring(path: &Path) -> Result<CString, String> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| format!("{}: NUL in path", path.display()))
 }
 
 #[cfg(test)]
@@ -406,12 +569,9 @@ mod tests {
 
     #[test]
     fn a_kernel_short_of_the_required_abi_gets_no_ruleset() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = std::fs::File::open(dir.path()).unwrap();
-        let home = std::os::fd::AsFd::as_fd(&home);
         // Ask for the newest ABI the crate knows: a kernel that lacks it
         // must make the build fail, never quietly hand back less.
-        let built = landlock_ruleset(&[], &[], home, false, ABI::V10);
+        let built = landlock_ruleset(&[], &[], ABI::V10);
         if kernel_landlock_abi() < 10 {
             let err = built.expect_err("a ruleset beyond the kernel's ABI was built");
             assert!(!err.is_empty());
@@ -423,6 +583,6 @@ mod tests {
             kernel_landlock_abi() >= 6,
             "this kernel lacks Landlock ABI 6"
         );
-        assert!(landlock_ruleset(&[], &[], home, false, REQUIRED_LANDLOCK_ABI).is_ok());
+        assert!(landlock_ruleset(&[], &[], REQUIRED_LANDLOCK_ABI).is_ok());
     }
 }

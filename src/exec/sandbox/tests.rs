@@ -29,6 +29,8 @@ fn context(fixture: &Fixture, timeout: Duration) -> ExecContext {
         command_timeout: timeout,
         pty: false,
         moved: Default::default(),
+        rates: crate::rate::AccountRates::unlimited(),
+        programs: Default::default(),
     }
 }
 
@@ -89,10 +91,7 @@ async fn the_environment_holds_only_path_home_and_lang() {
         .map(String::from)
         .collect();
     lines.sort();
-    assert_eq!(
-        lines,
-        ["HOME=/home/alice", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]
-    );
+    assert_eq!(lines, ["HOME=/", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"]);
 }
 
 #[tokio::test]
@@ -101,9 +100,10 @@ async fn files_outside_the_home_cannot_be_read_or_listed() {
     let (_fixture, run1) = run("/usr/bin/cat", &["/etc/passwd"]).await;
     assert_eq!(run1.outcome, ExitOutcome::Status(1), "{}", run1.stderr);
     assert!(run1.stdout.is_empty());
-    let (_fixture, run2) = run("/usr/bin/ls", &["/"]).await;
-    assert_eq!(run2.outcome, ExitOutcome::Status(2), "{}", run2.stderr);
-    assert!(run2.stderr.contains("Permission denied"), "{}", run2.stderr);
+    // `/` is the home: an empty one lists nothing, of the host or else.
+    let (_fixture, run2) = run("/usr/bin/ls", &["-a", "/"]).await;
+    assert_eq!(run2.outcome, ExitOutcome::Status(0), "{}", run2.stderr);
+    assert_eq!(String::from_utf8_lossy(&run2.stdout), ".\n..\n");
     let (_fixture, run3) = run("/usr/bin/id", &[]).await;
     assert_eq!(
         String::from_utf8_lossy(&run3.stdout).split(' ').next(),
@@ -112,13 +112,16 @@ async fn files_outside_the_home_cannot_be_read_or_listed() {
 }
 
 #[tokio::test]
-async fn the_home_is_writable_and_nothing_else_is() {
+async fn the_home_and_tmp_are_writable_and_nothing_else_is() {
     let _serial = SERIAL.lock().await;
-    let script = "echo hi > made; for p in /usr/x /tmp/x /x /dev/x; do echo no > $p && echo WROTE $p; done; pwd";
+    let script = "echo hi > made; for p in /usr/x /tmp/x /x /dev/x /etc/x; do echo no > $p && echo WROTE $p; done; pwd";
     let (fixture, run) = run("/usr/bin/sh", &["-c", script]).await;
     assert_eq!(std::fs::read(fixture.home().join("made")).unwrap(), b"hi\n");
+    assert_eq!(std::fs::read(fixture.home().join("x")).unwrap(), b"no\n");
+    assert!(!fixture.home().join("tmp").exists());
     let stdout = String::from_utf8(run.stdout).unwrap();
-    assert_eq!(stdout, "/home/alice\n", "{}", run.stderr);
+    assert_eq!(stdout, "WROTE /tmp/x\nWROTE /x\n/\n", "{}", run.stderr);
+    fixture.assert_exact();
 }
 
 #[tokio::test]
@@ -190,7 +193,9 @@ async fn a_timeout_kills_the_whole_tree() {
 async fn a_fork_bomb_is_bounded() {
     let _serial = SERIAL.lock().await;
     let fixture = Fixture::new(None);
-    let ctx = context(&fixture, Duration::from_secs(5));
+    let mut ctx = context(&fixture, Duration::from_secs(5));
+    // RLIMIT_NPROC on the account's uid (no cgroup in these tests).
+    ctx.programs.limits.processes = 64;
     let script = "i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done; wait";
     let run = run_in(&ctx, "/usr/bin/sh", &["-c", script], b"").await;
     // dash gives up at the first failed fork (exit 2); either way it ends.
@@ -201,7 +206,7 @@ async fn a_fork_bomb_is_bounded() {
 }
 
 #[tokio::test]
-async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
+async fn the_write_that_would_pass_the_quota_fails_with_edquot() {
     let _serial = SERIAL.lock().await;
     let fixture = Fixture::new(None);
     // The home's own size counts too: 1 MiB is what is left beside it.
@@ -217,7 +222,8 @@ async fn writing_past_the_quota_is_stopped_by_rlimit_fsize() {
         b"",
     )
     .await;
-    assert_ne!(big.outcome, ExitOutcome::Status(0));
+    assert_eq!(big.outcome, ExitOutcome::Status(1));
+    assert!(big.stderr.contains("Disk quota exceeded"), "{}", big.stderr);
     assert_eq!(
         std::fs::metadata(fixture.home().join("big")).unwrap().len(),
         1 << 20

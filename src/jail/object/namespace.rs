@@ -16,7 +16,7 @@ use super::super::{JailError, OpenOptions, SetAttrs, Stat, VirtualPath};
 use super::{db, ledger};
 
 /// The columns of an entry, in the order [`Entry::from_row`] reads them.
-const COLUMNS: &str = "id, name, is_dir, size, object, mode, mtime, atime";
+const COLUMNS: &str = "id, name, is_dir, size, objects, sizes, mode, mtime, atime";
 
 /// The bits a client may set on a folder or file.
 const DEFAULT_DIR_MODE: i32 = 0o755;
@@ -28,28 +28,50 @@ pub(crate) struct Entry {
     pub name: Vec<u8>,
     pub is_dir: bool,
     pub size: u64,
-    /// The object holding the contents; `None` for a folder or an empty file.
-    pub object: Option<String>,
+    /// The objects holding the contents, in order, with their sizes;
+    /// none for a folder or an empty file.
+    pub segments: Vec<Segment>,
     pub mode: u32,
     pub mtime: i64,
     pub atime: i64,
+}
+
+/// One immutable object of a file's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub object: String,
+    pub size: u64,
 }
 
 impl Entry {
     fn from_row(row: &Row) -> Result<Entry, JailError> {
         let get = |err: tokio_postgres::Error| db(err);
         let size: i64 = row.try_get(3).map_err(get)?;
-        let mode: i32 = row.try_get(5).map_err(get)?;
+        let objects: Vec<String> = row.try_get(4).map_err(get)?;
+        let sizes: Vec<i64> = row.try_get(5).map_err(get)?;
+        let mode: i32 = row.try_get(6).map_err(get)?;
         Ok(Entry {
             id: row.try_get(0).map_err(get)?,
             name: row.try_get(1).map_err(get)?,
             is_dir: row.try_get(2).map_err(get)?,
             size: u64::try_from(size).unwrap_or(0),
-            object: row.try_get(4).map_err(get)?,
+            segments: objects
+                .into_iter()
+                .zip(sizes)
+                .map(|(object, size)| Segment {
+                    object,
+                    size: u64::try_from(size).unwrap_or(0),
+                })
+                .collect(),
             mode: u32::try_from(mode).unwrap_or(0) & CLIENT_MODE_MASK,
-            mtime: row.try_get(6).map_err(get)?,
-            atime: row.try_get(7).map_err(get)?,
+            mtime: row.try_get(7).map_err(get)?,
+            atime: row.try_get(8).map_err(get)?,
         })
+    }
+
+    /// The names of the objects holding the contents.
+    pub fn objects(&self) -> Vec<String> {
+        self.segments.iter().map(|s| s.object.clone()).collect()
     }
 
     /// The entry as `stat` reports it. Owner ids are 0: the box has one
@@ -203,8 +225,9 @@ pub(crate) async fn list(
     rows.iter().map(Entry::from_row).collect()
 }
 
-/// Opens `path` for an upload: an existing file to be replaced at close,
-/// or a new empty one made now. The entry and whether it was made.
+/// Opens `path` for an upload: an existing file to be replaced at close
+/// (or appended to, the caller decides), or a new empty one made now. The
+/// entry and whether it was made.
 pub(crate) async fn open_for_upload(
     client: &mut deadpool_postgres::Object,
     account: &str,
@@ -220,11 +243,6 @@ pub(crate) async fn open_for_upload(
     let opened = match child(&tx, folder.id, name).await? {
         Some(entry) if entry.is_dir => return Err(JailError::IsADirectory),
         Some(_) if opts.create && opts.exclusive => return Err(JailError::AlreadyExists),
-        Some(entry) if entry.size > 0 && !opts.truncate => {
-            return Err(JailError::NotOnObjectStorage(
-                "an existing file can only be replaced whole (opened with truncation); objects cannot be changed in place, and resuming or appending is not supported yet",
-            ));
-        }
         Some(entry) => (entry, false),
         None if !opts.create => return Err(JailError::NotFound),
         None => {
@@ -332,14 +350,14 @@ pub(crate) async fn remove_dir(
     tx.commit().await.map_err(db)
 }
 
-/// Removes a file row, gives its bytes back and records its object as an
-/// orphan, in one transaction; the object to delete, if any.
+/// Removes a file row, gives its bytes back and records its objects as
+/// orphans, in one transaction; the objects to delete.
 pub(crate) async fn remove_file(
     client: &mut deadpool_postgres::Object,
     account: &str,
     root: i64,
     path: &VirtualPath,
-) -> Result<Option<String>, JailError> {
+) -> Result<Vec<String>, JailError> {
     let tx = client.transaction().await.map_err(db)?;
     lock(&tx, account).await?;
     let (folder, name) = parent_of(&tx, root, path)
@@ -358,22 +376,28 @@ pub(crate) async fn remove_file(
 }
 
 /// Deletes file row `victim` inside a transaction: its bytes leave the
-/// ledger and its object becomes an orphan.
+/// ledger and its objects become orphans.
 async fn drop_file(
     tx: &impl GenericClient,
     account: &str,
     victim: &Entry,
-) -> Result<Option<String>, JailError> {
+) -> Result<Vec<String>, JailError> {
     delete(tx, victim.id).await?;
     ledger::release(tx, account, victim.size).await?;
-    if let Some(object) = &victim.object {
-        ledger::add_orphan(tx, object).await?;
+    orphan_all(tx, victim).await?;
+    Ok(victim.objects())
+}
+
+/// Records every object of `entry` as an orphan.
+pub(crate) async fn orphan_all(tx: &impl GenericClient, entry: &Entry) -> Result<(), JailError> {
+    for segment in &entry.segments {
+        ledger::add_orphan(tx, &segment.object).await?;
     }
-    Ok(victim.object.clone())
+    Ok(())
 }
 
 /// Renames `from` to `to` by changing one row (a folder takes its whole
-/// tree along). The replaced file's object, if one was replaced.
+/// tree along). The replaced file's objects, if one was replaced.
 pub(crate) async fn rename(
     client: &mut deadpool_postgres::Object,
     account: &str,
@@ -381,7 +405,7 @@ pub(crate) async fn rename(
     from: &VirtualPath,
     to: &VirtualPath,
     replace: bool,
-) -> Result<Option<String>, JailError> {
+) -> Result<Vec<String>, JailError> {
     let tx = client.transaction().await.map_err(db)?;
     lock(&tx, account).await?;
     let (from_folder, from_name) = parent_of(&tx, root, from)
@@ -397,10 +421,10 @@ pub(crate) async fn rename(
         // rename(2) says EINVAL: a folder cannot move into itself.
         return Err(rustix::io::Errno::INVAL.into());
     }
-    let mut orphan = None;
+    let mut orphan = Vec::new();
     if let Some(victim) = child(&tx, to_folder.id, to_name).await? {
         if victim.id == source.id {
-            return Ok(None);
+            return Ok(orphan);
         }
         if !replace {
             return Err(JailError::AlreadyExists);
@@ -450,14 +474,14 @@ async fn is_within(
 }
 
 /// Applies `attrs` to `path`'s row: mode, times, and a size of 0 (or the
-/// size it has). The object freed by a truncation, if any.
+/// size it has). The objects freed by a truncation.
 pub(crate) async fn set_attrs(
     client: &mut deadpool_postgres::Object,
     account: &str,
     root: i64,
     path: &VirtualPath,
     attrs: &SetAttrs,
-) -> Result<Option<String>, JailError> {
+) -> Result<Vec<String>, JailError> {
     let tx = client.transaction().await.map_err(db)?;
     lock(&tx, account).await?;
     let entry = lookup(&tx, root, path).await?;
@@ -472,8 +496,8 @@ pub(crate) async fn apply_attrs(
     account: &str,
     entry: &Entry,
     attrs: &SetAttrs,
-) -> Result<Option<String>, JailError> {
-    let mut orphan = None;
+) -> Result<Vec<String>, JailError> {
+    let mut orphan = Vec::new();
     if let Some(size) = attrs.size {
         if entry.is_dir {
             return Err(JailError::IsADirectory);
@@ -485,16 +509,14 @@ pub(crate) async fn apply_attrs(
                 ));
             }
             tx.execute(
-                "UPDATE sftpbox_entries SET size = 0, object = NULL, mtime = $2 WHERE id = $1",
+                "UPDATE sftpbox_entries SET size = 0, objects = '{}', sizes = '{}', mtime = $2 WHERE id = $1",
                 &[&entry.id, &now()],
             )
             .await
             .map_err(db)?;
             ledger::release(tx, account, entry.size).await?;
-            if let Some(object) = &entry.object {
-                ledger::add_orphan(tx, object).await?;
-            }
-            orphan = entry.object.clone();
+            orphan_all(tx, entry).await?;
+            orphan = entry.objects();
         }
     }
     if let Some(mode) = attrs.mode {
@@ -533,19 +555,25 @@ pub(crate) async fn entry_for_update(
     row.as_ref().map(Entry::from_row).transpose()
 }
 
-/// Points row `id` at its new contents.
+/// Points row `id` at its new contents, `segments` in order.
 pub(crate) async fn set_contents(
     tx: &impl GenericClient,
     id: i64,
-    size: u64,
-    object: Option<&str>,
+    segments: &[Segment],
     mtime: i64,
     atime: i64,
 ) -> Result<(), JailError> {
-    let size = i64::try_from(size).map_err(|_| JailError::from(rustix::io::Errno::FBIG))?;
+    let too_big = || JailError::from(rustix::io::Errno::FBIG);
+    let total: u64 = segments.iter().map(|s| s.size).sum();
+    let size = i64::try_from(total).map_err(|_| too_big())?;
+    let objects: Vec<&str> = segments.iter().map(|s| s.object.as_str()).collect();
+    let sizes = segments
+        .iter()
+        .map(|s| i64::try_from(s.size).map_err(|_| too_big()))
+        .collect::<Result<Vec<i64>, JailError>>()?;
     tx.execute(
-        "UPDATE sftpbox_entries SET size = $2, object = $3, mtime = $4, atime = $5 WHERE id = $1",
-        &[&id, &size, &object, &mtime, &atime],
+        "UPDATE sftpbox_entries SET size = $2, objects = $3, sizes = $4, mtime = $5, atime = $6 WHERE id = $1",
+        &[&id, &size, &objects, &sizes, &mtime, &atime],
     )
     .await
     .map_err(db)?;

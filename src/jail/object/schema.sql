@@ -22,8 +22,10 @@ CREATE TABLE IF NOT EXISTS sftpbox_reservations (
 CREATE INDEX IF NOT EXISTS sftpbox_reservations_node ON sftpbox_reservations (node);
 
 -- The namespace: one row per folder or file. A home's root has no parent.
--- A file's contents are the object named `object` (NULL: empty file);
--- objects are never rewritten, an overwrite points the row at a new one.
+-- A file's contents are its segments in order: the objects named in
+-- `objects`, of the sizes in `sizes` (none: an empty file). Objects are
+-- never rewritten: an overwrite points the row at a new one, an append
+-- (resume) adds one.
 CREATE TABLE IF NOT EXISTS sftpbox_entries (
     id      bigserial PRIMARY KEY,
     account text      NOT NULL,
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS sftpbox_entries (
     name    bytea     NOT NULL,
     is_dir  boolean   NOT NULL,
     size    bigint    NOT NULL DEFAULT 0 CHECK (size >= 0),
-    object  text,
+    objects text[]    NOT NULL DEFAULT '{}',
+    sizes   bigint[]  NOT NULL DEFAULT '{}',
     mode    integer   NOT NULL,
     mtime   bigint    NOT NULL,
     atime   bigint    NOT NULL,

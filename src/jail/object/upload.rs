@@ -1,8 +1,14 @@
 //! `ObjectFile`: an open file of an object box, read through ranged GETs
 //! (`download.rs`) or written as one streamed multipart upload.
 //!
-//! An upload accepts writes only at the end of what it was sent (SFTP
-//! clients write in order; a handle's lane keeps that order), buffers
+//! An upload either replaces the file's contents at close (a new file, or
+//! one opened with truncation) or appends to them (an existing file opened
+//! without truncation: `reput`, `sftp -a`, an `APPEND` open): the new
+//! object is then one more segment after the ones the file has, so a
+//! resumed upload sends only what is missing. It accepts writes only at the
+//! end of what it was sent (SFTP clients write in order; a handle's lane
+//! keeps that order); a write behind it (into bytes already sent or
+//! stored) or past it (a hole) is refused. It buffers
 //! [`PART_BYTES`] and sends each part while the next fills, at most
 //! [`PARTS_IN_FLIGHT`] at once. Before bytes are taken, the ledger grants
 //! them in chunks of [`RESERVE_CHUNK`] (one database commit per 4 MiB, not
@@ -22,7 +28,7 @@ use std::sync::{Arc, PoisonError};
 use object_store::{ObjectStoreExt, WriteMultipart};
 
 use super::download::ReadCache;
-use super::namespace::{self, Entry, now};
+use super::namespace::{self, Entry, Segment, now};
 use super::{JailError, ObjectBox, db, ledger, store_error};
 use crate::jail::{SetAttrs, Stat};
 
@@ -37,6 +43,10 @@ const PARTS_IN_FLIGHT: usize = 4;
 /// At ~2,400 commits/s on one hot ledger row, per-WRITE (32 KiB) grants
 /// would cap an account near 78 MB/s; 4 MiB chunks put it at GB/s.
 const RESERVE_CHUNK: u64 = 4 << 20;
+
+/// Segments one file may have: each resume adds one; past this, the file
+/// must be uploaded again whole.
+const MAX_SEGMENTS: usize = 1000;
 
 /// An open file of an object box.
 #[derive(Debug)]
@@ -59,7 +69,14 @@ struct Upload {
     /// only to make the upload `Sync` (the store's upload handle is not);
     /// it is reached through `get_mut`, never locked.
     writer: Option<(String, std::sync::Mutex<WriteMultipart>)>,
-    /// Bytes taken so far; the next write must start here.
+    /// Where the file ended when it was opened: 0 for a replacement, its
+    /// size when appending. The new object holds `base..written`.
+    base: u64,
+    /// Appending to the segments the file had when it was opened.
+    appending: bool,
+    /// Every write goes to the end, whatever its offset (`APPEND`).
+    append_flag: bool,
+    /// Where the file's contents end so far; the next write starts here.
     written: u64,
     /// Bytes the ledger granted this upload so far.
     reserved: u64,
@@ -90,13 +107,37 @@ impl ObjectFile {
         }
     }
 
-    /// An upload into `entry`'s row (`created`: the row is new and empty).
-    pub(crate) fn uploading(owner: ObjectBox, entry: Entry, _created: bool) -> ObjectFile {
-        ObjectFile {
+    /// An upload into `entry`'s row: replacing its contents, or with
+    /// `appending`, adding to them; `append_flag`: every write goes to
+    /// the end.
+    pub(crate) fn uploading(
+        owner: ObjectBox,
+        entry: Entry,
+        appending: bool,
+        append_flag: bool,
+    ) -> Result<ObjectFile, JailError> {
+        if appending && entry.segments.len() >= MAX_SEGMENTS {
+            return Err(JailError::NotOnObjectStorage(
+                "this file was resumed too many times to be appended to again; upload it again whole",
+            ));
+        }
+        let base = if appending { entry.size } else { 0 };
+        let upload = Upload {
+            base,
+            appending,
+            append_flag,
+            written: base,
+            ..Upload::default()
+        };
+        Ok(ObjectFile {
             owner,
             entry,
-            mode: Mode::Uploading(Arc::default()),
-        }
+            mode: Mode::Uploading(Arc::new(tokio::sync::Mutex::new(upload))),
+        })
+    }
+
+    pub(crate) fn is_writable(&self) -> bool {
+        matches!(self.mode, Mode::Uploading(_))
     }
 
     fn upload(&self) -> Result<Arc<tokio::sync::Mutex<Upload>>, JailError> {
@@ -114,7 +155,7 @@ impl ObjectFile {
         match &self.mode {
             Mode::Reading(cache) => cache.read_at(
                 &self.owner,
-                self.entry.object.as_deref(),
+                &self.entry.segments,
                 self.entry.size,
                 buf,
                 offset,
@@ -137,15 +178,26 @@ impl ObjectFile {
             if upload.finished {
                 return Err(JailError::PermissionDenied);
             }
-            if offset != upload.written {
+            let offset = if upload.append_flag {
+                upload.written
+            } else {
+                offset
+            };
+            if offset < upload.written {
                 return Err(JailError::NotOnObjectStorage(
-                    "writes must follow each other from the start of the file; objects are written once, in order",
+                    "a write behind the end of what was already sent or stored; objects are written once, in order, so a file can only grow at its end",
+                ));
+            }
+            if offset > upload.written {
+                return Err(JailError::NotOnObjectStorage(
+                    "a write past the end of the file would leave a hole; objects are written once, in order",
                 ));
             }
             let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
             let end = upload.written.saturating_add(len);
-            if end > upload.reserved {
-                let need = end - upload.reserved;
+            let sent = end - upload.base;
+            if sent > upload.reserved {
+                let need = sent - upload.reserved;
                 let mut client = inner.storage.client().await?;
                 let chunk = need.max(RESERVE_CHUNK);
                 let granted = match grant(&mut client, &inner, &mut upload, chunk).await {
@@ -191,6 +243,7 @@ impl ObjectFile {
         let upload = self.upload()?;
         self.owner.run(move |inner| async move {
             let mut upload = upload.lock().await;
+            let size = size.saturating_sub(upload.base);
             if size > upload.reserved {
                 let mut client = inner.storage.client().await?;
                 let more = size - upload.reserved;
@@ -303,7 +356,7 @@ impl ObjectFile {
             return Ok(());
         };
         let upload = Arc::clone(upload);
-        let entry_id = self.entry.id;
+        let opened = self.entry.clone();
         self.owner.run(move |inner| async move {
             let mut upload = upload.lock().await;
             if upload.finished {
@@ -326,10 +379,10 @@ impl ObjectFile {
                 None => None,
             };
             let mut client = inner.storage.client().await?;
-            let committed = commit(&mut client, &inner, &upload, entry_id, object.as_deref()).await;
+            let committed = commit(&mut client, &inner, &upload, &opened, object.as_deref()).await;
             match committed {
-                Ok(orphan) => {
-                    if let Some(orphan) = orphan {
+                Ok(orphans) => {
+                    for orphan in orphans {
                         ledger::delete_orphan(&client, inner.storage.store.as_ref(), &orphan).await;
                     }
                     inner.refresh_quota(&client).await;
@@ -368,21 +421,34 @@ async fn grant(
     Ok(())
 }
 
-/// The transaction that ends an upload; the replaced object, if any.
+/// The transaction that ends an upload; the replaced objects.
 async fn commit(
     client: &mut deadpool_postgres::Object,
     inner: &super::BoxInner,
     upload: &Upload,
-    entry_id: i64,
+    opened: &Entry,
     object: Option<&str>,
-) -> Result<Option<String>, JailError> {
+) -> Result<Vec<String>, JailError> {
     let tx = client.transaction().await.map_err(db)?;
     namespace::lock(&tx, &inner.account).await?;
     let held = match upload.reservation {
         Some(id) => ledger::take(&tx, id).await?,
         None => Some(0),
     };
-    let Some(old) = namespace::entry_for_update(&tx, entry_id).await? else {
+    let sent = upload.written - upload.base;
+    let current = namespace::entry_for_update(&tx, opened.id).await?;
+    let current = match current {
+        // An append to contents that changed meanwhile (another session
+        // replaced or appended to the file) would splice two versions.
+        Some(old) if upload.appending && old.segments != opened.segments => {
+            drop(tx);
+            return Err(JailError::Io(std::io::Error::other(
+                "the file was changed by another session while this one appended to it; nothing was added",
+            )));
+        }
+        other => other,
+    };
+    let Some(old) = current else {
         // Removed (or replaced) while it was uploaded, as a file unlinked
         // while open: its bytes go back, its object is an orphan.
         if let Some(held) = held {
@@ -392,24 +458,38 @@ async fn commit(
             ledger::add_orphan(&tx, object).await?;
         }
         tx.commit().await.map_err(db)?;
-        return Ok(object.map(str::to_owned));
+        return Ok(object.map(str::to_owned).into_iter().collect());
     };
-    let size = upload.written;
+    // What the file holds from now on, and the bytes it no longer holds.
+    let new = object.map(|object| Segment {
+        object: object.to_owned(),
+        size: sent,
+    });
+    let (segments, dropped) = if upload.appending {
+        let mut segments = old.segments.clone();
+        segments.extend(new);
+        (segments, 0)
+    } else {
+        (new.into_iter().collect::<Vec<_>>(), old.size)
+    };
     match held {
         // Settle: the surplus of the grant and the replaced contents go back.
         Some(held) => {
-            let delta = i128::from(size) - i128::from(held) - i128::from(old.size);
+            let delta = i128::from(sent) - i128::from(held) - i128::from(dropped);
             ledger::adjust(&tx, &inner.account, i64::try_from(delta).unwrap_or(0)).await?;
         }
         // The reservation was reaped: charge the bytes again, within the quota.
         None => {
-            ledger::charge(&tx, &inner.account, size).await?;
-            ledger::release(&tx, &inner.account, old.size).await?;
+            ledger::charge(&tx, &inner.account, sent).await?;
+            ledger::release(&tx, &inner.account, dropped).await?;
         }
     }
-    let mtime = upload.attrs.mtime.unwrap_or_else(now);
-    let atime = upload.attrs.atime.unwrap_or(mtime);
-    namespace::set_contents(&tx, entry_id, size, object, mtime, atime).await?;
+    let unchanged = upload.appending && object.is_none();
+    if !unchanged || upload.attrs.mtime.is_some() {
+        let mtime = upload.attrs.mtime.unwrap_or_else(now);
+        let atime = upload.attrs.atime.unwrap_or(mtime);
+        namespace::set_contents(&tx, old.id, &segments, mtime, atime).await?;
+    }
     if let Some(mode) = upload.attrs.mode {
         let attrs = SetAttrs {
             mode: Some(mode),
@@ -417,11 +497,14 @@ async fn commit(
         };
         namespace::apply_attrs(&tx, &inner.account, &old, &attrs).await?;
     }
-    if let Some(replaced) = &old.object {
-        ledger::add_orphan(&tx, replaced).await?;
-    }
+    let replaced = if upload.appending {
+        Vec::new()
+    } else {
+        namespace::orphan_all(&tx, &old).await?;
+        old.objects()
+    };
     tx.commit().await.map_err(db)?;
-    Ok(old.object)
+    Ok(replaced)
 }
 
 /// Gives an ended upload's reservation back (the upload failed or was

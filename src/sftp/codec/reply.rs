@@ -106,6 +106,18 @@ impl DataReply {
         DataReply { buf }
     }
 
+    /// Payload bytes the reply has room for now.
+    pub fn capacity(&self) -> usize {
+        self.buf.len() - DATA_HEADER_BYTES
+    }
+
+    /// Makes room for `len` payload bytes in all, keeping those already in.
+    pub fn grow_to(&mut self, len: usize) {
+        if len > self.capacity() {
+            self.buf.resize(DATA_HEADER_BYTES + len, 0);
+        }
+    }
+
     /// The payload area.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         self.buf.get_mut(DATA_HEADER_BYTES..).unwrap_or_default()

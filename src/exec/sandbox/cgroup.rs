@@ -1,0 +1,604 @@
+//! One cgroup per account for its sandboxed programs: `memory`, `pids` and
+//! a CPU weight over all the account's programs together, however many
+//! sessions start them.
+//!
+//! The server makes one subtree of its own at start ([`Cgroups::set_up`])
+//! and one cgroup per account in it while the account has a program
+//! running; the account's cgroup goes when its last program has ended, the
+//! subtree when the server stops (`Drop`). Two layouts:
+//!
+//! - **cgroup v2** (a `cgroup2` mount whose `cgroup.controllers` has
+//!   `memory` and `pids`): a root server makes `sftpbox-PID-N` under the
+//!   hierarchy's root; a server that is not root uses the cgroup it was
+//!   started in when it may write there (systemd's `Delegate=yes`), moving
+//!   itself into a leaf `sftpbox-server` first, as v2 allows no process
+//!   beside child cgroups that have controllers. Limits: `memory.max`,
+//!   `memory.swap.max` = 0, `pids.max`, `cpu.weight`.
+//! - **cgroup v1** (the hybrid layout: `memory`, `pids` and `cpu` each a
+//!   hierarchy of its own): `sftpbox-PID-N` under the server's own cgroup of
+//!   each, where it may write there (as root). Limits:
+//!   `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes`, so swap
+//!   does not stretch it), `pids.max`, `cpu.shares` (weight × 1024 / 100).
+//!
+//! Where neither can be had, [`Cgroups::holds`] says why and what holds
+//! instead: per-process `RLIMIT_AS` and per-uid `RLIMIT_NPROC`.
+//!
+//! A program joins its account's cgroup between fork and exec: the parent
+//! opens each hierarchy's `cgroup.procs` and the child writes `0` (itself)
+//! there before it enters its namespaces, so everything it starts is in the
+//! cgroup too.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// What an account's programs may hold together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramLimits {
+    /// Bytes of memory (page cache of their files included).
+    pub memory_bytes: u64,
+    /// Processes and threads.
+    pub processes: u64,
+    /// CPU weight, 1 to 10 000 (100 is an even share).
+    pub cpu_weight: u32,
+}
+
+impl Default for ProgramLimits {
+    fn default() -> ProgramLimits {
+        ProgramLimits {
+            memory_bytes: 1 << 30,
+            processes: 256,
+            cpu_weight: 100,
+        }
+    }
+}
+
+/// The leaf a delegated v2 server moves itself into.
+const SERVER_LEAF: &str = "sftpbox-server";
+
+/// How long removing an account's cgroup waits for its last processes to
+/// be gone (they were killed; the kernel frees them in a moment).
+const REMOVE_ATTEMPTS: u32 = 20;
+const REMOVE_PAUSE: Duration = Duration::from_millis(10);
+
+/// Numbers the subtrees of the servers of one process (tests run many).
+static SUBTREES: AtomicU32 = AtomicU32::new(0);
+
+/// Which layout the subtree has.
+#[derive(Debug)]
+enum Tree {
+    /// cgroup v2: the server's subtree; whether `cpu` is enabled in it.
+    V2 { dir: PathBuf, cpu: bool },
+    /// cgroup v1: the server's subtree in each hierarchy.
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpu: Option<PathBuf>,
+    },
+}
+
+/// The server's cgroups, or why there are none.
+#[derive(Debug)]
+pub struct Cgroups {
+    tree: Result<Tree, String>,
+    /// Accounts with a cgroup: how many of their programs are in it.
+    live: Mutex<HashMap<String, usize>>,
+}
+
+impl Cgroups {
+    /// Finds a cgroup hierarchy this server may use and makes its subtree.
+    pub fn set_up() -> Arc<Cgroups> {
+        let tree = make_tree();
+        match &tree {
+            Ok(tree) => tracing::info!(cgroups = ?tree, "per-account cgroups for programs"),
+            Err(why) => tracing::warn!(
+                why,
+                "no cgroups for programs: memory is bounded per process (RLIMIT_AS), processes per uid (RLIMIT_NPROC)"
+            ),
+        }
+        Arc::new(Cgroups {
+            tree,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// No cgroups, for `why` (tests and tools).
+    pub fn unavailable(why: &str) -> Arc<Cgroups> {
+        Arc::new(Cgroups {
+            tree: Err(why.to_owned()),
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// One line on what bounds an account's programs, for the log and
+    /// `sftpbox check`.
+    pub fn holds(&self) -> String {
+        match &self.tree {
+            Ok(Tree::V2 { dir, cpu }) => format!(
+                "cgroup v2 under {}: memory.max, pids.max{} per account",
+                dir.display(),
+                if *cpu { ", cpu.weight" } else { "" }
+            ),
+            Ok(Tree::V1 { memory, cpu, .. }) => format!(
+                "cgroup v1 under {}: memory.limit_in_bytes, pids.max{} per account",
+                memory.display(),
+                if cpu.is_some() { ", cpu.shares" } else { "" }
+            ),
+            Err(why) => format!(
+                "no cgroups ({why}): each process's address space is bounded by RLIMIT_AS (the account's memory), each account's processes by RLIMIT_NPROC on its own uid (root) or per sandbox (user namespace); no CPU weight"
+            ),
+        }
+    }
+
+    /// Makes (or reuses) `account`'s cgroup with `limits` and opens its
+    /// `cgroup.procs` in every hierarchy. `Ok(None)` without cgroups.
+    pub(super) fn enter(
+        self: &Arc<Self>,
+        account: &str,
+        limits: &ProgramLimits,
+    ) -> Result<Option<AccountCgroup>, String> {
+        let Ok(tree) = &self.tree else {
+            return Ok(None);
+        };
+        let name = format!("account-{account}");
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let dirs = tree.dirs(&name);
+        for dir in &dirs {
+            match std::fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(format!("cgroup {}: {err}", dir.display())),
+            }
+        }
+        let applied = tree.apply(&name, limits);
+        let procs = dirs
+            .iter()
+            .map(|dir| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("cgroup.procs"))
+                    .map(OwnedFd::from)
+                    .map_err(|err| format!("cgroup {}: {err}", dir.display()))
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let (procs, ()) = match (procs, applied) {
+            (Ok(procs), Ok(())) => (procs, ()),
+            (Err(why), _) | (_, Err(why)) => {
+                if !live.contains_key(account) {
+                    tree.remove(&name);
+                }
+                return Err(why);
+            }
+        };
+        *live.entry(account.to_owned()).or_default() += 1;
+        Ok(Some(AccountCgroup {
+            cgroups: Arc::clone(self),
+            account: account.to_owned(),
+            memory: tree.memory_dir(&name),
+            procs,
+        }))
+    }
+
+    /// One program of `account` ended: the last one removes the cgroup.
+    fn leave(&self, account: &str) {
+        let Ok(tree) = &self.tree else { return };
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(count) = live.get_mut(account) else {
+            return;
+        };
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            live.remove(account);
+            tree.remove(&format!("account-{account}"));
+        }
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        if let Ok(tree) = &self.tree {
+            tree.remove_all();
+        }
+    }
+}
+
+/// An account's cgroup while one of its programs runs; dropping the last
+/// one of an account removes the cgroup.
+#[derive(Debug)]
+pub(super) struct AccountCgroup {
+    cgroups: Arc<Cgroups>,
+    account: String,
+    /// The memory controller's directory, for its OOM count.
+    memory: PathBuf,
+    /// `cgroup.procs` of each hierarchy, open for writing.
+    pub procs: Vec<OwnedFd>,
+}
+
+impl AccountCgroup {
+    /// How many times the kernel has killed a process of this cgroup for
+    /// going over its memory limit.
+    pub(super) fn oom_kills(&self) -> u64 {
+        // v2 counts in memory.events, v1 (since 4.13) in memory.oom_control.
+        ["memory.events", "memory.oom_control"]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(self.memory.join(file)).ok())
+            .find_map(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("oom_kill "))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for AccountCgroup {
+    fn drop(&mut self) {
+        self.procs.clear();
+        self.cgroups.leave(&self.account);
+    }
+}
+
+impl Tree {
+    /// The account cgroup `name` in every hierarchy.
+    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        match self {
+            Tree::V2 { dir, .. } => vec![dir.join(name)],
+            Tree::V1 { memory, pids, cpu } => {
+                let mut dirs = vec![memory.join(name), pids.join(name)];
+                dirs.extend(cpu.iter().map(|cpu| cpu.join(name)));
+                dirs
+            }
+        }
+    }
+
+    fn memory_dir(&self, name: &str) -> PathBuf {
+        match self {
+            Tree::V2 { dir, .. } => dir.join(name),
+            Tree::V1 { memory, .. } => memory.join(name),
+        }
+    }
+
+    /// Writes `limits` into the account cgroup `name`.
+    fn apply(&self, name: &str, limits: &ProgramLimits) -> Result<(), String> {
+        let memory = limits.memory_bytes.to_string();
+        let pids = limits.processes.to_string();
+        match self {
+            Tree::V2 { dir, cpu } => {
+                let dir = dir.join(name);
+                write(&dir, "memory.max", &memory)?;
+                // Absent without swap support; where present, none.
+                let _ = write(&dir, "memory.swap.max", "0");
+                write(&dir, "pids.max", &pids)?;
+                if *cpu {
+                    write(&dir, "cpu.weight", &limits.cpu_weight.to_string())?;
+                }
+            }
+            Tree::V1 {
+                memory: m,
+                pids: p,
+                cpu,
+            } => {
+                let dir = m.join(name);
+                // memsw (memory + swap) may never be below the memory
+                // limit: lowering writes the memory limit first, raising
+                // memsw first; trying both orders covers either.
+                let first = write(&dir, "memory.limit_in_bytes", &memory);
+                if dir.join("memory.memsw.limit_in_bytes").exists() {
+                    write(&dir, "memory.memsw.limit_in_bytes", &memory)?;
+                }
+                if first.is_err() {
+                    write(&dir, "memory.limit_in_bytes", &memory)?;
+                }
+                write(&p.join(name), "pids.max", &pids)?;
+                if let Some(cpu) = cpu {
+                    let shares = (u64::from(limits.cpu_weight) * 1024 / 100).max(2);
+                    write(&cpu.join(name), "cpu.shares", &shares.to_string())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the account cgroup `name`, killing what is left in it.
+    fn remove(&self, name: &str) {
+        for dir in self.dirs(name) {
+            remove_cgroup(&dir);
+        }
+    }
+
+    /// Removes every account cgroup and the subtree itself.
+    fn remove_all(&self) {
+        let roots: Vec<&PathBuf> = match self {
+            Tree::V2 { dir, .. } => vec![dir],
+            Tree::V1 { memory, pids, cpu } => {
+                let mut roots = vec![memory, pids];
+                roots.extend(cpu.iter());
+                roots
+            }
+        };
+        for root in roots {
+            if let Ok(entries) = std::fs::read_dir(root) {
+                for entry in entries.flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        remove_cgroup(&entry.path());
+                    }
+                }
+            }
+            remove_cgroup(root);
+        }
+    }
+}
+
+/// Kills whatever is still in the cgroup at `dir` and removes it, waiting a
+/// little for the kernel to free the killed processes.
+fn remove_cgroup(dir: &Path) {
+    for _ in 0..REMOVE_ATTEMPTS {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => {}
+        }
+        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+        }
+        std::thread::sleep(REMOVE_PAUSE);
+    }
+    tracing::warn!(cgroup = %dir.display(), "a cgroup could not be removed");
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<(), String> {
+    let path = dir.join(file);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// One mount of `/proc/self/mountinfo`: where, the mount's root in its
+/// hierarchy, the filesystem type and its options.
+struct Mount {
+    point: PathBuf,
+    root: String,
+    fstype: String,
+    options: Vec<String>,
+}
+
+fn mounts() -> Vec<Mount> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let fields: Vec<&str> = before.split(' ').collect();
+            let root = (*fields.get(3)?).to_owned();
+            let point = PathBuf::from(fields.get(4)?);
+            let mut after = after.split(' ');
+            let fstype = after.next()?.to_owned();
+            let _source = after.next();
+            let options = after
+                .next()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            Some(Mount {
+                point,
+                root,
+                fstype,
+                options,
+            })
+        })
+        .collect()
+}
+
+/// `/proc/self/cgroup`: `(controllers, path)` per hierarchy (`""` for v2).
+fn own_cgroups() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let _id = parts.next()?;
+            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The host directory of cgroup `path` in the hierarchy mounted as `mount`.
+fn cgroup_dir(mount: &Mount, path: &str) -> PathBuf {
+    let relative = path
+        .strip_prefix(mount.root.as_str())
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    mount.point.join(relative)
+}
+
+fn subtree_name() -> String {
+    let n = SUBTREES.fetch_add(1, Ordering::Relaxed);
+    format!("sftpbox-{}-{n}", std::process::id())
+}
+
+fn is_writable(path: &Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
+fn make_tree() -> Result<Tree, String> {
+    let mounts = mounts();
+    let own = own_cgroups();
+    let v2 = match make_v2(&mounts, &own) {
+        Ok(tree) => return Ok(tree),
+        Err(why) => why,
+    };
+    match make_v1(&mounts, &own) {
+        Ok(tree) => Ok(tree),
+        Err(v1) => Err(format!("{v2}; {v1}")),
+    }
+}
+
+fn make_v2(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, String> {
+    let mount = mounts
+        .iter()
+        .find(|m| m.fstype == "cgroup2")
+        .ok_or("cgroup v2: not mounted")?;
+    let own_path = own
+        .iter()
+        .find(|(controllers, _)| controllers.is_empty())
+        .map(|(_, path)| path.as_str())
+        .ok_or("cgroup v2: this process is in none")?;
+    let is_root = rustix::process::geteuid().is_root();
+    // A root server works under the hierarchy's root; any other under the
+    // cgroup delegated to it (less the leaf it may have moved itself to).
+    let parent = if is_root {
+        mount.point.clone()
+    } else {
+        let path = own_path
+            .strip_suffix(&format!("/{SERVER_LEAF}"))
+            .unwrap_or(own_path);
+        cgroup_dir(mount, path)
+    };
+    let controllers = std::fs::read_to_string(parent.join("cgroup.controllers"))
+        .map_err(|err| format!("cgroup v2 at {}: {err}", parent.display()))?;
+    let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
+    if !(has("memory") && has("pids")) {
+        return Err(format!(
+            "cgroup v2 at {}: no memory and pids controllers (they may be bound to v1)",
+            parent.display()
+        ));
+    }
+    let cpu = has("cpu");
+    if !is_root {
+        if !is_writable(&parent.join("cgroup.subtree_control"))
+            || !is_writable(&parent.join("cgroup.procs"))
+        {
+            return Err(format!(
+                "cgroup v2 at {}: not delegated to this user (systemd: Delegate=yes)",
+                parent.display()
+            ));
+        }
+        // No process may sit beside cgroups with controllers: move this
+        // one (all its threads) into a leaf first.
+        let leaf = parent.join(SERVER_LEAF);
+        match std::fs::create_dir(&leaf) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(format!("cgroup v2 at {}: {err}", leaf.display())),
+        }
+        write(&leaf, "cgroup.procs", &std::process::id().to_string())?;
+    }
+    let enable = if cpu {
+        "+memory +pids +cpu"
+    } else {
+        "+memory +pids"
+    };
+    write(&parent, "cgroup.subtree_control", enable)?;
+    let dir = parent.join(subtree_name());
+    std::fs::create_dir(&dir).map_err(|err| format!("cgroup v2 at {}: {err}", dir.display()))?;
+    if let Err(why) = write(&dir, "cgroup.subtree_control", enable) {
+        let _ = std::fs::remove_dir(&dir);
+        return Err(why);
+    }
+    Ok(Tree::V2 { dir, cpu })
+}
+
+fn make_v1(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, String> {
+    let hierarchy = |controller: &str| -> Result<PathBuf, String> {
+        let mount = mounts
+            .iter()
+            .find(|m| m.fstype == "cgroup" && m.options.iter().any(|o| o == controller))
+            .ok_or_else(|| format!("cgroup v1: no {controller} hierarchy"))?;
+        let path = own
+            .iter()
+            .find(|(controllers, _)| controllers.split(',').any(|c| c == controller))
+            .map_or("/", |(_, path)| path.as_str());
+        let parent = cgroup_dir(mount, path);
+        if !is_writable(&parent) {
+            return Err(format!(
+                "cgroup v1 at {}: not writable by this user",
+                parent.display()
+            ));
+        }
+        Ok(parent)
+    };
+    let memory = hierarchy("memory")?;
+    let pids = hierarchy("pids")?;
+    let cpu = hierarchy("cpu").ok();
+    let name = subtree_name();
+    let mut made = Vec::new();
+    for parent in std::iter::once(&memory)
+        .chain(std::iter::once(&pids))
+        .chain(cpu.iter())
+    {
+        let dir = parent.join(&name);
+        if let Err(err) = std::fs::create_dir(&dir) {
+            for dir in made {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(format!("cgroup v1 at {}: {err}", dir.display()));
+        }
+        made.push(dir);
+    }
+    Ok(Tree::V1 {
+        memory: memory.join(&name),
+        pids: pids.join(&name),
+        cpu: cpu.map(|cpu| cpu.join(&name)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_cgroup_holds_its_limits_and_goes_with_its_last_program() {
+        let cgroups = Cgroups::set_up();
+        // The machines we test on have cgroups (v1 or v2) and run as root.
+        assert!(cgroups.tree.is_ok(), "{}", cgroups.holds());
+        let limits = ProgramLimits {
+            memory_bytes: 256 << 20,
+            processes: 40,
+            cpu_weight: 50,
+        };
+        let first = cgroups.enter("alice", &limits).unwrap().unwrap();
+        let second = cgroups.enter("alice", &limits).unwrap().unwrap();
+        let dirs = cgroups.tree.as_ref().unwrap().dirs("account-alice");
+        let read = |file: &str| {
+            dirs.iter()
+                .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+        assert_eq!(read("pids.max"), "40");
+        match cgroups.tree.as_ref().unwrap() {
+            Tree::V2 { cpu, .. } => {
+                assert_eq!(read("memory.max"), (256_u64 << 20).to_string());
+                if *cpu {
+                    assert_eq!(read("cpu.weight"), "50");
+                }
+            }
+            Tree::V1 { cpu, .. } => {
+                assert_eq!(read("memory.limit_in_bytes"), (256_u64 << 20).to_string());
+                if cpu.is_some() {
+                    assert_eq!(read("cpu.shares"), "512");
+                }
+            }
+        }
+        assert_eq!(first.oom_kills(), 0);
+        drop(first);
+        assert!(dirs.iter().all(|dir| dir.exists()), "removed too early");
+        drop(second);
+        assert!(dirs.iter().all(|dir| !dir.exists()), "left behind");
+        let subtree = dirs[0].parent().unwrap().to_owned();
+        assert!(subtree.exists());
+        drop(cgroups);
+        assert!(!subtree.exists(), "the server's subtree stays");
+    }
+}
