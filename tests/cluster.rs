@@ -6,6 +6,15 @@
 //!
 //! Garage comes from `GARAGE` or the tool folders (CI installs it, see
 //! .ci/run); PostgreSQL from Debian's package. A missing one fails.
+//
+// The cluster's helpers run outside `#[test]` fns, where clippy.toml's
+// test allowances do not reach.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -32,7 +41,6 @@ fn garage() -> PathBuf {
 
 /// One sftpbox node: its folder, port and process, with its log.
 struct Node {
-    dir: PathBuf,
     port: u16,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
@@ -71,7 +79,6 @@ impl Node {
             });
         }
         let mut node = Node {
-            dir,
             port,
             child: Some(child),
             log,
@@ -114,12 +121,34 @@ impl Drop for Node {
 }
 
 /// One cluster at a time: each is seven processes, and the machine may
-/// have two cores.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// have two cores. A turn is held by a value that can move between
+/// threads (a `MutexGuard` cannot), given back when it is dropped.
+static BUSY: Mutex<bool> = Mutex::new(false);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+struct Turn;
+
+impl Turn {
+    fn take() -> Turn {
+        let mut busy = BUSY.lock().unwrap_or_else(PoisonError::into_inner);
+        while *busy {
+            busy = FREED.wait(busy).unwrap_or_else(PoisonError::into_inner);
+        }
+        *busy = true;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *BUSY.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        FREED.notify_one();
+    }
+}
 
 /// The whole cluster; stopped (and its folder removed) on drop.
 struct Cluster {
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: Turn,
     dir: tempfile::TempDir,
     script: PathBuf,
     nodes: Vec<Node>,
@@ -131,7 +160,7 @@ impl Cluster {
     /// Starts PostgreSQL, Garage and three nodes; imports `accounts`
     /// (accounts.toml text, `KEY` replaced by the client's public key).
     fn start(accounts: &str) -> Cluster {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let turn = Turn::take();
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster.sh");
         let up = Command::new(require_tool("bash"))
