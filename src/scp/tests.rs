@@ -13,27 +13,12 @@ use crate::jail::tests::{Fixture, vp};
 use crate::jail::{Jail, OpenOptions, Quota};
 use crate::transfer::{Moved, Transferred};
 
-/// Starts `scp ARGS` in the box; returns the client's end of the stream.
+/// Starts `scp ARGS` in the box; returns the client's end of the stream
+/// and the task that ends with the exit status.
 fn start(fixture: &Fixture, args: &[&str]) -> (DuplexStream, JoinHandle<u32>) {
-    let (client, server) = tokio::io::duplex(1 << 16);
-    let argv: Vec<Vec<u8>> = std::iter::once("scp")
-        .chain(args.iter().copied())
-        .map(|word| word.as_bytes().to_vec())
-        .collect();
-    let jail = fixture.jail.clone();
-    let task = tokio::spawn(async move {
-        let (read, write) = tokio::io::split(server);
-        run(
-            &jail,
-            "alice",
-            &Arc::default(),
-            &argv,
-            read,
-            write,
-            tokio::io::sink(),
-        )
-        .await
-    });
+    let args: Vec<&[u8]> = args.iter().map(|word| word.as_bytes()).collect();
+    let (client, counted) = start_counted(fixture, &args);
+    let task = tokio::spawn(async move { counted.await.unwrap().0 });
     (client, task)
 }
 
