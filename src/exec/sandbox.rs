@@ -165,13 +165,21 @@ where
         Ok(pipe) => pipe,
         Err(err) => return refuse(&mut stderr, &name, &err.to_string()).await,
     };
-    let cgroup = match ctx
-        .programs
-        .cgroups
-        .enter(&ctx.account, &ctx.programs.limits)
-    {
-        Ok(cgroup) => cgroup,
-        Err(why) => return refuse(&mut stderr, &name, &why).await,
+    // Making a cgroup writes to /sys/fs/cgroup under a lock shared by every
+    // account, and removing one waits for its last processes to go: both
+    // run on the blocking pool, never on a thread serving sessions.
+    let entering = {
+        let (cgroups, account, limits) = (
+            Arc::clone(&ctx.programs.cgroups),
+            ctx.account.clone(),
+            ctx.programs.limits,
+        );
+        tokio::task::spawn_blocking(move || cgroups.enter(&account, &limits)).await
+    };
+    let cgroup = match entering {
+        Ok(Ok(cgroup)) => cgroup,
+        Ok(Err(why)) => return refuse(&mut stderr, &name, &why).await,
+        Err(err) => return refuse(&mut stderr, &name, &format!("cgroup: {err}")).await,
     };
     let oom_kills = cgroup.as_ref().map_or(0, cgroup::AccountCgroup::oom_kills);
     let (plan, serving) = match plan::build(ctx, report_writer, kill_reader, cgroup.as_ref()) {
@@ -276,7 +284,11 @@ where
         )
         .await;
     }
-    drop(cgroup);
+    if let Some(cgroup) = cgroup {
+        // Awaited, so the account's cgroup is gone (when this was its last
+        // program) by the time the client hears the exit status.
+        let _ = tokio::task::spawn_blocking(move || drop(cgroup)).await;
+    }
     if tokio::time::timeout(VIEW_END_GRACE, view_ended)
         .await
         .is_err()

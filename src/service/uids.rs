@@ -31,17 +31,35 @@ pub struct UidTable {
 
 impl UidTable {
     /// The table kept in `homes`, for uids in `range`. A missing file is
-    /// an empty table; lines that do not read as `NAME UID` are skipped.
+    /// an empty table; lines that do not read as `NAME UID` are skipped,
+    /// and so is a line whose uid an earlier line already gave to another
+    /// account (a hand edit): two accounts never share a uid, the later
+    /// one is given a new one when it next runs a program.
     pub fn load(homes: &Path, range: RangeInclusive<u32>) -> UidTable {
         let path = homes.join(UID_TABLE_FILE);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let by_name = text
-            .lines()
-            .filter_map(|line| {
-                let (name, uid) = line.split_once(' ')?;
-                Some((name.to_owned(), uid.trim().parse().ok()?))
-            })
-            .collect();
+        let mut by_name = BTreeMap::new();
+        let mut holders: BTreeMap<u32, String> = BTreeMap::new();
+        for line in text.lines() {
+            let Some((name, uid)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(uid) = uid.trim().parse::<u32>() else {
+                continue;
+            };
+            match holders.get(&uid) {
+                Some(holder) if holder != name => tracing::warn!(
+                    account = name,
+                    uid,
+                    holder = holder.as_str(),
+                    "{UID_TABLE_FILE}: uid already held by another account; choosing a new one"
+                ),
+                _ => {
+                    holders.insert(uid, name.to_owned());
+                    by_name.insert(name.to_owned(), uid);
+                }
+            }
+        }
         UidTable {
             path,
             range,
@@ -117,6 +135,19 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uid_written_twice_by_hand_stays_with_its_first_account() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(UID_TABLE_FILE), "alice 5003\nbob 5003\n").unwrap();
+        let table = UidTable::load(dir.path(), 5000..=5009);
+        assert_eq!(table.uid_for("alice").unwrap(), 5003);
+        let bob = table.uid_for("bob").unwrap();
+        assert_ne!(bob, 5003);
+        let again = UidTable::load(dir.path(), 5000..=5009);
+        assert_eq!(again.uid_for("alice").unwrap(), 5003);
+        assert_eq!(again.uid_for("bob").unwrap(), bob);
+    }
 
     #[test]
     fn each_account_keeps_a_uid_of_its_own_across_restarts() {
