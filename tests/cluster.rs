@@ -366,7 +366,7 @@ impl Drop for Cluster {
 }
 
 fn alice(quota: &str) -> String {
-    format!("[users.alice]\nkeys = [\"KEY\"]\n{quota}commands = [\"wc\"]\n")
+    format!("[users.alice]\nkeys = [\"KEY\"]\n{quota}commands = [\"wc\", \"sh\"]\n")
 }
 
 #[test]
@@ -460,15 +460,21 @@ fn a_rename_through_one_node_is_seen_at_once_through_another() {
     let link = cluster.sftp(0, "alice", "ln /archive/2026/q4.bin /hard\n");
     assert!(!link.status.success(), "{}", describe(&link));
     refusals_on_object_storage(&cluster);
+    // `wc` is a built-in: it works on object storage, through the jail.
     let wc = cluster.ssh(0, "alice", "wc -c /archive/2026/q4.bin");
-    assert!(!wc.status.success());
+    assert_ok(&wc);
+    assert!(text(&wc.stdout).starts_with("3145728"), "{}", describe(&wc));
+    // `sh` is an external program: it needs a home on a local disk.
+    let sh = cluster.ssh(0, "alice", "sh -c true");
+    assert_eq!(sh.status.code(), Some(126), "{}", describe(&sh));
     assert!(
-        text(&wc.stderr).contains("object storage"),
+        text(&sh.stderr).contains("object storage"),
         "{}",
-        describe(&wc)
+        describe(&sh)
     );
-    assert_eq!(cluster.used("alice"), 3 << 20);
-    assert_eq!(cluster.stored("alice"), 3 << 20);
+    // The moved file and the 64 KiB the refusals left in /patched.bin.
+    assert_eq!(cluster.used("alice"), (3 << 20) + (64 << 10));
+    assert_eq!(cluster.stored("alice"), (3 << 20) + (64 << 10));
 }
 
 /// Read-write opens, writes behind what was already sent and hard links,
@@ -480,6 +486,9 @@ fn refusals_on_object_storage(cluster: &Cluster) {
         .enable_all()
         .build()
         .unwrap();
+    // The SSH session and channel below are dropped while this guard holds
+    // the runtime's context: their drop spawns a task.
+    let _context = runtime.enter();
     let (_ssh, mut sftp) = cluster.raw_sftp(&runtime, 1, "alice");
     runtime.block_on(async {
         let expect_refusal = |reply: Reply, what: &str| match reply {
