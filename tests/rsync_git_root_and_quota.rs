@@ -103,8 +103,27 @@ fn rsync_scp_sftp_and_git_agree_on_what_slash_is() {
     );
     git_ok(&server, &work.join("c"), &["fetch", "-q", "origin"]);
     git_ok(&server, &work.join("c"), &["rev-parse", "origin/via-url"]);
-    let tar = server.git(&work, &["archive", &format!("--remote={url}"), "main"]);
+    let tar = server.git(
+        &work,
+        &[
+            "archive",
+            "--format=tar",
+            &format!("--remote={url}"),
+            "main",
+        ],
+    );
     assert_ok(&tar);
+    let archive = server.local_file("main.tar", &tar.stdout);
+    let unpacked = local_dir(&server, "unpacked");
+    let untar = std::process::Command::new(common::process::require_tool("tar"))
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert_ok(&untar);
+    assert_eq!(std::fs::read(unpacked.join("README")).unwrap(), b"first\n");
     // rsync's absolute pull reads the same files.
     let back = local_dir(&server, "back");
     assert_ok(&server.rsync(&["-a", "alice@127.0.0.1:/x", &format!("{}/", back.display())]));
