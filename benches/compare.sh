@@ -72,8 +72,8 @@ PROXY_BIN=$REPO/target/release/examples/delay_proxy
 SSHD=/usr/sbin/sshd
 CLK_TCK=$(getconf CLK_TCK)
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 has_row() { [[ ",$ROWS," == *",$1,"* ]]; }
 # need_tool command package: the command, installed from Debian when missing;
 # sets WHY and fails when it cannot be had.
@@ -90,7 +90,6 @@ need_tool() {
 }
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 [[ $(id -u) == 0 ]] || die "run as root (private sshd, throwaway user, netns)"
 for tool in sftp ssh-keygen sha256sum ss ip; do
@@ -126,10 +125,7 @@ cleanup() {
     if [[ -n $USER_MADE ]]; then
         userdel "$USER_MADE" 2>/dev/null || { sleep 2; userdel "$USER_MADE"; }
     fi
-    [[ $RUN_SSHD_MADE == 1 ]] && rmdir /run/sshd 2>/dev/null
-    if [[ -n $W && -d $W ]]; then
-        if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
-    fi
+    remove_made
     exit "$rc"
 }
 trap cleanup EXIT
@@ -213,25 +209,6 @@ children_sum() {
     echo "$total"
 }
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ $p == 22 || $p == 2024 ]] && continue
-        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
-wait_port() { # host port [netns]
-    local i
-    for i in $(seq 1 100); do
-        if ${3:+ip netns exec "$3"} bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
-
 # ---------------------------------------------------------------- set up
 if [[ ${BUILD:-1} == 1 ]]; then
     log "building sftpbox (cargo build --release --examples)"
@@ -303,25 +280,11 @@ if [[ ! -x $SSHD ]]; then
     HAVE_SSH=0
     SSH_WHY="no /usr/sbin/sshd (apt-get install -y openssh-server)"
 else
-    SSH_USER=sbb$$
-    useradd -r -M -d /up -s /usr/sbin/nologin "$SSH_USER"
-    USER_MADE=$SSH_USER
-    usermod -p '*' "$SSH_USER" # not locked ("!"), no password either: key only
+    ssh_user_and_config "sbb$$" /up /usr/sbin/nologin
     chown root:root "$W/chroot"
     chmod 755 "$W/chroot"
     chown "$SSH_USER:" "$W/chroot/up"
-    cp "$KEY.pub" "$W/ssh/authorized/$SSH_USER"
-    chmod 644 "$W/ssh/authorized/$SSH_USER"
-    ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/host_ed25519"
-    [[ -d /run/sshd ]] || { mkdir -p /run/sshd && chmod 755 /run/sshd && RUN_SSHD_MADE=1; }
-    SSH_PORT=$(free_port)
-    cat >"$W/ssh/sshd_config" <<EOF
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-AuthorizedKeysFile $W/ssh/authorized/%u
-AllowUsers $SSH_USER
+    cat >>"$W/ssh/sshd_config" <<EOF
 MaxStartups 1000
 MaxSessions 10
 LogLevel INFO

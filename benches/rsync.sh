@@ -39,10 +39,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BOX_BIN=${BOX_BIN:-$REPO/target/release/sftpbox}
 SSHD=/usr/sbin/sshd
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "run as root (private sshd, throwaway user)"
 for tool in rsync ssh ssh-keygen sha256sum ss; do
@@ -65,31 +63,11 @@ cleanup() {
         sleep 0.5
         userdel "$USER_MADE" 2>/dev/null
     fi
-    [[ $RUN_SSHD_MADE == 1 ]] && rmdir /run/sshd 2>/dev/null
-    if [[ -n $W && -d $W ]]; then
-        if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
-    fi
+    remove_made
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ $p == 22 || $p == 2024 ]] && continue
-        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-    done
-}
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 if [[ $BUILD == 1 ]]; then
     log "building sftpbox (cargo build --release)"
@@ -128,32 +106,16 @@ command_timeout_seconds = 3600
 EOF
 (cd "$W/box" && exec "$BOX_BIN" serve --config "$W/box/sftpbox.toml") </dev/null >>"$W/box/serve.log" 2>&1 &
 PIDS+=($!)
-wait_port "$BOX_PORT" || { tail "$W/box/serve.log" >&2; die "sftpbox did not start"; }
+wait_port 127.0.0.1 "$BOX_PORT" || { tail "$W/box/serve.log" >&2; die "sftpbox did not start"; }
 
 # OpenSSH: a throwaway user whose shell runs rsync --server
-SSH_USER=srb$$
-useradd -r -M -d "$W/sshhome" -s /bin/sh "$SSH_USER"
-USER_MADE=$SSH_USER
-usermod -p '*' "$SSH_USER"
+ssh_user_and_config "srb$$" "$W/sshhome" /bin/sh
 chown "$SSH_USER:" "$W/sshhome"
-cp "$KEY.pub" "$W/ssh/authorized/$SSH_USER"
-chmod 644 "$W/ssh/authorized/$SSH_USER"
-ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/host_ed25519"
-[[ -d /run/sshd ]] || { mkdir -p /run/sshd && chmod 755 /run/sshd && RUN_SSHD_MADE=1; }
-SSH_PORT=$(free_port)
-cat >"$W/ssh/sshd_config" <<EOF
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-AuthorizedKeysFile $W/ssh/authorized/%u
-AllowUsers $SSH_USER
-LogLevel ERROR
-EOF
+echo "LogLevel ERROR" >>"$W/ssh/sshd_config"
 "$SSHD" -D -f "$W/ssh/sshd_config" -p "$SSH_PORT" -h "$W/ssh/host_ed25519" -o PidFile=none \
     -o ListenAddress=127.0.0.1 -E "$W/ssh/sshd.log" </dev/null >>"$W/ssh/sshd.log" 2>&1 &
 PIDS+=($!)
-wait_port "$SSH_PORT" || { tail "$W/ssh/sshd.log" >&2; die "sshd did not start"; }
+wait_port 127.0.0.1 "$SSH_PORT" || { tail "$W/ssh/sshd.log" >&2; die "sshd did not start"; }
 log "sftpbox on :$BOX_PORT, sshd on :$SSH_PORT ($($SSHD -V 2>&1 | head -1 || true)), $(rsync --version | head -1)"
 
 declare -A PORT=([box]=$BOX_PORT [ssh]=$SSH_PORT)

@@ -235,29 +235,33 @@ impl Collector for LiveCollector {
             "Source addresses (IPv4, IPv6 /64) whose penalty refuses their connections now",
             live.sources_under_penalty,
         )?;
-        per_account_counter(
+        per_account(
             &mut encoder,
+            Figure::Counter,
             "sftpbox_received_bytes",
             "Bytes received from clients and written into the account's box",
             &live.accounts,
             |a| Some(a.received_bytes),
         )?;
-        per_account_counter(
+        per_account(
             &mut encoder,
+            Figure::Counter,
             "sftpbox_sent_bytes",
             "Bytes read from the account's box and sent to clients",
             &live.accounts,
             |a| Some(a.sent_bytes),
         )?;
-        per_account_gauge(
+        per_account(
             &mut encoder,
+            Figure::Gauge,
             "sftpbox_quota_used_bytes",
             "Bytes stored in the account's home",
             &live.accounts,
             |a| a.quota_used_bytes,
         )?;
-        per_account_gauge(
+        per_account(
             &mut encoder,
+            Figure::Gauge,
             "sftpbox_quota_allowed_bytes",
             "The account's quota (absent: no quota)",
             &live.accounts,
@@ -267,38 +271,39 @@ impl Collector for LiveCollector {
     }
 }
 
-fn per_account_counter(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    accounts: &[AccountFigures],
-    value: impl Fn(&AccountFigures) -> Option<u64>,
-) -> Result<(), std::fmt::Error> {
-    let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
-    for account in accounts {
-        if let Some(value) = value(account) {
-            let labels = [("account", account.account.clone())];
-            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-        }
-    }
-    Ok(())
+/// Whether a per-account family counts up (bytes moved) or goes both ways
+/// (bytes stored).
+#[derive(Clone, Copy)]
+enum Figure {
+    Counter,
+    Gauge,
 }
 
-fn per_account_gauge(
+/// Writes the family `name` with one sample per account that has a
+/// `value`, as a counter or a gauge.
+fn per_account(
     encoder: &mut DescriptorEncoder,
+    figure: Figure,
     name: &str,
     help: &str,
     accounts: &[AccountFigures],
     value: impl Fn(&AccountFigures) -> Option<u64>,
 ) -> Result<(), std::fmt::Error> {
-    let kind = ConstGauge::new(0i64).metric_type();
+    let kind = match figure {
+        Figure::Counter => ConstCounter::new(0u64).metric_type(),
+        Figure::Gauge => ConstGauge::new(0i64).metric_type(),
+    };
     let mut family = encoder.encode_descriptor(name, help, None, kind)?;
     for account in accounts {
         if let Some(value) = value(account) {
             let labels = [("account", account.account.clone())];
-            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
-            gauge.encode(family.encode_family(&labels)?)?;
+            let sample = family.encode_family(&labels)?;
+            match figure {
+                Figure::Counter => ConstCounter::new(value).encode(sample)?,
+                Figure::Gauge => {
+                    ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)).encode(sample)?;
+                }
+            }
         }
     }
     Ok(())

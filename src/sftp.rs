@@ -69,7 +69,7 @@ use crate::jail::Jail;
 use crate::rate::AccountRates;
 use crate::transfer::Transferred;
 use codec::{DecodeError, FrameError, MAX_DATA_BYTES, Request};
-use handles::{HandleKind, HandleTable, Lane, Reply, Toll};
+use handles::{HandleKind, HandleTable, Lane, Reply, Toll, Weight};
 use notices::Notices;
 use status::Refusal;
 
@@ -488,7 +488,7 @@ fn dispatch(
             {
                 return session.reply(reply, cost);
             }
-            on_path(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::open(s, id, &filename, flags, &attrs, lane)
             });
         }
@@ -498,7 +498,7 @@ fn dispatch(
                 session.budget.clone(),
                 session.ended.clone(),
             );
-            on_path(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::open_dir(s, id, &path, lane)
             });
         }
@@ -515,17 +515,24 @@ fn dispatch(
             }
             None => session.reply(status::invalid_handle(id), cost),
         },
-        Request::ReadDir { id, handle } => {
-            on_handle(session, &handle, id, cost, move |s, kind| match kind {
+        Request::ReadDir { id, handle } => on_handle(
+            session,
+            &handle,
+            id,
+            cost,
+            Weight::Short,
+            move |s, kind| match kind {
                 HandleKind::Dir(dir) => requests::read_dir(s, id, dir),
                 HandleKind::File(_) => status::invalid_handle(id),
+            },
+        ),
+        Request::Fstat { id, handle } => {
+            on_handle(session, &handle, id, cost, Weight::Short, move |s, kind| {
+                requests::fstat(id, kind, s)
             })
         }
-        Request::Fstat { id, handle } => on_handle(session, &handle, id, cost, move |s, kind| {
-            requests::fstat(id, kind, s)
-        }),
         Request::FSetStat { id, handle, attrs } => {
-            on_handle(session, &handle, id, cost, move |s, kind| {
+            on_handle(session, &handle, id, cost, Weight::Short, move |s, kind| {
                 requests::fset_stat(s, id, kind, &attrs)
             })
         }
@@ -535,37 +542,49 @@ fn dispatch(
             {
                 return session.reply(reply, cost);
             }
-            on_path(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::stat(s, id, &path, true)
             })
         }
-        Request::Lstat { id, path } => on_path(session, path_lane, cost, move |s| {
+        Request::Lstat { id, path } => on_path(session, path_lane, cost, Weight::Short, move |s| {
             requests::stat(s, id, &path, false)
         }),
-        Request::SetStat { id, path, attrs } => on_path(session, path_lane, cost, move |s| {
-            requests::set_stat(s, id, &path, &attrs, true)
-        }),
-        Request::Remove { id, filename } => on_path(session, path_lane, cost, move |s| {
-            requests::remove(s, id, &filename)
-        }),
-        Request::MkDir { id, path, attrs } => on_path(session, path_lane, cost, move |s| {
-            requests::make_dir(s, id, &path, &attrs)
-        }),
-        Request::RmDir { id, path } => on_path(session, path_lane, cost, move |s| {
+        Request::SetStat { id, path, attrs } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::set_stat(s, id, &path, &attrs, true)
+            })
+        }
+        Request::Remove { id, filename } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::remove(s, id, &filename)
+            })
+        }
+        Request::MkDir { id, path, attrs } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::make_dir(s, id, &path, &attrs)
+            })
+        }
+        Request::RmDir { id, path } => on_path(session, path_lane, cost, Weight::Short, move |s| {
             requests::remove_dir(s, id, &path)
         }),
-        Request::RealPath { id, path } => on_path(session, path_lane, cost, move |s| {
-            requests::real_path(s, id, &path)
-        }),
-        Request::Rename { id, from, to } => on_path(session, path_lane, cost, move |s| {
-            requests::rename(s, id, &from, &to, false)
-        }),
-        Request::ReadLink { id, path } => on_path(session, path_lane, cost, move |s| {
-            requests::read_link(s, id, &path)
-        }),
+        Request::RealPath { id, path } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::real_path(s, id, &path)
+            })
+        }
+        Request::Rename { id, from, to } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::rename(s, id, &from, &to, false)
+            })
+        }
+        Request::ReadLink { id, path } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::read_link(s, id, &path)
+            })
+        }
         Request::Symlink { id, first, second } => {
             let (target, link) = session.symlink_order.target_and_link(first, second);
-            on_path(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::symlink(s, id, &target, &link)
             })
         }
@@ -579,61 +598,35 @@ fn dispatch(
     }
 }
 
-/// Queues `job` on the session's path lane.
+/// Queues `job` on the session's path lane, as a job of `weight` (see
+/// [`Weight`]).
 fn on_path(
     session: &Arc<Session>,
     path_lane: &Lane,
     cost: usize,
+    weight: Weight,
     job: impl FnOnce(&Arc<Session>) -> Bytes + Send + 'static,
 ) {
     let s = session.clone();
-    path_lane.push(Box::new(move || job(&s)), cost);
+    path_lane.push_weighted(Box::new(move || job(&s)), cost, weight);
 }
 
-/// Queues a long `job` (see [`handles::Weight::Long`]) on the path lane.
-fn on_path_long(
-    session: &Arc<Session>,
-    path_lane: &Lane,
-    cost: usize,
-    job: impl FnOnce(&Arc<Session>) -> Bytes + Send + 'static,
-) {
-    let s = session.clone();
-    path_lane.push_long(Box::new(move || job(&s)), cost);
-}
-
-/// Queues a long `job` on the lane of `handle`, or answers that the handle
-/// is unknown.
-fn on_handle_long(
-    session: &Arc<Session>,
-    handle: &[u8],
-    id: u32,
-    cost: usize,
-    job: impl FnOnce(&Session, &HandleKind) -> Bytes + Send + 'static,
-) {
-    match session.handles.get(handle) {
-        Some(open) => {
-            let s = session.clone();
-            let kind = open.kind.clone();
-            open.lane.push_long(Box::new(move || job(&s, &kind)), cost);
-        }
-        None => session.reply(status::invalid_handle(id), cost),
-    }
-}
-
-/// Queues `job` on the lane of `handle` (a file or a directory), or answers
-/// that the handle is unknown.
+/// Queues `job`, of `weight`, on the lane of `handle` (a file or a
+/// directory), or answers that the handle is unknown.
 fn on_handle(
     session: &Arc<Session>,
     handle: &[u8],
     id: u32,
     cost: usize,
+    weight: Weight,
     job: impl FnOnce(&Session, &HandleKind) -> Bytes + Send + 'static,
 ) {
     match session.handles.get(handle) {
         Some(open) => {
             let s = session.clone();
             let kind = open.kind.clone();
-            open.lane.push(Box::new(move || job(&s, &kind)), cost);
+            open.lane
+                .push_weighted(Box::new(move || job(&s, &kind)), cost, weight);
         }
         None => session.reply(status::invalid_handle(id), cost),
     }

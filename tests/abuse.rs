@@ -41,6 +41,29 @@ async fn banner_only(source: IpAddr, server: SocketAddr) -> TcpStream {
     stream
 }
 
+/// A connection from `source` that sends a banner, then the start of a
+/// packet and one more byte every `pause`, so the packet never completes:
+/// how long until the server closed it, `None` if still open after `within`.
+async fn trickle_from(
+    source: IpAddr,
+    server: SocketAddr,
+    pause: Duration,
+    within: Duration,
+) -> Option<Duration> {
+    let stream = tcp_from(source, server).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write.write_all(CLIENT_BANNER).await.unwrap();
+    write.write_all(&[0, 0, 1, 0]).await.unwrap();
+    let dribble = tokio::spawn(async move {
+        while write.write_all(b"x").await.is_ok() {
+            tokio::time::sleep(pause).await;
+        }
+    });
+    let closed = wait_until_closed(&mut read, within).await;
+    dribble.abort();
+    closed
+}
+
 /// `count` connections from `source`, each trying one wrong password for
 /// `user`, all at once; their outcomes.
 async fn wrong_passwords(
@@ -114,20 +137,7 @@ async fn a_connection_that_does_not_log_in_is_closed_after_the_login_grace_whate
     };
     // A banner, then the start of a packet and one more byte every half
     // second: it never completes.
-    let trickle = async {
-        let stream = tcp_from(loopback(3), addr).await.unwrap();
-        let (mut read, mut write) = stream.into_split();
-        write.write_all(CLIENT_BANNER).await.unwrap();
-        write.write_all(&[0, 0, 1, 0]).await.unwrap();
-        let dribble = tokio::spawn(async move {
-            while write.write_all(b"x").await.is_ok() {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        });
-        let closed = wait_until_closed(&mut read, within).await;
-        dribble.abort();
-        closed
-    };
+    let trickle = trickle_from(loopback(3), addr, Duration::from_millis(500), within);
     // A finished key exchange and no authentication request.
     let kex = async {
         let handle = ssh_from(loopback(4), addr).await.unwrap();
@@ -301,20 +311,7 @@ async fn full_scale_unauthenticated_connections_held() {
         let mut stream = banner_only(loopback(2), addr).await;
         wait_until_closed(&mut stream, within).await
     };
-    let trickle = async {
-        let stream = tcp_from(loopback(3), addr).await.unwrap();
-        let (mut read, mut write) = stream.into_split();
-        write.write_all(CLIENT_BANNER).await.unwrap();
-        write.write_all(&[0, 0, 1, 0]).await.unwrap();
-        let dribble = tokio::spawn(async move {
-            while write.write_all(b"x").await.is_ok() {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-        let closed = wait_until_closed(&mut read, within).await;
-        dribble.abort();
-        closed
-    };
+    let trickle = trickle_from(loopback(3), addr, Duration::from_secs(1), within);
     let (banner, trickle) = tokio::join!(banner, trickle);
     let shown = |closed: Option<Duration>| {
         closed.map_or(format!("still open after {} s", within.as_secs()), |d| {

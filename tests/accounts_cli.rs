@@ -12,9 +12,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::binary::{ServeChild, free_port, sftpbox_in};
 use common::files::sha256_hex;
 use common::process::{assert_ok, generate_key, require_tool, run_with_stdin, text};
-use common::serve::{ServeChild, free_port, sftpbox_in};
 use russh::keys::PrivateKeyWithHashAlg;
 use serde_json::Value;
 

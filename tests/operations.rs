@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::binary::{BIN, ServeChild, free_port, sftpbox_in};
 use common::process::{describe, generate_key, require_tool, text};
-use common::serve::{BIN, ServeChild, free_port, sftpbox_in};
 use serde_json::Value;
 use tempfile::TempDir;
 

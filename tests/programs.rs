@@ -172,17 +172,14 @@ fn each_account_runs_as_a_uid_of_its_own_that_owns_its_home() {
             std::fs::read(home.join("from-sftp.txt")).unwrap(),
             b"sftp\nmore\n"
         );
-        // SFTP reads what the program wrote.
-        let fetched = server.local(&format!("fetched-{account}.txt"));
+        // SFTP reads what the program wrote, into the test's temp folder.
+        let fetched = server.dir.path().join(format!("fetched-{account}.txt"));
         let out = server.sftp_batch(
             account,
-            &format!("get from-prog.txt {}\n", fetched.display()),
+            &format!("get from-prog.txt \"{}\"\n", fetched.display()),
         );
         assert_ok(&out);
-        assert_eq!(
-            std::fs::read(&fetched).unwrap(),
-            std::fs::read(home.join("from-prog.txt")).unwrap()
-        );
+        assert_eq!(std::fs::read(&fetched).unwrap(), b"prog\n");
         uids.push(uid);
     }
     assert_ne!(uids[0], uids[1], "alice and bob share a uid");

@@ -252,9 +252,9 @@ where
     (None, refused_at_first)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wedged_connections_give_their_account_back_within_the_idle_timeout() {
-    let server = TestServer::start_with_limits(&[AccountSpec::new("mallory")], wedge_limits(2, 64));
+/// Two connections of mallory's from the same address, wedged (see
+/// [`wedged_connection`]); they hold the server until dropped.
+async fn two_wedged_from_mallory(server: &TestServer) -> Vec<impl Sized> {
     let key = server.client_key();
     let mut wedged = Vec::new();
     for _ in 0..2 {
@@ -264,6 +264,14 @@ async fn wedged_connections_give_their_account_back_within_the_idle_timeout() {
                 .unwrap(),
         );
     }
+    wedged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wedged_connections_give_their_account_back_within_the_idle_timeout() {
+    let server = TestServer::start_with_limits(&[AccountSpec::new("mallory")], wedge_limits(2, 64));
+    let key = server.client_key();
+    let wedged = two_wedged_from_mallory(&server).await;
     let quiet = Instant::now();
     // Each attempt from a fresh address: only the account is at stake here.
     let (back, refused_at_first) = first_login_after(quiet, |attempt| {
@@ -291,14 +299,7 @@ async fn wedged_connections_give_their_address_back_within_the_idle_timeout() {
         wedge_limits(32, 2),
     );
     let key = server.client_key();
-    let mut wedged = Vec::new();
-    for _ in 0..2 {
-        wedged.push(
-            wedged_connection(loopback(2), server.addr(), "mallory", &key)
-                .await
-                .unwrap(),
-        );
-    }
+    let wedged = two_wedged_from_mallory(&server).await;
     let quiet = Instant::now();
     let (back, refused_at_first) = first_login_after(quiet, |_| {
         key_login_from(loopback(2), server.addr(), "alice", &key)
@@ -620,29 +621,12 @@ const MAX_COMMAND_LINE_CPU: Duration = Duration::from_secs(3);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_kib_line_of_globs_that_match_nothing_is_answered_cheaply() {
     let _heavy = heavy().await;
-    let server = ServedBinary::start(&[AccountSpec::new("mallory")], POOL_SETTINGS);
-    let handle = key_login_from(loopback(2), server.addr(), "mallory", &server.client_key())
-        .await
-        .unwrap();
-    let home = server.home("mallory");
-    std::fs::create_dir_all(&home).unwrap();
-    for i in 0..GLOB_HOME_FILES {
-        std::fs::File::create(home.join(format!("file-{i:05}.txt"))).unwrap();
-    }
-    // `ls *q* *q* …`: about 16 000 globs, none matching a name here.
-    let mut line = b"ls".to_vec();
-    while line.len() + 4 < 64 * 1024 - 256 {
-        line.extend_from_slice(b" *q*");
-    }
-    let cpu_before = server.stats().cpu;
-    let started = Instant::now();
-    let answer = tokio::time::timeout(
-        Duration::from_secs(20),
-        common::attack::exec_on(&handle, &line),
-    )
-    .await;
-    let waited = started.elapsed();
-    let cpu = server.stats().cpu.saturating_sub(cpu_before);
+    let GlobLine {
+        line,
+        answer,
+        waited,
+        cpu,
+    } = glob_line(POOL_SETTINGS, GLOB_HOME_FILES, Duration::from_secs(20)).await;
     figure("exec.glob_line_bytes", line.len());
     figure(
         "exec.glob_line_seconds",
@@ -668,6 +652,48 @@ async fn a_64_kib_line_of_globs_that_match_nothing_is_answered_cheaply() {
          answered with exit status {status:?}",
         line.len()
     );
+}
+
+/// What one line of globs that match nothing cost the server.
+struct GlobLine {
+    /// The line sent.
+    line: Vec<u8>,
+    /// The command's output, or `Err` if it got none in time.
+    answer: Result<Result<common::attack::CommandOutput, String>, tokio::time::error::Elapsed>,
+    /// How long the answer took.
+    waited: Duration,
+    /// The server's CPU time meanwhile.
+    cpu: Duration,
+}
+
+/// Starts a server with `settings` whose account mallory holds `files`
+/// empty files and runs `ls *q* *q* …` in it, a line of about 16 000 globs
+/// (just under 64 KiB) that match none of them, waiting at most `limit`.
+async fn glob_line(settings: &str, files: usize, limit: Duration) -> GlobLine {
+    let server = ServedBinary::start(&[AccountSpec::new("mallory")], settings);
+    let handle = key_login_from(loopback(2), server.addr(), "mallory", &server.client_key())
+        .await
+        .unwrap();
+    let home = server.home("mallory");
+    std::fs::create_dir_all(&home).unwrap();
+    for i in 0..files {
+        std::fs::File::create(home.join(format!("file-{i:05}.txt"))).unwrap();
+    }
+    let mut line = b"ls".to_vec();
+    while line.len() + 4 < 64 * 1024 - 256 {
+        line.extend_from_slice(b" *q*");
+    }
+    let cpu_before = server.stats().cpu;
+    let started = Instant::now();
+    let answer = tokio::time::timeout(limit, common::attack::exec_on(&handle, &line)).await;
+    let waited = started.elapsed();
+    let cpu = server.stats().cpu.saturating_sub(cpu_before);
+    GlobLine {
+        line,
+        answer,
+        waited,
+        cpu,
+    }
 }
 
 // ------------------------------------------------------------ full scale (benches/abuse.sh)
@@ -891,27 +917,12 @@ async fn full_scale_descriptor_exhaustion() {
 #[ignore = "full scale; run by benches/abuse.sh"]
 async fn full_scale_glob_line() {
     let _heavy = heavy().await;
-    let server = ServedBinary::start(&[AccountSpec::new("mallory")], "");
-    let handle = key_login_from(loopback(2), server.addr(), "mallory", &server.client_key())
-        .await
-        .unwrap();
-    let home = server.home("mallory");
-    std::fs::create_dir_all(&home).unwrap();
-    for i in 0..1000 {
-        std::fs::File::create(home.join(format!("file-{i:05}.txt"))).unwrap();
-    }
-    let mut line = b"ls".to_vec();
-    while line.len() + 4 < 64 * 1024 - 256 {
-        line.extend_from_slice(b" *q*");
-    }
-    let cpu_before = server.stats().cpu;
-    let started = Instant::now();
-    let answer = tokio::time::timeout(
-        Duration::from_secs(300),
-        common::attack::exec_on(&handle, &line),
-    )
-    .await;
-    let cpu = server.stats().cpu.saturating_sub(cpu_before);
+    let GlobLine {
+        answer,
+        waited,
+        cpu,
+        ..
+    } = glob_line("", 1000, Duration::from_secs(300)).await;
     figure(
         "full.exec.glob_line_1000_files",
         format!(
@@ -921,7 +932,7 @@ async fn full_scale_glob_line() {
                 Ok(Err(err)) => format!("failed ({err})"),
                 Err(_) => "no answer".into(),
             },
-            started.elapsed().as_secs_f64(),
+            waited.as_secs_f64(),
             cpu.as_secs_f64()
         ),
     );

@@ -26,7 +26,7 @@
 //! [`recount_usage`]: super::Jail::recount_usage
 
 use std::collections::HashSet;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
@@ -78,13 +78,18 @@ pub(crate) fn count_usage_clearing_special_modes(root: BorrowedFd<'_>) -> Result
     walk_root(root, true)
 }
 
-fn walk_root(root: BorrowedFd<'_>, clear_special_modes: bool) -> Result<Usage, JailError> {
-    let dir = rustix::fs::openat(
+/// The directory `root` itself, open for reading its entries.
+fn open_root(root: BorrowedFd<'_>) -> Result<OwnedFd, JailError> {
+    Ok(rustix::fs::openat(
         root,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-    )?;
+    )?)
+}
+
+fn walk_root(root: BorrowedFd<'_>, clear_special_modes: bool) -> Result<Usage, JailError> {
+    let dir = open_root(root)?;
     let mut walk = Walk {
         clear_special_modes,
         ..Walk::default()
@@ -98,7 +103,57 @@ fn walk_root(root: BorrowedFd<'_>, clear_special_modes: bool) -> Result<Usage, J
     Ok(walk.usage)
 }
 
-fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailError> {
+/// What a walk does on the way: with each name it meets, and with the
+/// directories it does not enter.
+trait Visitor {
+    /// `name` in `dir` (never `.` or `..`), whose `lstat` is `stat`.
+    fn visit(&mut self, dir: &OwnedFd, name: &CStr, stat: &Stat) -> Result<(), JailError>;
+
+    /// A directory the walk does not enter: `Ok` goes on without it.
+    fn skip(&mut self, why: Skipped) -> Result<(), JailError>;
+}
+
+/// Why a walk does not enter a directory.
+enum Skipped {
+    /// It is below [`MAX_SCAN_DEPTH`].
+    TooDeep,
+    /// Opening it was refused (`EACCES`, `EPERM`).
+    Unreadable(Errno),
+}
+
+impl Visitor for Walk {
+    fn visit(&mut self, dir: &OwnedFd, name: &CStr, stat: &Stat) -> Result<(), JailError> {
+        self.count(stat);
+        if self.clear_special_modes && has_special_mode(stat) && (stat.is_file() || stat.is_dir()) {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+            match rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::empty()) {
+                Ok(fd) => clear_special_mode(&fd),
+                Err(errno) => {
+                    tracing::warn!(%errno, "cannot open a file to clear its setuid/setgid bits");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, why: Skipped) -> Result<(), JailError> {
+        match why {
+            Skipped::TooDeep => tracing::warn!(
+                max_depth = MAX_SCAN_DEPTH,
+                "quota scan skipped directories nested too deep"
+            ),
+            Skipped::Unreadable(errno) => {
+                tracing::warn!(%errno, "quota scan cannot read a directory, skipping it");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Visits every name under `dir`, depth first, without following a
+/// symlink: the entries of a level are read (and the listing's fd closed)
+/// before its subdirectories are entered, down to [`MAX_SCAN_DEPTH`].
+fn walk_dir(dir: &OwnedFd, depth: usize, visitor: &mut impl Visitor) -> Result<(), JailError> {
     let mut subdirs: Vec<CString> = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
@@ -111,29 +166,15 @@ fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailErro
             Err(Errno::NOENT) => continue,
             Err(errno) => return Err(errno.into()),
         };
-        walk.count(&stat);
-        if walk.clear_special_modes && has_special_mode(&stat) && (stat.is_file() || stat.is_dir())
-        {
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
-            match rustix::fs::openat(dir, name, flags | OFlags::CLOEXEC, Mode::empty()) {
-                Ok(fd) => clear_special_mode(&fd),
-                Err(errno) => {
-                    tracing::warn!(%errno, "cannot open a file to clear its setuid/setgid bits");
-                }
-            }
-        }
+        visitor.visit(dir, name, &stat)?;
         if stat.is_dir() {
             subdirs.push(name.to_owned());
         }
     }
+    if depth >= MAX_SCAN_DEPTH && !subdirs.is_empty() {
+        return visitor.skip(Skipped::TooDeep);
+    }
     for name in subdirs {
-        if depth >= MAX_SCAN_DEPTH {
-            tracing::warn!(
-                max_depth = MAX_SCAN_DEPTH,
-                "quota scan skipped directories nested too deep"
-            );
-            break;
-        }
         let child = rustix::fs::openat(
             dir,
             name.as_c_str(),
@@ -145,11 +186,11 @@ fn walk_dir(dir: &OwnedFd, depth: usize, walk: &mut Walk) -> Result<(), JailErro
             Mode::empty(),
         );
         match child {
-            Ok(child) => walk_dir(&child, depth + 1, walk)?,
+            Ok(child) => walk_dir(&child, depth + 1, visitor)?,
             // Removed or replaced by a symlink since it was listed.
             Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
             Err(errno @ (Errno::ACCESS | Errno::PERM)) => {
-                tracing::warn!(%errno, "quota scan cannot read a directory, skipping it");
+                visitor.skip(Skipped::Unreadable(errno))?;
             }
             Err(errno) => return Err(errno.into()),
         }
@@ -182,66 +223,39 @@ fn clear_special_mode(fd: &OwnedFd) {
 /// [`count_usage`]: a home of an earlier version, given to its account's
 /// sandbox uid.
 pub(crate) fn reown(root: BorrowedFd<'_>, from: u32, to: u32) -> Result<(), JailError> {
-    let dir = rustix::fs::openat(
-        root,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let dir = open_root(root)?;
     let owner = (
         Some(rustix::process::Uid::from_raw(to)),
         Some(rustix::process::Gid::from_raw(to)),
     );
     rustix::fs::fchown(&dir, owner.0, owner.1)?;
-    reown_dir(&dir, 0, from, owner)
+    walk_dir(&dir, 0, &mut Reown { from, owner })
 }
 
-type Owner = (Option<rustix::process::Uid>, Option<rustix::process::Gid>);
+/// Gives what `from` owns to `owner` on the way.
+struct Reown {
+    from: u32,
+    owner: (Option<rustix::process::Uid>, Option<rustix::process::Gid>),
+}
 
-fn reown_dir(dir: &OwnedFd, depth: usize, from: u32, owner: Owner) -> Result<(), JailError> {
-    let mut subdirs: Vec<CString> = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == c"." || name == c".." {
-            continue;
-        }
-        let stat = match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Stat::from(st),
-            Err(Errno::NOENT) => continue,
-            Err(errno) => return Err(errno.into()),
-        };
-        if stat.uid == from {
-            match rustix::fs::chownat(dir, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW) {
+impl Visitor for Reown {
+    fn visit(&mut self, dir: &OwnedFd, name: &CStr, stat: &Stat) -> Result<(), JailError> {
+        if stat.uid == self.from {
+            let (uid, gid) = self.owner;
+            match rustix::fs::chownat(dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(()) | Err(Errno::NOENT) => {}
                 Err(errno) => return Err(errno.into()),
             }
         }
-        if stat.is_dir() {
-            subdirs.push(name.to_owned());
+        Ok(())
+    }
+
+    fn skip(&mut self, why: Skipped) -> Result<(), JailError> {
+        match why {
+            Skipped::TooDeep => Ok(()),
+            Skipped::Unreadable(errno) => Err(errno.into()),
         }
     }
-    if depth >= MAX_SCAN_DEPTH {
-        return Ok(());
-    }
-    for name in subdirs {
-        let child = rustix::fs::openat(
-            dir,
-            name.as_c_str(),
-            OFlags::RDONLY
-                | OFlags::DIRECTORY
-                | OFlags::NOFOLLOW
-                | OFlags::NOCTTY
-                | OFlags::CLOEXEC,
-            Mode::empty(),
-        );
-        match child {
-            Ok(child) => reown_dir(&child, depth + 1, from, owner)?,
-            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
-            Err(errno) => return Err(errno.into()),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::check_file::check_file;
 use super::codec::{self, Extension, MAX_DATA_BYTES, MAX_PACKET_BYTES};
-use super::handles::{FileHandle, HandleKind, Lane, MAX_OPEN_HANDLES};
+use super::handles::{FileHandle, HandleKind, Lane, MAX_OPEN_HANDLES, Weight};
 use super::requests::{self, answer, answer_unit};
 use super::status::{self, Refusal};
-use super::{Session, on_handle, on_handle_long, on_path, on_path_long};
+use super::{Session, on_handle, on_path};
 use crate::jail::{JailError, OpenOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -35,25 +35,40 @@ pub const ADVERTISED: &[(&str, &str)] = &[
 pub fn route(session: &Arc<Session>, path_lane: &Lane, id: u32, extension: Extension, cost: usize) {
     let reply_now = |bytes: Bytes| session.reply(bytes, cost);
     match extension {
-        Extension::PosixRename { from, to } => on_path(session, path_lane, cost, move |s| {
-            requests::rename(s, id, &from, &to, true)
-        }),
-        Extension::HardLink { existing, link } => on_path(session, path_lane, cost, move |s| {
-            hard_link(s, id, &existing, &link)
-        }),
-        Extension::Statvfs { path } => on_path(session, path_lane, cost, move |s| {
+        Extension::PosixRename { from, to } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::rename(s, id, &from, &to, true)
+            })
+        }
+        Extension::HardLink { existing, link } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                hard_link(s, id, &existing, &link)
+            })
+        }
+        Extension::Statvfs { path } => on_path(session, path_lane, cost, Weight::Short, move |s| {
             statvfs(s, id, Some(&path))
         }),
         Extension::Fstatvfs { handle } => {
-            on_handle(session, &handle, id, cost, move |s, _| statvfs(s, id, None))
+            on_handle(session, &handle, id, cost, Weight::Short, move |s, _| {
+                statvfs(s, id, None)
+            })
         }
-        Extension::Fsync { handle } => on_handle(session, &handle, id, cost, move |_, h| match h {
-            HandleKind::File(f) => answer_unit(id, f.file.sync_all()),
-            HandleKind::Dir(_) => status::ok(id),
-        }),
-        Extension::Lsetstat { path, attrs } => on_path(session, path_lane, cost, move |s| {
-            requests::set_stat(s, id, &path, &attrs, false)
-        }),
+        Extension::Fsync { handle } => on_handle(
+            session,
+            &handle,
+            id,
+            cost,
+            Weight::Short,
+            move |_, h| match h {
+                HandleKind::File(f) => answer_unit(id, f.file.sync_all()),
+                HandleKind::Dir(_) => status::ok(id),
+            },
+        ),
+        Extension::Lsetstat { path, attrs } => {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
+                requests::set_stat(s, id, &path, &attrs, false)
+            })
+        }
         Extension::Limits => {
             let mut out = BytesMut::with_capacity(32);
             out.put_u64(u64::from(MAX_PACKET_BYTES));
@@ -64,7 +79,7 @@ pub fn route(session: &Arc<Session>, path_lane: &Lane, id: u32, extension: Exten
         }
         Extension::ExpandPath { path } => {
             let expanded = expand_home(&path);
-            on_path(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::real_path(s, id, &expanded)
             })
         }
@@ -99,7 +114,7 @@ pub fn route(session: &Arc<Session>, path_lane: &Lane, id: u32, extension: Exten
             target.lane.push_long(Box::new(move || copy.run(id)), cost);
         }
         Extension::CheckFileName { path, check } => {
-            on_path_long(session, path_lane, cost, move |s| {
+            on_path(session, path_lane, cost, Weight::Long, move |s| {
                 let options = OpenOptions {
                     read: true,
                     ..OpenOptions::default()
@@ -119,12 +134,17 @@ pub fn route(session: &Arc<Session>, path_lane: &Lane, id: u32, extension: Exten
                 reply
             })
         }
-        Extension::CheckFileHandle { handle, check } => {
-            on_handle_long(session, &handle, id, cost, move |s, h| match h {
+        Extension::CheckFileHandle { handle, check } => on_handle(
+            session,
+            &handle,
+            id,
+            cost,
+            Weight::Long,
+            move |s, h| match h {
                 HandleKind::File(f) => check_file(id, &f.file, &check, &s.ended),
                 HandleKind::Dir(_) => status::reply(id, &JailError::IsADirectory),
-            })
-        }
+            },
+        ),
         Extension::Unknown { name } => {
             reply_now(status::refused(id, &Refusal::UnsupportedExtension(name)))
         }

@@ -138,12 +138,7 @@ impl Lane {
     /// Queues a short `job`, holding `cost` bytes of backlog until its reply
     /// is written.
     pub fn push(&self, job: Job, cost: usize) {
-        self.enqueue(Queued {
-            job,
-            cost,
-            weight: Weight::Short,
-            toll: None,
-        });
+        self.push_weighted(job, cost, Weight::Short);
     }
 
     /// Queues a short `job` that moves bytes to or from the client: it runs
@@ -159,10 +154,16 @@ impl Lane {
 
     /// Queues a long `job` (see [`Weight::Long`]).
     pub fn push_long(&self, job: Job, cost: usize) {
+        self.push_weighted(job, cost, Weight::Long);
+    }
+
+    /// Queues `job` of `weight`, holding `cost` bytes of backlog until its
+    /// reply is written.
+    pub fn push_weighted(&self, job: Job, cost: usize, weight: Weight) {
         self.enqueue(Queued {
             job,
             cost,
-            weight: Weight::Long,
+            weight,
             toll: None,
         });
     }

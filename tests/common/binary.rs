@@ -1,26 +1,103 @@
-//! The real `sftpbox serve` as a child process, in its own temp deployment
-//! folder with an sftpbox.toml the test writes, for what only a whole
-//! process shows: its memory, threads, CPU time and descriptors
-//! (`/proc/PID`), how it reacts to SIGTERM, and settings read from the file
-//! (including ones the in-process harness has no field for).
+//! The real `sftpbox serve` as a child process, for what only a whole
+//! process shows, in two ways:
+//!
+//! - [`ServedBinary`]: in its own temp deployment folder with an
+//!   sftpbox.toml the test writes, for its memory, threads, CPU time and
+//!   descriptors (`/proc/PID`), how it reacts to SIGTERM, and settings read
+//!   from the file (including ones the in-process harness has no field
+//!   for); killed on drop.
+//! - [`ServeChild`]: started from a deployment folder the test wrote (its
+//!   sftpbox.toml, accounts.toml, homes and control socket side by side),
+//!   as an operator runs it, with the commands an operator runs beside it
+//!   in the same folder; SIGTERM when the test is done.
+//!
+//! Either keeps the server's stderr line by line for the test to read and
+//! wait on.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::process::require_tool;
+use super::process::{require_tool, run_with_stdin};
 use super::{AccountSpec, accounts_toml, client_key_path};
 
 /// The binary Cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sftpbox");
 
-/// How long the server may take to say it listens.
+/// How long the server may take to start, and a stopped one to exit.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child's stderr, kept line by line by a thread of its own.
+#[derive(Clone)]
+struct StderrLines(Arc<Mutex<Vec<String>>>);
+
+impl StderrLines {
+    /// Keeps what `child` writes on its piped stderr from now on.
+    fn keep(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().unwrap();
+        let lines = StderrLines(Arc::default());
+        let sink = lines.0.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+            }
+        });
+        lines
+    }
+
+    /// Every line so far.
+    fn all(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Polls until `ready` holds for the lines so far; panics with
+    /// `failed(status, log)` when `child` exits first (`Some`, its status)
+    /// or [`START_TIMEOUT`] passes (`None`).
+    fn wait_until(
+        &self,
+        child: &mut Child,
+        ready: impl Fn(&[String]) -> bool,
+        failed: impl Fn(Option<ExitStatus>, &str) -> String,
+    ) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !ready(&self.all()) {
+            if let Some(status) = child.try_wait().unwrap() {
+                // Let the reader thread catch the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                if ready(&self.all()) {
+                    return;
+                }
+                panic!("{}", failed(Some(status), &self.all().join("\n")));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}",
+                failed(None, &self.all().join("\n"))
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
 
 /// Linux reports CPU times in /proc in USER_HZ ticks, 100 a second on every
 /// architecture the kernel supports.
@@ -106,7 +183,7 @@ pub struct ServedBinary {
     pub dir: TempDir,
     addr: SocketAddr,
     child: Option<Child>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: StderrLines,
     pub accounts: Vec<AccountSpec>,
 }
 
@@ -144,11 +221,7 @@ impl ServedBinary {
         let config = dir.path().join("sftpbox.toml");
         std::fs::write(&config, &launch.settings).unwrap();
 
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         if let Some(uid) = launch.run_as {
             let status = Command::new("chown")
@@ -190,52 +263,25 @@ impl ServedBinary {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let listening = line.contains("listening");
-                    log.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(line);
-                    if listening {
-                        let _ = tx.send(());
-                    }
-                }
-            });
-        }
-        let mut server = ServedBinary {
+        let log = StderrLines::keep(&mut child);
+        log.wait_until(
+            &mut child,
+            |lines| lines.iter().any(|line| line.contains("listening")),
+            |status, log| match status {
+                Some(status) => format!(
+                    "sftpbox serve exited ({status}) instead of listening, with sftpbox.toml:\n{}\n--- its log:\n{log}",
+                    launch.settings
+                ),
+                None => format!("sftpbox serve did not listen within {START_TIMEOUT:?}:\n{log}"),
+            },
+        );
+        ServedBinary {
             dir,
             addr,
             child: Some(child),
             log,
             accounts: accounts.to_vec(),
-        };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
-                break;
-            }
-            if let Some(status) = server.child_mut().try_wait().unwrap() {
-                // Let the reader thread catch the last lines.
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "sftpbox serve exited ({status}) instead of listening, with sftpbox.toml:\n{}\n--- its log:\n{}",
-                    launch.settings,
-                    server.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sftpbox serve did not listen within {START_TIMEOUT:?}:\n{}",
-                server.log()
-            );
         }
-        server
     }
 
     fn child_mut(&mut self) -> &mut Child {
@@ -307,20 +353,12 @@ impl ServedBinary {
 
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .join("\n")
+        self.log.all().join("\n")
     }
 
     /// Log lines containing `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
+        self.log.all().iter().filter(|l| l.contains(needle)).count()
     }
 }
 
@@ -331,4 +369,76 @@ impl Drop for ServedBinary {
             let _ = child.wait();
         }
     }
+}
+
+/// A running `sftpbox serve` in a deployment folder and what it has written
+/// on stderr so far; stopped with SIGTERM on drop.
+pub struct ServeChild {
+    dir: PathBuf,
+    child: Child,
+    lines: StderrLines,
+}
+
+impl ServeChild {
+    /// Starts `sftpbox serve ARGS` in `dir` (RUST_LOG cleared, so the log
+    /// is the default one) and waits until `ready` holds for its stderr.
+    pub fn start(dir: &Path, args: &[&str], ready: impl Fn(&[String]) -> bool) -> ServeChild {
+        let mut child = Command::new(BIN)
+            .current_dir(dir)
+            .arg("serve")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = StderrLines::keep(&mut child);
+        lines.wait_until(&mut child, ready, |status, log| {
+            let how = status.map_or(String::new(), |status| format!(" (it exited: {status})"));
+            format!("the server did not start{how}; its log:\n{log}")
+        });
+        ServeChild {
+            dir: dir.to_owned(),
+            child,
+            lines,
+        }
+    }
+
+    /// Every stderr line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.all()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `sftpbox ARGS` in the deployment folder with `stdin` piped in.
+    pub fn sftpbox(&self, args: &[&str], stdin: &[u8]) -> Output {
+        sftpbox_in(&self.dir, args, stdin)
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `sftpbox ARGS` in `dir` with `stdin` piped in.
+pub fn sftpbox_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).args(args);
+    run_with_stdin(cmd, stdin)
 }

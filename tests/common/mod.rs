@@ -1,7 +1,7 @@
 //! The test harness: a real sftpbox on an ephemeral port in a temp deployment
 //! folder, driven by the russh client and the OpenSSH binaries, and the
 //! helpers every test file shares (`client`, `files`, `host`, `process`,
-//! and `serve` for the binary run from a deployment folder).
+//! and `binary` for the binary run as a child process).
 //!
 //! Each test crate uses a part of this, hence `dead_code`; the helpers run
 //! outside `#[test]` fns, where clippy.toml's test allowances do not reach.
@@ -13,7 +13,6 @@ pub mod client;
 pub mod files;
 pub mod host;
 pub mod process;
-pub mod serve;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -37,6 +37,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+mod v1;
+mod v2;
+
 /// What an account's programs may hold together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProgramLimits {
@@ -57,9 +60,6 @@ impl Default for ProgramLimits {
         }
     }
 }
-
-/// The leaf a delegated v2 server moves itself into.
-const SERVER_LEAF: &str = "sftpbox-server";
 
 /// How long removing an account's cgroup waits for its last processes to
 /// be gone (they were killed; the kernel frees them in a moment).
@@ -265,43 +265,15 @@ impl Tree {
 
     /// Writes `limits` into the account cgroup `name`.
     fn apply(&self, name: &str, limits: &ProgramLimits) -> Result<(), String> {
-        let memory = limits.memory_bytes.to_string();
-        let pids = limits.processes.to_string();
         match self {
-            Tree::V2 { dir, cpu } => {
-                let dir = dir.join(name);
-                write(&dir, "memory.max", &memory)?;
-                // Absent without swap support; where present, none.
-                let _ = write(&dir, "memory.swap.max", "0");
-                write(&dir, "pids.max", &pids)?;
-                if *cpu {
-                    write(&dir, "cpu.weight", &limits.cpu_weight.to_string())?;
-                }
-            }
-            Tree::V1 {
-                memory: m,
-                pids: p,
-                cpu,
-            } => {
-                let dir = m.join(name);
-                // memsw (memory + swap) may never be below the memory
-                // limit: lowering writes the memory limit first, raising
-                // memsw first; trying both orders covers either.
-                let first = write(&dir, "memory.limit_in_bytes", &memory);
-                if dir.join("memory.memsw.limit_in_bytes").exists() {
-                    write(&dir, "memory.memsw.limit_in_bytes", &memory)?;
-                }
-                if first.is_err() {
-                    write(&dir, "memory.limit_in_bytes", &memory)?;
-                }
-                write(&p.join(name), "pids.max", &pids)?;
-                if let Some(cpu) = cpu {
-                    let shares = (u64::from(limits.cpu_weight) * 1024 / 100).max(2);
-                    write(&cpu.join(name), "cpu.shares", &shares.to_string())?;
-                }
-            }
+            Tree::V2 { dir, cpu } => v2::apply(&dir.join(name), *cpu, limits),
+            Tree::V1 { memory, pids, cpu } => v1::apply(
+                &memory.join(name),
+                &pids.join(name),
+                cpu.as_ref().map(|cpu| cpu.join(name)).as_deref(),
+                limits,
+            ),
         }
-        Ok(())
     }
 
     /// Removes the account cgroup `name`, killing what is left in it.
@@ -433,123 +405,14 @@ fn is_writable(path: &Path) -> bool {
 fn make_tree() -> Result<Tree, String> {
     let mounts = mounts();
     let own = own_cgroups();
-    let v2 = match make_v2(&mounts, &own) {
+    let v2 = match v2::make(&mounts, &own) {
         Ok(tree) => return Ok(tree),
         Err(why) => why,
     };
-    match make_v1(&mounts, &own) {
+    match v1::make(&mounts, &own) {
         Ok(tree) => Ok(tree),
         Err(v1) => Err(format!("{v2}; {v1}")),
     }
-}
-
-fn make_v2(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, String> {
-    let mount = mounts
-        .iter()
-        .find(|m| m.fstype == "cgroup2")
-        .ok_or("cgroup v2: not mounted")?;
-    let own_path = own
-        .iter()
-        .find(|(controllers, _)| controllers.is_empty())
-        .map(|(_, path)| path.as_str())
-        .ok_or("cgroup v2: this process is in none")?;
-    let is_root = rustix::process::geteuid().is_root();
-    // A root server works under the hierarchy's root; any other under the
-    // cgroup delegated to it (less the leaf it may have moved itself to).
-    let parent = if is_root {
-        mount.point.clone()
-    } else {
-        let path = own_path
-            .strip_suffix(&format!("/{SERVER_LEAF}"))
-            .unwrap_or(own_path);
-        cgroup_dir(mount, path)
-    };
-    let controllers = std::fs::read_to_string(parent.join("cgroup.controllers"))
-        .map_err(|err| format!("cgroup v2 at {}: {err}", parent.display()))?;
-    let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
-    if !(has("memory") && has("pids")) {
-        return Err(format!(
-            "cgroup v2 at {}: no memory and pids controllers (they may be bound to v1)",
-            parent.display()
-        ));
-    }
-    let cpu = has("cpu");
-    if !is_root {
-        if !is_writable(&parent.join("cgroup.subtree_control"))
-            || !is_writable(&parent.join("cgroup.procs"))
-        {
-            return Err(format!(
-                "cgroup v2 at {}: not delegated to this user (systemd: Delegate=yes)",
-                parent.display()
-            ));
-        }
-        // No process may sit beside cgroups with controllers: move this
-        // one (all its threads) into a leaf first.
-        let leaf = parent.join(SERVER_LEAF);
-        match std::fs::create_dir(&leaf) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(err) => return Err(format!("cgroup v2 at {}: {err}", leaf.display())),
-        }
-        write(&leaf, "cgroup.procs", &std::process::id().to_string())?;
-    }
-    let enable = if cpu {
-        "+memory +pids +cpu"
-    } else {
-        "+memory +pids"
-    };
-    write(&parent, "cgroup.subtree_control", enable)?;
-    let dir = parent.join(subtree_name());
-    std::fs::create_dir(&dir).map_err(|err| format!("cgroup v2 at {}: {err}", dir.display()))?;
-    if let Err(why) = write(&dir, "cgroup.subtree_control", enable) {
-        let _ = std::fs::remove_dir(&dir);
-        return Err(why);
-    }
-    Ok(Tree::V2 { dir, cpu })
-}
-
-fn make_v1(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, String> {
-    let hierarchy = |controller: &str| -> Result<PathBuf, String> {
-        let mount = mounts
-            .iter()
-            .find(|m| m.fstype == "cgroup" && m.options.iter().any(|o| o == controller))
-            .ok_or_else(|| format!("cgroup v1: no {controller} hierarchy"))?;
-        let path = own
-            .iter()
-            .find(|(controllers, _)| controllers.split(',').any(|c| c == controller))
-            .map_or("/", |(_, path)| path.as_str());
-        let parent = cgroup_dir(mount, path);
-        if !is_writable(&parent) {
-            return Err(format!(
-                "cgroup v1 at {}: not writable by this user",
-                parent.display()
-            ));
-        }
-        Ok(parent)
-    };
-    let memory = hierarchy("memory")?;
-    let pids = hierarchy("pids")?;
-    let cpu = hierarchy("cpu").ok();
-    let name = subtree_name();
-    let mut made = Vec::new();
-    for parent in std::iter::once(&memory)
-        .chain(std::iter::once(&pids))
-        .chain(cpu.iter())
-    {
-        let dir = parent.join(&name);
-        if let Err(err) = std::fs::create_dir(&dir) {
-            for dir in made {
-                let _ = std::fs::remove_dir(dir);
-            }
-            return Err(format!("cgroup v1 at {}: {err}", dir.display()));
-        }
-        made.push(dir);
-    }
-    Ok(Tree::V1 {
-        memory: memory.join(&name),
-        pids: pids.join(&name),
-        cpu: cpu.map(|cpu| cpu.join(&name)),
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,63 @@
+# Shared by the side-by-side benchmarks (compare.sh, rsync.sh), sourced
+# after their settings: logging, figures, ports, and the private sshd's
+# throwaway user and the common part of its configuration.
+# shellcheck shell=bash
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "NA"; exit } if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# A free loopback port, never 22 nor 2024.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        [[ $p == 22 || $p == 2024 ]] && continue
+        ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+
+# Waits up to 10 s for something to listen on host:port (in netns, if given).
+wait_port() { # host port [netns]
+    local i
+    for i in $(seq 1 100); do
+        if ${3:+ip netns exec "$3"} bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# The throwaway user NAME (home HOME, shell SHELL) that logs in to the
+# private sshd with $KEY only, the sshd's host key in $W/ssh, and
+# $W/ssh/sshd_config with what every bench needs (the caller appends its
+# own lines). Sets SSH_USER, USER_MADE (for the clean-up), SSH_PORT and,
+# when it makes /run/sshd, RUN_SSHD_MADE.
+ssh_user_and_config() { # name home shell
+    SSH_USER=$1
+    useradd -r -M -d "$2" -s "$3" "$SSH_USER"
+    USER_MADE=$SSH_USER
+    usermod -p '*' "$SSH_USER" # not locked ("!"), no password either: key only
+    cp "$KEY.pub" "$W/ssh/authorized/$SSH_USER"
+    chmod 644 "$W/ssh/authorized/$SSH_USER"
+    ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/host_ed25519"
+    [[ -d /run/sshd ]] || { mkdir -p /run/sshd && chmod 755 /run/sshd && RUN_SSHD_MADE=1; }
+    SSH_PORT=$(free_port)
+    cat >"$W/ssh/sshd_config" <<CONFIG
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile $W/ssh/authorized/%u
+AllowUsers $SSH_USER
+CONFIG
+}
+
+# The last of a clean-up (with set +e): /run/sshd if this run made it, and
+# the temp folder $W unless KEEP=1.
+remove_made() {
+    [[ $RUN_SSHD_MADE == 1 ]] && rmdir /run/sshd 2>/dev/null
+    if [[ -n $W && -d $W ]]; then
+        if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
+    fi
+}
