@@ -3,9 +3,10 @@
 //! and git-upload-archive, run in the sandbox. Clone, fetch, push (a new
 //! branch; a force push refused only when the repository says so),
 //! `archive --remote`, with the scp-like URL `alice@host:repo.git`; a push
-//! over the quota refused with the repository intact; hooks and the
-//! commands git runs on the user's behalf confined like the programs
-//! themselves; and what an account without git is told.
+//! over the quota refused with the repository intact; hooks (which run,
+//! and can refuse a push) and the commands git runs on the user's behalf
+//! confined like the programs themselves; and what an account without git
+//! is told.
 
 // Helpers outside `#[test]` fns unwrap and panic too: a failed setup is a
 // failed test.
@@ -363,21 +364,40 @@ fn paths_outside_the_box_are_not_repositories() {
     assert!(names_in(&bob_repo.join("refs/heads")).is_empty());
 }
 
-/// A probe git runs as a hook or as a command: tries to read the host's
-/// /etc/passwd and to connect to `port` on the loopback address, and
-/// writes what happened to `$HOME/probe-NAME.out`.
-fn probe_script(name: &str, port: u16) -> String {
+/// A probe git runs as a hook or as a command: says on stderr that it ran
+/// (git relays a hook's output to the client as `remote: ...`), tries to
+/// read the host's /etc/passwd, to write `outside` (a host path beside the
+/// home), to connect to `port` on the loopback address and to gain root
+/// through `/suid-id` (a setuid-root copy of `id`, when it may run it),
+/// and writes what happened to `$HOME/probe-NAME.out`. As `pack`, the
+/// packObjectsHook, it then runs the command git gave it.
+fn probe_script(name: &str, port: u16, outside: &Path) -> String {
+    let outside = outside.display();
     format!(
         "#!/bin/bash\n\
          out=\"$HOME/probe-{name}.out\"\n\
+         echo \"probe {name} ran\" >&2\n\
          echo \"ran in $(pwd)\" >> \"$out\"\n\
          if cat /etc/passwd >> \"$out\" 2>/dev/null; then echo 'passwd: read' >> \"$out\"; \
          else echo 'passwd: unreadable' >> \"$out\"; fi\n\
+         if (echo escaped > '{outside}') 2>/dev/null; then echo 'write: done' >> \"$out\"; \
+         else echo 'write: refused' >> \"$out\"; fi\n\
          if (echo probe > /dev/tcp/127.0.0.1/{port}) 2>/dev/null; then echo 'socket: connected' >> \"$out\"; \
          else echo 'socket: refused' >> \"$out\"; fi\n\
-         if [ $# -gt 0 ]; then exec \"$@\"; fi\n\
+         if [ -x /suid-id ]; then echo \"euid: $(/suid-id -u)\" >> \"$out\"; fi\n\
+         if [ {name} = pack ]; then exec \"$@\"; fi\n\
          exit 0\n"
     )
+}
+
+/// Puts `script` in place as hook `name` of `repo`, executable, owned as
+/// the repository is (as the user would have uploaded it).
+fn install_hook(repo: &Path, name: &str, script: &str) {
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(repo).unwrap());
+    let path = repo.join("hooks").join(name);
+    std::fs::write(&path, script).unwrap();
+    set_mode(&path, 0o755);
+    std::os::unix::fs::chown(&path, Some(owner), None).unwrap();
 }
 
 #[test]
@@ -389,17 +409,19 @@ fn hooks_and_the_commands_git_runs_stay_in_the_sandbox() {
     let clone = repository(&server, "alice", "repo.git");
     let home = server.home("alice");
     let repo = home.join("repo.git");
-    // Hooks, executable, as their owner would put them in place.
-    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&repo).unwrap());
-    for hook in ["pre-receive", "update", "post-receive", "post-update"] {
-        let path = repo.join("hooks").join(hook);
-        std::fs::write(&path, probe_script(hook, port)).unwrap();
-        set_mode(&path, 0o755);
-        std::os::unix::fs::chown(&path, Some(owner), None).unwrap();
+    // A host path beside the home that no hook may create.
+    let outside = home.parent().unwrap().join("escaped-by-a-hook");
+    let hooks = ["pre-receive", "update", "post-receive", "post-update"];
+    for hook in hooks {
+        install_hook(&repo, hook, &probe_script(hook, port, &outside));
     }
+    // A setuid-root program in the box: the home is `nosuid`, so it runs
+    // with the hook's ids.
+    std::fs::copy(common::process::require_tool("id"), home.join("suid-id")).unwrap();
+    set_mode(&home.join("suid-id"), 0o4755);
     // A command git-upload-pack runs through the shell, from the box's
     // ~/.gitconfig (HOME is the home): it runs, inside the sandbox.
-    std::fs::write(home.join("probe.sh"), probe_script("pack", port)).unwrap();
+    std::fs::write(home.join("probe.sh"), probe_script("pack", port, &outside)).unwrap();
     std::fs::write(
         home.join(".gitconfig"),
         "[uploadpack]\n\tpackObjectsHook = bash \"$HOME/probe.sh\"\n",
@@ -410,6 +432,19 @@ fn hooks_and_the_commands_git_runs_stay_in_the_sandbox() {
     let push = server.git(&clone, &["push", "origin", "HEAD:main"]);
     assert_ok(&push);
     assert_no_host_passwd(&push, "git push past the hooks");
+    // Every hook ran, and what it printed reached the client.
+    for hook in hooks {
+        assert!(
+            text(&push.stderr).contains(&format!("remote: probe {hook} ran")),
+            "{hook}: {}",
+            describe(&push)
+        );
+    }
+    assert!(
+        !text(&push.stderr).contains("hook was ignored"),
+        "{}",
+        describe(&push)
+    );
     let work = local_dir(&server, "again");
     let again = server.git(&work, &["clone", "alice@127.0.0.1:repo.git", "c"]);
     assert_ok(&again);
@@ -419,36 +454,29 @@ fn hooks_and_the_commands_git_runs_stay_in_the_sandbox() {
         b"through the hooks\n"
     );
 
-    // The hook command ran, and neither read the host's file nor reached
-    // the network.
-    let report = std::fs::read_to_string(home.join("probe-pack.out"))
-        .unwrap_or_else(|err| panic!("the packObjectsHook probe did not run: {err}"));
-    assert!(report.contains("passwd: unreadable"), "{report}");
-    assert!(report.contains("socket: refused"), "{report}");
-    // Hooks in the box are the user's own files: the home is mounted
-    // noexec, so they never run as programs (git says it ignored them),
-    // and whatever ran left nothing of the host's.
-    assert!(
-        text(&push.stderr).contains("hook was ignored"),
-        "{}",
-        describe(&push)
-    );
+    // Each hook and the hook command ran, and none read the host's file,
+    // wrote outside the box, reached the network or became root.
+    for name in hooks.iter().chain(&["pack"]) {
+        let report = std::fs::read_to_string(home.join(format!("probe-{name}.out")))
+            .unwrap_or_else(|err| panic!("the {name} probe did not run: {err}"));
+        assert!(report.contains("ran in /"), "{name}: {report}");
+        assert!(report.contains("passwd: unreadable"), "{name}: {report}");
+        assert!(report.contains("write: refused"), "{name}: {report}");
+        assert!(report.contains("socket: refused"), "{name}: {report}");
+        // Only the hooks may execute files of the home; the command
+        // git-upload-pack runs may not.
+        let euid = report.lines().find_map(|line| line.strip_prefix("euid: "));
+        if *name == "pack" {
+            assert_eq!(euid, None, "{report}");
+        } else {
+            let euid = euid.unwrap_or_else(|| panic!("{name}: /suid-id did not run: {report}"));
+            assert_ne!(euid.trim(), "0", "{name}: a setuid bit was honoured");
+        }
+    }
+    assert!(!outside.exists(), "a hook wrote {}", outside.display());
     for (path, content) in common::files::contents(&home) {
         if let common::files::Content::File(bytes) = content {
             assert_no_host_passwd_in(&bytes, &path.display().to_string());
-            if path.to_string_lossy().ends_with(".out") {
-                let shown = String::from_utf8_lossy(&bytes);
-                assert!(
-                    !shown.contains("passwd: read"),
-                    "{}: {shown}",
-                    path.display()
-                );
-                assert!(
-                    !shown.contains("socket: connected"),
-                    "{}: {shown}",
-                    path.display()
-                );
-            }
         }
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -456,6 +484,31 @@ fn hooks_and_the_commands_git_runs_stay_in_the_sandbox() {
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the host's listener was reached: {other:?}"),
     }
+}
+
+#[test]
+fn a_pre_receive_hook_that_says_no_refuses_the_push() {
+    let server = start();
+    let clone = repository(&server, "alice", "repo.git");
+    let url = "alice@127.0.0.1:repo.git";
+    let before = ref_of(&server, url, "refs/heads/main");
+    let repo = server.home("alice").join("repo.git");
+    install_hook(
+        &repo,
+        "pre-receive",
+        "#!/bin/sh\necho 'pushes are closed today' >&2\nexit 1\n",
+    );
+    commit(&server, &clone, "refused", b"not wanted\n");
+    let push = server.git(&clone, &["push", "origin", "HEAD:main"]);
+    assert_failed(&push, "a push a pre-receive hook refuses");
+    assert!(
+        text(&push.stderr).contains("remote: pushes are closed today")
+            && text(&push.stderr).contains("pre-receive hook declined"),
+        "{}",
+        describe(&push)
+    );
+    assert_eq!(ref_of(&server, url, "refs/heads/main"), before);
+    assert_ok(&fsck(&server, &repo));
 }
 
 #[test]

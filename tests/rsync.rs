@@ -3,8 +3,8 @@
 //! sandbox: `-a` both ways (times, modes without setuid/setgid, symlinks
 //! kept as links that resolve inside the box), `--delete`, `--partial` and
 //! a resume after a killed transfer, `-z`, `-c`, 10 000 files; and every
-//! way out of the box (`../`, `/etc`, planted symlinks, the network)
-//! refused or kept inside.
+//! way out of the box (`../`, `/etc`, planted symlinks, the network, a
+//! program of the home as rsync's remote shell) refused or kept inside.
 
 // Helpers outside `#[test]` fns unwrap and panic too: a failed setup is a
 // failed test.
@@ -423,26 +423,38 @@ fn paths_outside_the_box_are_refused_or_resolved_inside() {
         }
     }
 
-    // Writing out: nothing lands outside the home; what succeeds is inside.
+    // Writing out: nothing lands outside the home. `..` at `/` is `/`, as
+    // in SFTP, so `../escaped` is the home's `/escaped`; `/tmp` is the
+    // program's own, gone when it ends; the rest is refused.
     let file = server.local_file("payload", b"written by alice");
     let homes = home.parent().unwrap().to_owned();
     let before_homes = common::files::names_in(&homes);
-    for target in [
-        "../escaped",
-        "../../escaped",
-        "/etc/escaped",
-        "/tmp/escaped",
-        "to-etc/escaped",
-        "to-bob/escaped",
-        "to-host-dir/escaped",
+    for (target, lands) in [
+        ("../escaped", Some("escaped")),
+        ("../../escaped", Some("escaped")),
+        ("/etc/escaped", None),
+        ("/tmp/escaped", Some("")),
+        ("to-etc/escaped", None),
+        ("to-bob/escaped", None),
+        ("to-host-dir/escaped", None),
     ] {
         let out = server.rsync(&[&path_str(&file), &remote(target)]);
-        assert!(
-            !out.status.success(),
-            "rsync to {target} succeeded: {}",
-            describe(&out)
-        );
+        match lands {
+            None => assert!(
+                !out.status.success(),
+                "rsync to {target} succeeded: {}",
+                describe(&out)
+            ),
+            Some("") => {}
+            Some(inside) => {
+                assert_ok(&out);
+                let landed = home.join(inside);
+                assert_eq!(std::fs::read(&landed).unwrap(), b"written by alice");
+                std::fs::remove_file(landed).unwrap();
+            }
+        }
     }
+    assert!(!home.join("tmp").exists());
     assert_eq!(common::files::names_in(&homes), before_homes);
     assert_eq!(
         common::files::names_in(&bob_home),
@@ -489,6 +501,32 @@ fn the_sandboxed_rsync_reaches_no_network() {
         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the host's listener was reached: {other:?}"),
     }
+}
+
+#[test]
+fn rsync_cannot_run_a_program_of_the_home_as_its_remote_shell() {
+    let server = start();
+    let home = server.home("alice");
+    // An executable script the user put in the box, owned as the home is.
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&home).unwrap());
+    let script = home.join("evil.sh");
+    std::fs::write(&script, b"#!/bin/sh\necho PWNED > /pwned\n").unwrap();
+    set_mode(&script, 0o755);
+    std::os::unix::fs::chown(&script, Some(owner), None).unwrap();
+    // rsync as a client in the box, its remote shell that script: only
+    // git-receive-pack may execute files of the home.
+    let out = server.ssh(
+        "alice",
+        &["rsync", "-e", "/evil.sh", "elsewhere:x", "pulled/"],
+        b"",
+    );
+    assert_failed(&out, "rsync -e /evil.sh in the sandbox");
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!home.join("pwned").exists(), "the box's script ran");
 }
 
 #[test]

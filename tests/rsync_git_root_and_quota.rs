@@ -4,8 +4,7 @@
 //! and the quota exact while a program writes (four rsyncs at once never
 //! take the account over it; a push over it leaves nothing behind).
 //!
-//! These fail until programs see the home as `/` and write through the
-//! box's exact quota; each says which of the two it needs.
+//! Each says which of the two it needs.
 
 // Helpers outside `#[test]` fns unwrap and panic too: a failed setup is a
 // failed test.
@@ -104,22 +103,44 @@ fn rsync_scp_sftp_and_git_agree_on_what_slash_is() {
     );
     git_ok(&server, &work.join("c"), &["fetch", "-q", "origin"]);
     git_ok(&server, &work.join("c"), &["rev-parse", "origin/via-url"]);
-    let tar = server.git(&work, &["archive", &format!("--remote={url}"), "main"]);
+    let tar = server.git(
+        &work,
+        &[
+            "archive",
+            "--format=tar",
+            &format!("--remote={url}"),
+            "main",
+        ],
+    );
     assert_ok(&tar);
+    let archive = server.local_file("main.tar", &tar.stdout);
+    let unpacked = local_dir(&server, "unpacked");
+    let untar = std::process::Command::new(common::process::require_tool("tar"))
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert_ok(&untar);
+    assert_eq!(std::fs::read(unpacked.join("README")).unwrap(), b"first\n");
     // rsync's absolute pull reads the same files.
     let back = local_dir(&server, "back");
     assert_ok(&server.rsync(&["-a", "alice@127.0.0.1:/x", &format!("{}/", back.display())]));
     assert_eq!(std::fs::read(back.join("x")).unwrap(), b"by scp");
 }
 
-/// Needs `/` = the home for programs: `/etc` is the box's, not a host
-/// folder bound into the sandbox.
+/// `/` = the home for programs, but `/etc` is one of the names a program's
+/// root keeps for the system (README, "Commands"): there it holds only the
+/// dynamic linker's files, none of the host's accounts, and the box's own
+/// `etc/` stays the box's for SFTP, untouched.
 #[test]
-fn rsync_sees_the_boxs_own_etc_and_planted_links_up_stay_inside() {
+fn rsync_sees_no_host_etc_and_planted_links_up_stay_inside() {
     let server = start(None);
     let home = server.home("alice");
     std::fs::create_dir(home.join("etc")).unwrap();
     std::fs::write(home.join("etc/mine"), b"the box's etc").unwrap();
+    std::fs::write(home.join("top"), b"at the top").unwrap();
     // `up` climbs far above the home.
     std::os::unix::fs::symlink("../../../../../../..", home.join("up")).unwrap();
 
@@ -129,23 +150,36 @@ fn rsync_sees_the_boxs_own_etc_and_planted_links_up_stay_inside() {
         "alice@127.0.0.1:/etc/",
         &format!("{}/", pulled.display()),
     ]);
-    assert_ok(&out);
-    assert_eq!(names_in(&pulled), ["mine".to_owned()].into());
-    let cache = server.rsync(&[
-        "alice@127.0.0.1:/etc/ld.so.cache",
-        &pulled.display().to_string(),
-    ]);
+    assert_no_host_passwd(&out, "rsync /etc/");
+    let names = names_in(&pulled);
+    for name in ["passwd", "shadow", "group", "hostname", "hosts", "mine"] {
+        assert!(!names.contains(name), "rsync pulled /etc/{name}: {names:?}");
+    }
     assert!(
-        !cache.status.success() && !pulled.join("ld.so.cache").exists(),
-        "the host's /etc/ld.so.cache was read: {}",
-        describe(&cache)
+        names
+            .iter()
+            .all(|name| ["ld.so.cache", "alternatives"].contains(&name.as_str())),
+        "{names:?}"
     );
+    let passwd = server.rsync(&["alice@127.0.0.1:/etc/passwd", &pulled.display().to_string()]);
+    assert!(
+        !passwd.status.success() && !pulled.join("passwd").exists(),
+        "the host's /etc/passwd was read: {}",
+        describe(&passwd)
+    );
+    // SFTP's /etc is the box's own.
+    let got = server.local("mine");
+    assert_ok(&server.sftp_batch("alice", &format!("get /etc/mine {}\n", got.display())));
+    assert_eq!(std::fs::read(&got).unwrap(), b"the box's etc");
     let up = local_dir(&server, "up");
     let out = server.rsync(&["-r", "alice@127.0.0.1:up/", &format!("{}/", up.display())]);
     assert_no_host_passwd(&out, "rsync up/");
     assert_ok(&out);
-    // `..` at `/` stays at `/`: up/ is the home itself.
-    assert_eq!(names_in(&up), names_in(&home));
+    // `..` at `/` stays at `/`: up/ is the home itself, as a program sees
+    // it (its `etc/` hidden behind the system's name, the link `up` not
+    // copied without `-l`), and nothing of the host's root.
+    assert_eq!(names_in(&up), ["top".to_owned()].into());
+    assert_eq!(std::fs::read(up.join("top")).unwrap(), b"at the top");
     assert!(!up.join("usr").exists());
 }
 

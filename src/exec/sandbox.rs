@@ -182,10 +182,12 @@ where
         Err(err) => return refuse(&mut stderr, &name, &format!("cgroup: {err}")).await,
     };
     let oom_kills = cgroup.as_ref().map_or(0, cgroup::AccountCgroup::oom_kills);
-    let (plan, serving) = match plan::build(ctx, report_writer, kill_reader, cgroup.as_ref()) {
-        Ok(built) => built,
-        Err(why) => return refuse(&mut stderr, &name, &why).await,
-    };
+    let home_runs = plan::HomeExec::for_program(argv.first().map_or(&[][..], Vec::as_slice));
+    let (plan, serving) =
+        match plan::build(ctx, home_runs, report_writer, kill_reader, cgroup.as_ref()) {
+            Ok(built) => built,
+            Err(why) => return refuse(&mut stderr, &name, &why).await,
+        };
     let steps = plan.describe_steps();
     let view_ended = match serve_view(ctx, serving) {
         Ok(ended) => ended,

@@ -13,7 +13,8 @@
 //!    the plan's socket; then `unshare` mount, network, IPC, UTS and pid
 //!    namespaces;
 //! 3. private `/`; the view (FUSE, `fd=` that `/dev/fuse`) mounted
-//!    `nosuid,nodev,noexec` on the stage, and one byte to the server, which
+//!    `nosuid,nodev,noexec` on the stage (without `noexec` for the
+//!    program that runs repository hooks, see `plan::HomeExec`), and one byte to the server, which
 //!    then answers the kernel's requests for it;
 //! 4. the mount plan over the view's reserved names: read-only binds of
 //!    the system directories, the `/etc` and `/dev` scaffolds, `/tmp`;

@@ -23,6 +23,11 @@
 //! FIFOs and sockets, and device ioctls (read-only accounts: read only); no
 //! TCP (no port rule); signals and abstract sockets scoped to the sandbox.
 //! Rules bind inodes, so they hold after the bind mounts.
+//!
+//! The home is `noexec` with no Execute right, except for the program that
+//! runs a repository's hooks ([`HomeExec`]): there the hooks are the
+//! account's own code, and they run under every other layer of this same
+//! plan; `nosuid` and `no_new_privs` hold for every program.
 
 use std::ffi::CString;
 use std::io::{PipeReader, PipeWriter};
@@ -84,6 +89,36 @@ pub(super) const TMP_DATA: &str = "size=16m,nr_inodes=1024,mode=1777";
 /// `/proc` of the program's own pid namespace, its processes only
 /// (`subset=pid`: no `/proc/sys`, no host-wide files).
 const PROC_DATA: &str = "subset=pid,hidepid=invisible";
+
+/// Whether a program may execute files of the home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HomeExec {
+    /// The home is mounted `noexec` and Landlock withholds Execute beneath
+    /// it: an uploaded script or binary cannot run, not even through the
+    /// dynamic loader.
+    Refused,
+    /// The home is executable (never setuid) for a program that runs the
+    /// repository's hooks, `git-receive-pack`: the hooks, and whatever
+    /// they start, run in this same sandbox (view, Landlock, no network,
+    /// the account's cgroup, uid and limits). Read-only accounts never get
+    /// it.
+    Allowed,
+}
+
+/// The programs that run a repository's hooks, so get [`HomeExec::Allowed`].
+const HOOK_RUNNERS: [&[u8]; 1] = [b"git-receive-pack"];
+
+impl HomeExec {
+    /// What the program named `name` gets: argv[0], which the account's
+    /// `commands` matched word for word.
+    pub(super) fn for_program(name: &[u8]) -> HomeExec {
+        if HOOK_RUNNERS.contains(&name) {
+            HomeExec::Allowed
+        } else {
+            HomeExec::Refused
+        }
+    }
+}
 
 /// The unprivileged uid and gid a root server drops to (`nobody`).
 pub(super) const SANDBOX_ID: u32 = 65534;
@@ -262,8 +297,11 @@ impl Plan {
 }
 
 /// Builds the plan for `ctx`; `Err` says which layer cannot be set up.
+/// `home_runs` lets the program execute files of the home (see
+/// [`HomeExec`]).
 pub(super) fn build(
     ctx: &ExecContext,
+    home_runs: HomeExec,
     report: PipeWriter,
     kill_switch: PipeReader,
     cgroup: Option<&AccountCgroup>,
@@ -425,13 +463,19 @@ pub(super) fn build(
 
     let ruleset = landlock_ruleset(&system, &devices, REQUIRED_LANDLOCK_ABI)
         .map_err(|err| format!("landlock: {err}"))?;
-    let mut view_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // `nosuid` always: a setuid or setgid bit, or a file capability, of a
+    // home file is never honoured (no_new_privs would refuse it too).
+    let home_executable = home_runs == HomeExec::Allowed && !readonly;
+    let mut view_flags = libc::MS_NOSUID | libc::MS_NODEV;
+    if !home_executable {
+        view_flags |= libc::MS_NOEXEC;
+    }
     if readonly {
         view_flags |= libc::MS_RDONLY;
     }
     let plan = Plan {
         ruleset,
-        root_access: root_access(readonly).bits(),
+        root_access: root_access(readonly, home_executable).bits(),
         device: child_device,
         view_data: cstring(&view_data)?,
         view_flags,
@@ -492,15 +536,21 @@ fn user_maps() -> Result<UserMaps, String> {
 const REQUIRED_LANDLOCK_ABI: ABI = ABI::V6;
 
 /// The rights on everything beneath the view's root: all but executing
-/// and making devices, FIFOs and sockets, and device ioctls (read-only
-/// accounts: reading only). The system folders are read-only mounts, so
-/// the write rights this also gives beneath them are refused there.
-fn root_access(readonly: bool) -> BitFlags<AccessFs> {
+/// (unless `executable`) and making devices, FIFOs and sockets, and device
+/// ioctls (read-only accounts: reading only). The system folders are
+/// read-only mounts, so the write rights this also gives beneath them are
+/// refused there.
+fn root_access(readonly: bool, executable: bool) -> BitFlags<AccessFs> {
     if readonly {
         AccessFs::ReadFile | AccessFs::ReadDir
     } else {
+        let denied = if executable {
+            BitFlags::empty()
+        } else {
+            BitFlags::from(AccessFs::Execute)
+        };
         AccessFs::from_all(ABI::V6)
-            & !(AccessFs::Execute
+            & !(denied
                 | AccessFs::MakeChar
                 | AccessFs::MakeBlock
                 | AccessFs::MakeFifo
@@ -549,6 +599,34 @@ fn cstring(text: &str) -> Result<CString, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_program_that_runs_hooks_may_execute_home_files() {
+        assert_eq!(
+            HomeExec::for_program(b"git-receive-pack"),
+            HomeExec::Allowed
+        );
+        for name in [
+            &b"git-upload-pack"[..],
+            b"git-upload-archive",
+            b"rsync",
+            b"bash",
+            b"/usr/bin/git-receive-pack",
+            b"git-receive-pack ",
+        ] {
+            assert_eq!(HomeExec::for_program(name), HomeExec::Refused);
+        }
+        assert!(!root_access(false, false).contains(AccessFs::Execute));
+        assert!(root_access(false, true).contains(AccessFs::Execute));
+        assert!(!root_access(true, true).contains(AccessFs::Execute));
+        // Making devices, FIFOs and sockets stays refused either way.
+        for executable in [false, true] {
+            let access = root_access(false, executable);
+            assert!(!access.intersects(
+                AccessFs::MakeChar | AccessFs::MakeBlock | AccessFs::MakeFifo | AccessFs::MakeSock
+            ));
+        }
+    }
 
     /// The Landlock ABI this kernel offers (0 without Landlock).
     #[allow(unsafe_code)]
