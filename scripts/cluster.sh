@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A whole sftpbox cluster on one machine, loopback only, in one folder:
-# one PostgreSQL, a three-node Garage (replication 3) and N sftpbox nodes
+# one PostgreSQL, a three-node Garage (replication 3; GARAGE_NODES=1 or 2
+# for fewer, replication as many) and N sftpbox nodes
 # sharing one host key. docs/CLUSTER.md walks through it; tests/cluster.rs
 # runs the same script.
 #
@@ -13,14 +14,17 @@
 #
 # Tools: GARAGE (default: `garage` on PATH), PG_BIN (default: PostgreSQL's
 # bindir), SFTPBOX (default: target/release/sftpbox). NODE_TIMEOUT sets
-# node_timeout_seconds (default 10). Ports are picked free at `up` and
-# written to DIR/ports.
+# node_timeout_seconds (default 10). GARAGE_NODES (1, 2 or 3, default 3)
+# sets how many Garage nodes `up` starts; the replication factor is that
+# number and node i talks to Garage node i modulo it. Ports are picked
+# free at `up` and written to DIR/ports.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 GARAGE="${GARAGE:-garage}"
 SFTPBOX="${SFTPBOX:-$here/target/release/sftpbox}"
 NODE_TIMEOUT="${NODE_TIMEOUT:-10}"
+GARAGE_NODES="${GARAGE_NODES:-3}"
 # PostgreSQL's server programs: initdb on PATH (its real folder, which has
 # pg_ctl and createdb beside it), else Debian's /usr/lib/postgresql/*/bin,
 # newest first.
@@ -110,9 +114,11 @@ up() {
   pg_start "$dir"
   as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres sftpbox
 
-  # Garage: three nodes, replication 3, one zone each.
+  # Garage: three nodes (or GARAGE_NODES), replication as many, one zone each.
+  [[ "$GARAGE_NODES" =~ ^[123]$ ]] || die "GARAGE_NODES must be 1, 2 or 3, not $GARAGE_NODES"
   local secret; secret="$(openssl rand -hex 32)"
-  local names=(a b c) s3_ports=()
+  local all_names=(a b c) s3_ports=()
+  local names=("${all_names[@]:0:$GARAGE_NODES}")
   for n in "${names[@]}"; do
     local s3 rpc admin; s3="$(free_port)"; rpc="$(free_port)"; admin="$(free_port)"
     s3_ports+=("$s3")
@@ -121,7 +127,7 @@ up() {
 metadata_dir = "$dir/garage/$n/meta"
 data_dir = "$dir/garage/$n/data"
 db_engine = "sqlite"
-replication_factor = 3
+replication_factor = $GARAGE_NODES
 rpc_bind_addr = "127.0.0.1:$rpc"
 rpc_public_addr = "127.0.0.1:$rpc"
 rpc_secret = "$secret"
@@ -141,7 +147,7 @@ EOF
   for n in "${names[@]}"; do
     wait_for 30 "$GARAGE" -c "$dir/garage/$n.toml" status || die "garage $n did not start (see $dir/garage/$n.log)"
   done
-  for n in b c; do
+  for n in "${names[@]:1}"; do
     "${g[@]}" node connect "$("$GARAGE" -c "$dir/garage/$n.toml" node id -q)" >/dev/null
   done
   local zone=1
@@ -187,7 +193,7 @@ node = "$node"
 node_timeout_seconds = $NODE_TIMEOUT
 
 [storage]
-endpoint = "http://127.0.0.1:${s3_ports[$((i % 3))]}"
+endpoint = "http://127.0.0.1:${s3_ports[$((i % GARAGE_NODES))]}"
 bucket = "sftpbox"
 region = "garage"
 access_key_id = "$key_id"
