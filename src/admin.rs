@@ -9,8 +9,13 @@
 //! through the control socket as `sftpbox reload` does it.
 //! `remove` takes the account out of the file and never touches its home.
 //!
-//! Usage figures are counted from the homes on disk, as a starting server
-//! counts them. No password hash is ever printed.
+//! The accounts live in an [`AccountsDocument`]: accounts.toml beside its
+//! homes ([`Deployment`]), or a cluster's document in its database (the
+//! command line's `cli/cluster_accounts.rs`). Either way the text is
+//! edited and checked here; the document only reads it, replaces it when
+//! no one else changed it meanwhile, and says what each account uses
+//! (counted from the homes on disk, as a starting server counts them, or
+//! read from the cluster's ledger). No password hash is ever printed.
 
 mod edit;
 
@@ -31,6 +36,65 @@ pub(crate) struct Deployment {
     pub accounts: PathBuf,
     /// The folder of homes.
     pub homes: PathBuf,
+}
+
+/// Where an accounts document is kept, and what its accounts use.
+pub(crate) trait AccountsDocument {
+    /// What to call the document in messages.
+    fn name(&self) -> &Path;
+    /// The document's text as it is now.
+    fn read(&self) -> Result<String, AdminError>;
+    /// Replaces the document with `after` (which loads as `accounts`),
+    /// unless it is no longer `before`: then `AdminError::Raced`, and
+    /// nothing is written.
+    fn replace(&self, before: &str, after: &str, accounts: &Accounts) -> Result<(), AdminError>;
+    /// Bytes `account` stores; `None` when they cannot be counted.
+    fn used(&self, account: &Account) -> Option<u64>;
+    /// Where `account`'s files are, for `show`.
+    fn home(&self, account: &Account) -> String;
+    /// What `remove` leaves behind, said after "account NAME removed; ".
+    fn kept_after_remove(&self) -> String;
+}
+
+impl AccountsDocument for Deployment {
+    fn name(&self) -> &Path {
+        &self.accounts
+    }
+
+    fn read(&self) -> Result<String, AdminError> {
+        read(&self.accounts)
+    }
+
+    fn replace(&self, before: &str, after: &str, _accounts: &Accounts) -> Result<(), AdminError> {
+        // Write beside the real file when accounts.toml is a symlink, so
+        // the rename replaces the file and not the link.
+        let path = std::fs::canonicalize(&self.accounts).map_err(|source| AdminError::Read {
+            path: self.accounts.clone(),
+            source,
+        })?;
+        if read(&path)? != before {
+            return Err(AdminError::Raced { path });
+        }
+        write_atomically(&path, after).map_err(|source| AdminError::Write {
+            path: self.accounts.clone(),
+            source,
+        })
+    }
+
+    fn used(&self, account: &Account) -> Option<u64> {
+        match Jail::usage_on_disk(&self.homes.join(&account.home)) {
+            Ok(used) => Some(used.unwrap_or(0)),
+            Err(_) => None,
+        }
+    }
+
+    fn home(&self, account: &Account) -> String {
+        self.homes.join(&account.home).display().to_string()
+    }
+
+    fn kept_after_remove(&self) -> String {
+        format!("its home under {} stays", self.homes.display())
+    }
 }
 
 /// Why an account command failed.
@@ -103,27 +167,23 @@ fn read(path: &Path) -> Result<String, AdminError> {
     })
 }
 
-fn load(deployment: &Deployment) -> Result<Accounts, AdminError> {
-    let text = read(&deployment.accounts)?;
-    Accounts::from_toml_str(&text, &deployment.accounts).map_err(AdminError::Load)
+fn load(document: &dyn AccountsDocument) -> Result<Accounts, AdminError> {
+    let text = document.read()?;
+    Accounts::from_toml_str(&text, document.name()).map_err(AdminError::Load)
 }
 
-/// Applies `edit`, validates the result with the loader, writes it in one
-/// rename.
-pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written, AdminError> {
-    // Write beside the real file when accounts.toml is a symlink, so the
-    // rename replaces the file and not the link.
-    let path = std::fs::canonicalize(&deployment.accounts).map_err(|source| AdminError::Read {
-        path: deployment.accounts.clone(),
-        source,
-    })?;
-    let before = read(&path)?;
+/// Applies `edit`, validates the result with the loader, and has the
+/// document replace its text with it.
+pub(crate) fn change(
+    document: &dyn AccountsDocument,
+    edit: Edit<'_>,
+) -> Result<Written, AdminError> {
+    let before = document.read()?;
     let after = edit::apply(&before, edit).map_err(|source| AdminError::Edit {
-        path: deployment.accounts.clone(),
+        path: document.name().to_owned(),
         source,
     })?;
-    let accounts =
-        Accounts::from_toml_str(&after, &deployment.accounts).map_err(AdminError::Refused)?;
+    let accounts = Accounts::from_toml_str(&after, document.name()).map_err(AdminError::Refused)?;
     let (summary, name) = match edit {
         Edit::Add(name, _) => (format!("account {name} added"), Some(name)),
         Edit::Set(name, change) if change.is_empty() => {
@@ -131,10 +191,7 @@ pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written,
         }
         Edit::Set(name, _) => (format!("account {name} changed"), Some(name)),
         Edit::Remove(name) => (
-            format!(
-                "account {name} removed; its home under {} stays",
-                deployment.homes.display()
-            ),
+            format!("account {name} removed; {}", document.kept_after_remove()),
             None,
         ),
     };
@@ -148,24 +205,14 @@ pub(crate) fn change(deployment: &Deployment, edit: Edit<'_>) -> Result<Written,
             account.name
         ));
     }
-    if after == before {
-        return Ok(Written {
-            summary,
-            notes,
-            changed: false,
-        });
+    let changed = after != before;
+    if changed {
+        document.replace(&before, &after, &accounts)?;
     }
-    if read(&path)? != before {
-        return Err(AdminError::Raced { path });
-    }
-    write_atomically(&path, &after).map_err(|source| AdminError::Write {
-        path: deployment.accounts.clone(),
-        source,
-    })?;
     Ok(Written {
         summary,
         notes,
-        changed: true,
+        changed,
     })
 }
 
@@ -206,24 +253,17 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Bytes stored in `account`'s home; `None` when it cannot be counted.
-fn used(deployment: &Deployment, account: &Account) -> Option<u64> {
-    match Jail::usage_on_disk(&deployment.homes.join(&account.home)) {
-        Ok(used) => Some(used.unwrap_or(0)),
-        Err(_) => None,
-    }
-}
-
 fn key_line(key: &russh::keys::PublicKey) -> String {
     key.to_openssh()
         .unwrap_or_else(|_| key.algorithm().to_string())
 }
 
-fn account_json(deployment: &Deployment, account: &Account) -> serde_json::Value {
+fn account_json(document: &dyn AccountsDocument, account: &Account) -> serde_json::Value {
     serde_json::json!({
         "name": account.name.as_str(),
         "quota": account.quota_bytes,
-        "used": used(deployment, account),
+        "max_files": account.max_files,
+        "used": document.used(account),
         "keys": account.keys.iter().map(key_line).collect::<Vec<_>>(),
         "commands": account.commands,
         "readonly": account.readonly,
@@ -234,13 +274,11 @@ fn account_json(deployment: &Deployment, account: &Account) -> serde_json::Value
 }
 
 /// `account list`: a table, or (`json`) one JSON array of objects.
-pub(crate) fn list(deployment: &Deployment, json: bool) -> Result<String, AdminError> {
-    let accounts = load(deployment)?;
+pub(crate) fn list(document: &dyn AccountsDocument, json: bool) -> Result<String, AdminError> {
+    let accounts = load(document)?;
     if json {
-        let all: Vec<serde_json::Value> = accounts
-            .iter()
-            .map(|a| account_json(deployment, a))
-            .collect();
+        let all: Vec<serde_json::Value> =
+            accounts.iter().map(|a| account_json(document, a)).collect();
         return Ok(format!("{}\n", serde_json::Value::Array(all)));
     }
     let mut rows = vec![[
@@ -255,7 +293,7 @@ pub(crate) fn list(deployment: &Deployment, json: bool) -> Result<String, AdminE
         rows.push([
             account.name.to_string(),
             login_methods(account),
-            used(deployment, account).map_or_else(|| "?".to_owned(), size),
+            document.used(account).map_or_else(|| "?".to_owned(), size),
             account.quota_bytes.map_or_else(|| "-".to_owned(), size),
             flags(account),
             if account.commands.is_empty() {
@@ -287,14 +325,18 @@ pub(crate) fn list(deployment: &Deployment, json: bool) -> Result<String, AdminE
 
 /// `account show NAME`: every field but the hash, one per line, or (`json`)
 /// the object `list --json` prints for it.
-pub(crate) fn show(deployment: &Deployment, name: &str, json: bool) -> Result<String, AdminError> {
-    let accounts = load(deployment)?;
+pub(crate) fn show(
+    document: &dyn AccountsDocument,
+    name: &str,
+    json: bool,
+) -> Result<String, AdminError> {
+    let accounts = load(document)?;
     let account = accounts.get(name).ok_or_else(|| AdminError::Edit {
-        path: deployment.accounts.clone(),
+        path: document.name().to_owned(),
         source: EditError::Missing(name.to_owned()),
     })?;
     if json {
-        return Ok(format!("{}\n", account_json(deployment, account)));
+        return Ok(format!("{}\n", account_json(document, account)));
     }
     let mut out = String::new();
     let _ = writeln!(out, "name:      {}", account.name);
@@ -315,17 +357,25 @@ pub(crate) fn show(deployment: &Deployment, name: &str, json: bool) -> Result<St
             key.comment()
         );
     }
-    let home = deployment.homes.join(&account.home);
-    let _ = writeln!(out, "home:      {}", home.display());
+    let _ = writeln!(out, "home:      {}", document.home(account));
     let _ = writeln!(
         out,
         "used:      {}",
-        used(deployment, account).map_or_else(|| "cannot be counted".to_owned(), size)
+        document
+            .used(account)
+            .map_or_else(|| "cannot be counted".to_owned(), size)
     );
     let _ = writeln!(
         out,
         "quota:     {}",
         account.quota_bytes.map_or_else(|| "none".to_owned(), size)
+    );
+    let _ = writeln!(
+        out,
+        "max files: {}",
+        account
+            .max_files
+            .map_or_else(|| "none".to_owned(), |n| n.to_string())
     );
     let _ = writeln!(
         out,

@@ -11,6 +11,7 @@
 //! change to [`crate::admin`] and then asks a running server to reload, as
 //! `reload` does.
 
+mod cluster_accounts;
 mod sessions;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -31,6 +32,7 @@ use crate::config::{LogFormat, ServerConfig};
 use crate::control::{self, ControlError, Request, Response};
 use crate::host_keys;
 use crate::server::{Server, ServerSettings};
+use cluster_accounts::ClusterDocument;
 
 /// Exit status for a usage or configuration error.
 const EXIT_CONFIG: u8 = 2;
@@ -173,6 +175,9 @@ struct FieldArgs {
     /// Quota: bytes or a size such as "500 MiB"; "none" removes it.
     #[arg(long, value_name = "SIZE")]
     quota: Option<String>,
+    /// Most files and folders the home may hold; "none" removes the limit.
+    #[arg(long = "max-files", value_name = "N")]
+    max_files: Option<String>,
     /// External programs the account may run, comma-separated ("" for none).
     #[arg(long, value_name = "a,b")]
     commands: Option<String>,
@@ -625,27 +630,39 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
             Failure::runtime(err.to_string())
         }
     };
+    let cluster_document = match &config.cluster {
+        Some(settings) => Some(ClusterDocument::connect(settings).map_err(|err| {
+            Failure::runtime(format!("cannot reach the cluster's database: {err:#}"))
+        })?),
+        None => None,
+    };
+    let document: &dyn admin::AccountsDocument = match &cluster_document {
+        Some(cluster) => cluster,
+        None => &deployment,
+    };
     let written = match args.action {
-        AccountAction::Import { file } => return import_into_cluster(&config, &file),
+        AccountAction::Import { file } => {
+            return import_into_cluster(cluster_document.as_ref(), &file);
+        }
         AccountAction::List { json } => {
-            print!("{}", admin::list(&deployment, json).map_err(fail)?);
+            print!("{}", admin::list(document, json).map_err(fail)?);
             return Ok(());
         }
         AccountAction::Show { name, json } => {
-            print!("{}", admin::show(&deployment, &name, json).map_err(fail)?);
+            print!("{}", admin::show(document, &name, json).map_err(fail)?);
             return Ok(());
         }
         AccountAction::Add { name, fields } => {
             AccountName::new(&name).map_err(Failure::usage)?;
             let change = read_change(fields)?;
-            admin::change(&deployment, Edit::Add(&name, &change)).map_err(fail)?
+            admin::change(document, Edit::Add(&name, &change)).map_err(fail)?
         }
         AccountAction::Set { name, fields } => {
             let change = read_change(fields)?;
-            admin::change(&deployment, Edit::Set(&name, &change)).map_err(fail)?
+            admin::change(document, Edit::Set(&name, &change)).map_err(fail)?
         }
         AccountAction::Remove { name } => {
-            admin::change(&deployment, Edit::Remove(&name)).map_err(fail)?
+            admin::change(document, Edit::Remove(&name)).map_err(fail)?
         }
     };
     println!("{}", written.summary);
@@ -654,6 +671,13 @@ fn run_account(args: AccountArgs) -> Result<(), Failure> {
     }
     if !written.changed {
         println!("the file is unchanged; nothing to reload");
+        return Ok(());
+    }
+    if cluster_document.is_some() {
+        println!(
+            "every node of the cluster puts it in force within {} ms",
+            2 * cluster::ACCOUNTS_POLL.as_millis()
+        );
         return Ok(());
     }
     // The file is written whatever the server says; only a server that is
@@ -727,6 +751,15 @@ fn read_change(fields: FieldArgs) -> Result<Change, Failure> {
     } else {
         None
     };
+    let max_files = match fields.max_files.as_deref().map(str::trim) {
+        None => None,
+        Some("none") => Some(None),
+        Some(text) => Some(Some(text.parse::<u64>().map_err(|_| {
+            Failure::usage(format!(
+                "--max-files: `{text}` is not a whole number of files (or \"none\")"
+            ))
+        })?)),
+    };
     let flag = |on: bool, off: bool| match (on, off) {
         (true, _) => Some(true),
         (_, true) => Some(false),
@@ -736,6 +769,7 @@ fn read_change(fields: FieldArgs) -> Result<Change, Failure> {
         password_hash,
         keys,
         quota,
+        max_files,
         commands: fields.commands.map(|list| {
             list.split(',')
                 .map(str::trim)
@@ -926,19 +960,15 @@ fn display(path: &Path) -> String {
 }
 
 /// `account import FILE`: the file's accounts become the cluster's.
-fn import_into_cluster(config: &ServerConfig, file: &Path) -> Result<(), Failure> {
-    let Some(settings) = &config.cluster else {
+fn import_into_cluster(document: Option<&ClusterDocument>, file: &Path) -> Result<(), Failure> {
+    let Some(document) = document else {
         return Err(Failure::usage(
             "no [cluster] section in the settings file; `account import` puts accounts into a cluster's database"
                 .to_owned(),
         ));
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| Failure::runtime(format!("cannot start the runtime: {err}")))?;
-    let count = runtime
-        .block_on(cluster::import_accounts(settings, file))
+    let count = document
+        .import(file)
         .map_err(|err| Failure::usage(format!("accounts not imported:\n{err:#}")))?;
     println!("imported {count} account(s) into the cluster");
     Ok(())

@@ -4,7 +4,8 @@
 //! the node's background work:
 //!
 //! - **Accounts** live in the database as one accounts.toml document
-//!   (`sftpbox account import`), checked by the same loader as the file,
+//!   (`sftpbox account import`, or `account add/set/remove`, which edit it
+//!   as they edit the file), checked by the same loader as the file,
 //!   so a cluster account means what a local one means. Each node polls
 //!   the document's version every [`ACCOUNTS_POLL`] and puts a new one in
 //!   force at once, as SIGHUP does with the file.
@@ -17,6 +18,7 @@
 //! this module only hands it an [`ObjectStorage`]. It must not know SSH,
 //! sessions or the server.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS sftpbox_accounts_document (
 );";
 
 /// What the accounts document is called in its problems.
-const DOCUMENT_NAME: &str = "accounts.toml (cluster database)";
+pub const DOCUMENT_NAME: &str = "accounts.toml (cluster database)";
 
 /// A connected node: the database pool and the bucket, shared by its boxes.
 #[derive(Clone, Debug)]
@@ -262,34 +264,80 @@ impl Cluster {
     }
 }
 
-/// `sftpbox account import FILE`: checks `path` as the server checks
-/// accounts.toml and makes it the cluster's accounts document; each
-/// account's quota goes to its ledger row (its usage stays). Returns how
-/// many accounts are in force.
-pub async fn import_accounts(settings: &ClusterSettings, path: &Path) -> anyhow::Result<usize> {
-    let accounts = Accounts::load(path).map_err(|err| anyhow::anyhow!("{err}"))?;
-    let source =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let cluster = connect(settings).await?;
-    let mut client = cluster.storage.pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.execute(
-        "INSERT INTO sftpbox_accounts_document (id, source, version) VALUES (1, $1, 1)
-         ON CONFLICT (id) DO UPDATE SET source = $1, version = sftpbox_accounts_document.version + 1, imported_at = now()",
-        &[&source],
-    )
-    .await?;
-    for account in accounts.iter() {
-        let quota = account
-            .quota_bytes
-            .map(|q| i64::try_from(q).unwrap_or(i64::MAX));
+impl Cluster {
+    /// The accounts document's text: empty before the first import.
+    pub async fn read_document(&self) -> anyhow::Result<String> {
+        let client = self.storage.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT source FROM sftpbox_accounts_document WHERE id = 1",
+                &[],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => String::new(),
+        })
+    }
+
+    /// Makes `source` (which loads as `accounts`) the accounts document,
+    /// and each account's `quota` and `max_files` its ledger row's (its
+    /// usage stays), in one transaction. With `before`, only if the
+    /// document is still that text: `Ok(false)` when someone changed it
+    /// meanwhile, and nothing is written.
+    pub async fn replace_document(
+        &self,
+        before: Option<&str>,
+        source: &str,
+        accounts: &Accounts,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.storage.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = tx
+            .query_opt(
+                "SELECT source FROM sftpbox_accounts_document WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?
+            .map(|row| row.try_get::<_, String>(0))
+            .transpose()?;
+        if let Some(before) = before
+            && current.as_deref().unwrap_or("") != before
+        {
+            return Ok(false);
+        }
         tx.execute(
-            "INSERT INTO sftpbox_ledger (account, quota_bytes) VALUES ($1, $2)
-             ON CONFLICT (account) DO UPDATE SET quota_bytes = $2",
-            &[&account.name.as_str(), &quota],
+            "INSERT INTO sftpbox_accounts_document (id, source, version) VALUES (1, $1, 1)
+             ON CONFLICT (id) DO UPDATE SET source = $1, version = sftpbox_accounts_document.version + 1, imported_at = now()",
+            &[&source],
         )
         .await?;
+        for account in accounts.iter() {
+            let as_sql = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let quota = account.quota_bytes.map(as_sql);
+            let max_files = account.max_files.map(as_sql);
+            tx.execute(
+                "INSERT INTO sftpbox_ledger (account, quota_bytes, max_files) VALUES ($1, $2, $3)
+                 ON CONFLICT (account) DO UPDATE SET quota_bytes = $2, max_files = $3",
+                &[&account.name.as_str(), &quota, &max_files],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
-    tx.commit().await?;
-    Ok(accounts.len())
+
+    /// Bytes each account with a ledger row uses, reservations included.
+    pub async fn usage(&self) -> anyhow::Result<HashMap<String, u64>> {
+        let client = self.storage.pool.get().await?;
+        let rows = client
+            .query("SELECT account, used_bytes FROM sftpbox_ledger", &[])
+            .await?;
+        let mut usage = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let used: i64 = row.try_get(1)?;
+            usage.insert(row.try_get(0)?, u64::try_from(used).unwrap_or(0));
+        }
+        Ok(usage)
+    }
 }

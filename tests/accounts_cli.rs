@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::{ServeChild, free_port, sftpbox_in};
 use common::files::sha256_hex;
-use common::process::{assert_ok, generate_key, require_tool, run_with_stdin, text};
+use common::process::{assert_ok, describe, generate_key, require_tool, run_with_stdin, text};
 use russh::keys::PrivateKeyWithHashAlg;
 use serde_json::Value;
 
@@ -354,10 +354,32 @@ fn account_list_json_never_shows_a_hash() {
     assert_eq!(fay["disabled"], false);
     assert_eq!(fay["quota"], Value::Null);
     assert_eq!(fay["commands"], serde_json::json!(["wc"]));
-    assert_ok(&account_in(dir.path(), &["set", "fay", "--disable"], ""));
+    assert_eq!(fay["max_files"], Value::Null);
+    assert_ok(&account_in(
+        dir.path(),
+        &["set", "fay", "--disable", "--max-files", "3"],
+        "",
+    ));
+    let written = std::fs::read_to_string(dir.path().join("accounts.toml")).unwrap();
+    assert!(written.contains("max_files = 3\n"), "{written}");
     let shown = account_in(dir.path(), &["show", "fay"], "");
     assert!(text(&shown.stdout).contains("disabled:  yes"));
+    assert!(text(&shown.stdout).contains("max files: 3\n"));
     assert!(!text(&shown.stdout).contains("argon2"));
+    let bad = account_in(dir.path(), &["set", "fay", "--max-files", "lots"], "");
+    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+    assert!(
+        text(&bad.stderr).contains("--max-files"),
+        "{}",
+        describe(&bad)
+    );
+    assert_ok(&account_in(
+        dir.path(),
+        &["set", "fay", "--max-files", "none"],
+        "",
+    ));
+    let written = std::fs::read_to_string(dir.path().join("accounts.toml")).unwrap();
+    assert!(!written.contains("max_files"), "{written}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

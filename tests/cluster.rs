@@ -849,3 +849,92 @@ fn nodes_reconnect_after_a_postgres_restart_and_see_account_changes() {
         }
     }
 }
+
+#[test]
+fn account_commands_edit_the_clusters_accounts_and_max_files_holds_on_every_node() {
+    let cluster = Cluster::start(&alice(""));
+    let account = |args: &[&str]| -> Output {
+        let out = Command::new(BIN)
+            .arg("account")
+            .args(args)
+            .arg("--config")
+            .arg(cluster.dir.path().join("node-1/sftpbox.toml"))
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        out
+    };
+    let key = cluster.client_key.with_extension("pub");
+    let added = account(&[
+        "add",
+        "carol",
+        "--key",
+        key.to_str().unwrap(),
+        "--max-files",
+        "2",
+    ]);
+    assert!(
+        text(&added.stdout).contains("every node of the cluster"),
+        "{}",
+        describe(&added)
+    );
+    for n in 0..3 {
+        let out = cluster.sftp_until_ok(n, "carol", "ls /\n", Duration::from_secs(30));
+        assert_ok(&out);
+    }
+    // Two names, made through two nodes; a third through the last node is
+    // refused, and the ledger counts two.
+    std::fs::write(cluster.local("b.bin"), pattern(5000, 9)).unwrap();
+    assert_ok(&cluster.sftp(0, "carol", "mkdir /a\n"));
+    assert_ok(&cluster.sftp(
+        1,
+        "carol",
+        &format!("put {} /b.bin\n", cluster.local("b.bin").display()),
+    ));
+    let third = cluster.sftp(2, "carol", "mkdir /c\n");
+    assert!(!third.status.success(), "{}", describe(&third));
+    let count = || cluster.sql("SELECT used_files FROM sftpbox_ledger WHERE account = 'carol'");
+    assert_eq!(count(), "2");
+    assert!(!cluster.ssh(0, "carol", "ls /c").status.success());
+    // Removing a name makes room for one.
+    assert_ok(&cluster.sftp(2, "carol", "rmdir /a\nmkdir /c\n"));
+    assert_eq!(count(), "2");
+    // `list` and `show` read the ledger.
+    let listed = account(&["list", "--json"]);
+    let all: serde_json::Value = serde_json::from_str(&text(&listed.stdout)).unwrap();
+    let carol = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "carol")
+        .unwrap();
+    assert_eq!(carol["used"], 5000);
+    assert_eq!(carol["max_files"], 2);
+    let shown = text(&account(&["show", "carol"]).stdout);
+    assert!(
+        shown.contains("home:      the cluster's storage"),
+        "{shown}"
+    );
+    assert!(shown.contains("max files: 2\n"), "{shown}");
+    // `set` lifts the limit for every node at once.
+    account(&["set", "carol", "--max-files", "none"]);
+    assert_ok(&cluster.sftp_until_ok(0, "carol", "mkdir /d\nmkdir /e\n", Duration::from_secs(30)));
+    assert_eq!(count(), "4");
+    // `remove` takes carol out everywhere; her files stay.
+    let removed = account(&["remove", "carol"]);
+    assert!(
+        text(&removed.stdout).contains("its files stay"),
+        "{}",
+        describe(&removed)
+    );
+    for n in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cluster.sftp(n, "carol", "ls /\n").status.success() {
+            assert!(Instant::now() < deadline, "node {n} still lets carol in");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert_eq!(cluster.used("carol"), 5000);
+    // alice, imported at the start, was never touched.
+    assert_ok(&cluster.sftp(1, "alice", "ls /\n"));
+}

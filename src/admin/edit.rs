@@ -16,6 +16,8 @@ pub struct Change {
     /// The quota as the administrator wrote it (`"500 MiB"`), or `Some(None)`
     /// to remove it (no quota).
     pub quota: Option<Option<String>>,
+    /// `max_files`, or `Some(None)` to remove it (no limit).
+    pub max_files: Option<Option<u64>>,
     /// Program names replacing the account's `commands`.
     pub commands: Option<Vec<String>>,
     /// `readonly`.
@@ -208,6 +210,16 @@ fn set_fields(account: &mut dyn TableLike, change: &Change) {
         }
         None => {}
     }
+    match change.max_files {
+        Some(Some(max)) => {
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            put(account, "max_files", Value::from(max));
+        }
+        Some(None) => {
+            account.remove("max_files");
+        }
+        None => {}
+    }
     if let Some(commands) = &change.commands {
         put(account, "commands", string_array(commands));
     }
@@ -269,6 +281,23 @@ keys = [\"ssh-ed25519 AAAA bob\"]
             quota: Some(Some(q.to_owned())),
             ..Change::default()
         }
+    }
+
+    #[test]
+    fn max_files_is_set_in_place_and_removed() {
+        let limit = |max| Change {
+            max_files: Some(max),
+            ..Change::default()
+        };
+        let set = apply(FILE, Edit::Set("alice", &limit(Some(500)))).unwrap();
+        assert!(
+            set.contains("quota = \"1 GiB\"\nmax_files = 500\n"),
+            "{set}"
+        );
+        let again = apply(&set, Edit::Set("alice", &limit(Some(7)))).unwrap();
+        assert_eq!(again, set.replace("max_files = 500", "max_files = 7"));
+        let removed = apply(&again, Edit::Set("alice", &limit(None))).unwrap();
+        assert_eq!(removed, FILE);
     }
 
     #[test]

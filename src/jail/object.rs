@@ -153,10 +153,10 @@ impl ObjectBox {
     ) -> Result<ObjectBox, JailError> {
         let store = storage.clone();
         let name = account.to_owned();
-        let limit = quota.limit_bytes();
+        let (limit, max_files) = (quota.limit_bytes(), quota.max_files());
         let root = storage.block(async move {
             let client = store.client().await?;
-            ledger::ensure_account(&client, &name, limit).await?;
+            ledger::ensure_account(&client, &name, limit, max_files).await?;
             namespace::ensure_root(&client, &name).await
         })?;
         let opened = ObjectBox {
@@ -184,14 +184,10 @@ impl ObjectBox {
 
     /// Reads the account's usage from the ledger into the quota mirror.
     pub(crate) fn recount_usage(&self) -> Result<super::Usage, JailError> {
-        let used = self.run(|inner| async move {
+        let usage = self.run(|inner| async move {
             let client = inner.storage.client().await?;
             ledger::used(&client, &inner.account).await
         })?;
-        let usage = super::Usage {
-            bytes: used,
-            files: 0,
-        };
         self.inner.quota.set_used(usage);
         Ok(usage)
     }
@@ -398,11 +394,8 @@ impl BoxInner {
     /// Reads the ledger into the quota mirror; a failure keeps the old
     /// figure (it is for display only).
     async fn refresh_quota(&self, client: &deadpool_postgres::Object) {
-        if let Ok(used) = ledger::used(client, &self.account).await {
-            self.quota.set_used(super::Usage {
-                bytes: used,
-                files: 0,
-            });
+        if let Ok(usage) = ledger::used(client, &self.account).await {
+            self.quota.set_used(usage);
         }
     }
 }

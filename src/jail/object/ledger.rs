@@ -12,41 +12,82 @@
 use deadpool_postgres::GenericClient;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::super::JailError;
+use super::super::{JailError, Usage};
 use super::db;
 
-/// Makes `account`'s ledger row if it has none, with `limit` as its quota;
-/// an existing row (set by `account import`) is left as it is.
+/// Makes `account`'s ledger row if it has none, with its limits; an
+/// existing row (set by `account import` or `add`) is left as it is.
 pub(crate) async fn ensure_account(
     client: &impl GenericClient,
     account: &str,
     limit: Option<u64>,
+    max_files: Option<u64>,
 ) -> Result<(), JailError> {
-    let limit = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    let limit = limit.map(as_sql);
+    let max_files = max_files.map(as_sql);
     client
         .execute(
-            "INSERT INTO sftpbox_ledger (account, quota_bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&account, &limit],
+            "INSERT INTO sftpbox_ledger (account, quota_bytes, max_files) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&account, &limit, &max_files],
         )
         .await
         .map_err(db)?;
     Ok(())
 }
 
-/// Bytes `account` uses, reservations included.
-pub(crate) async fn used(client: &impl GenericClient, account: &str) -> Result<u64, JailError> {
+/// What `account` uses: bytes (reservations included) and names.
+pub(crate) async fn used(client: &impl GenericClient, account: &str) -> Result<Usage, JailError> {
     let row = client
         .query_opt(
-            "SELECT used_bytes FROM sftpbox_ledger WHERE account = $1",
+            "SELECT used_bytes, used_files FROM sftpbox_ledger WHERE account = $1",
             &[&account],
         )
         .await
         .map_err(db)?;
-    let used: i64 = match row {
-        Some(row) => row.try_get(0).map_err(db)?,
-        None => 0,
+    let (bytes, files): (i64, i64) = match row {
+        Some(row) => (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?),
+        None => (0, 0),
     };
-    Ok(u64::try_from(used).unwrap_or(0))
+    Ok(Usage {
+        bytes: u64::try_from(bytes).unwrap_or(0),
+        files: u64::try_from(files).unwrap_or(0),
+    })
+}
+
+/// Counts one more file or folder for `account` inside a transaction,
+/// within its `max_files`; the same check-and-change statement as a byte
+/// grant, so nodes creating names at once never pass the limit.
+pub(crate) async fn count_name(tx: &impl GenericClient, account: &str) -> Result<(), JailError> {
+    let counted = tx
+        .execute(
+            "UPDATE sftpbox_ledger SET used_files = used_files + 1
+             WHERE account = $1 AND (max_files IS NULL OR used_files + 1 <= max_files)",
+            &[&account],
+        )
+        .await
+        .map_err(db)?;
+    if counted > 0 {
+        return Ok(());
+    }
+    let figures = tx
+        .query_opt(
+            "SELECT used_files, max_files FROM sftpbox_ledger WHERE account = $1",
+            &[&account],
+        )
+        .await
+        .map_err(db)?;
+    let (used, limit) = match figures {
+        Some(row) => (
+            row.try_get::<_, i64>(0).unwrap_or(0),
+            row.try_get::<_, Option<i64>>(1).ok().flatten().unwrap_or(0),
+        ),
+        None => (0, 0),
+    };
+    Err(JailError::TooManyFiles {
+        used: u64::try_from(used).unwrap_or(0),
+        limit: u64::try_from(limit).unwrap_or(0),
+    })
 }
 
 /// The refusal for `account`, with its figures as they are now.

@@ -246,6 +246,7 @@ pub(crate) async fn open_for_upload(
         Some(entry) => (entry, false),
         None if !opts.create => return Err(JailError::NotFound),
         None => {
+            ledger::count_name(&tx, account).await?;
             let mode = i32::try_from(opts.mode & CLIENT_MODE_MASK).unwrap_or(0o644);
             let now = now();
             let row = tx
@@ -302,6 +303,7 @@ pub(crate) async fn create_dir(
     if made == 0 {
         return Err(JailError::AlreadyExists);
     }
+    ledger::count_name(&tx, account).await?;
     touch(&tx, folder.id).await?;
     tx.commit().await.map_err(db)
 }
@@ -317,9 +319,15 @@ async fn has_children(client: &impl GenericClient, dir: i64) -> Result<bool, Jai
     Ok(row.is_some())
 }
 
+/// Deletes row `id`; its name leaves its account's `used_files`.
 async fn delete(client: &impl GenericClient, id: i64) -> Result<(), JailError> {
     client
-        .execute("DELETE FROM sftpbox_entries WHERE id = $1", &[&id])
+        .execute(
+            "WITH gone AS (DELETE FROM sftpbox_entries WHERE id = $1 RETURNING account)
+             UPDATE sftpbox_ledger l SET used_files = greatest(l.used_files - 1, 0)
+             FROM gone WHERE l.account = gone.account",
+            &[&id],
+        )
         .await
         .map_err(db)?;
     Ok(())

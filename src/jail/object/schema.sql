@@ -1,13 +1,16 @@
 -- The object box's tables: the quota ledger, upload reservations and the
 -- namespace. Created idempotently by every node at start.
 
--- One row per account: its limit and what it uses, reservations included.
--- No CHECK used <= quota on purpose: the reservation's WHERE holds it, and
--- a lowered quota must not make old rows invalid.
+-- One row per account: its limits and what it uses, reservations included;
+-- `used_files` counts the files and folders below the home's root.
+-- No CHECK used <= quota on purpose: the grants' WHERE holds it, and a
+-- lowered limit must not make old rows invalid.
 CREATE TABLE IF NOT EXISTS sftpbox_ledger (
     account     text   PRIMARY KEY,
     quota_bytes bigint CHECK (quota_bytes >= 0),
-    used_bytes  bigint NOT NULL DEFAULT 0 CHECK (used_bytes >= 0)
+    used_bytes  bigint NOT NULL DEFAULT 0 CHECK (used_bytes >= 0),
+    max_files   bigint CHECK (max_files >= 0),
+    used_files  bigint NOT NULL DEFAULT 0 CHECK (used_files >= 0)
 );
 
 -- Bytes held for an upload in progress, by the node that runs it; already
