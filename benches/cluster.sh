@@ -125,33 +125,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---------------------------------------------------------------- load
-load1() { cut -d' ' -f1 /proc/loadavg; }
-wait_for_quiet() {
-    local waited=0
-    while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; do
-        if ((waited >= LOAD_WAIT)); then
-            log "load $(load1) still >= $MAX_LOAD after ${waited}s; running anyway"
-            LOAD_NOTE="started at load $(load1) (>= $MAX_LOAD)"
-            return
-        fi
-        log "load $(load1) >= $MAX_LOAD (others are busy); waiting"
-        sleep 20
-        waited=$((waited + 20))
-    done
-    LOAD_NOTE="started at load $(load1)"
-}
-
 # ---------------------------------------------------------------- process stats
-# Every pid of the tree under $1, itself first.
-tree_pids() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { kids[$2] = kids[$2] " " $1 }
-        END {
-            n = 1; q[1] = root; i = 1
-            while (i <= n) { p = q[i++]; print p; m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
-        }'
-}
 # CPU ticks of the tree under $1: utime+stime+cutime+cstime of every live
 # process (a reaped child's time is in its parent's c-times).
 tree_ticks() {

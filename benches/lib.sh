@@ -1,4 +1,4 @@
-# Shared by the side-by-side benchmarks (compare.sh, rsync.sh), sourced
+# Shared by the side-by-side benchmarks (compare.sh, rsync.sh, cluster.sh), sourced
 # after their settings: logging, figures, ports, and the private sshd's
 # throwaway user and the common part of its configuration.
 # shellcheck shell=bash
@@ -60,4 +60,32 @@ remove_made() {
     if [[ -n $W && -d $W ]]; then
         if [[ $KEEP == 1 ]]; then log "kept $W"; else rm -rf "$W"; fi
     fi
+}
+
+# The 1-minute load; wait_for_quiet waits (up to $LOAD_WAIT s) until it is
+# below $MAX_LOAD and says in LOAD_NOTE what it started at.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+wait_for_quiet() {
+    local waited=0
+    while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; do
+        if ((waited >= LOAD_WAIT)); then
+            log "load $(load1) still >= $MAX_LOAD after ${waited}s; running anyway"
+            LOAD_NOTE="started at load $(load1) (>= $MAX_LOAD)"
+            return
+        fi
+        log "load $(load1) >= $MAX_LOAD (others are busy); waiting"
+        sleep 20
+        waited=$((waited + 20))
+    done
+    LOAD_NOTE="started at load $(load1)"
+}
+
+# Every pid of the tree under $1, itself first.
+tree_pids() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { kids[$2] = kids[$2] " " $1 }
+        END {
+            n = 1; q[1] = root; i = 1
+            while (i <= n) { p = q[i++]; print p; m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
+        }'
 }
