@@ -126,18 +126,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- process stats
-# CPU ticks of the tree under $1: utime+stime+cutime+cstime of every live
-# process (a reaped child's time is in its parent's c-times).
-tree_ticks() {
-    local total=0 p stat rest
-    for p in $(tree_pids "$1"); do
-        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${stat##*) }
-        read -r -a f <<<"$rest"
-        total=$((total + f[11] + f[12] + f[13] + f[14]))
-    done
-    echo "$total"
-}
 # Server CPU: each side in its own cpuacct cgroup (v1) when one can be made,
 # which counts every process it started, exited ones too; otherwise the
 # live process trees' /proc/PID/stat times.

@@ -132,18 +132,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- process stats
-# CPU seconds of the tree under $1: utime+stime+cutime+cstime of every live
-# process (a reaped child's time is in its parent's c-times, so none counts twice).
-tree_cpu() {
-    local total=0 p stat rest
-    for p in $(tree_pids "$1"); do
-        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${stat##*) }
-        read -r -a f <<<"$rest"
-        total=$((total + f[11] + f[12] + f[13] + f[14]))
-    done
-    calc "$total / $CLK_TCK" 3
-}
+# CPU seconds of the tree under $1 (lib.sh's tree_ticks).
+tree_cpu() { calc "$(tree_ticks "$1") / $CLK_TCK" 3; }
 # Server CPU: each server runs in its own cpuacct cgroup (v1) when one can be
 # made, which counts exited children too (sshd's per-session processes);
 # otherwise the process tree's /proc/PID/stat times (which can miss children

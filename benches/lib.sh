@@ -89,3 +89,16 @@ tree_pids() {
             while (i <= n) { p = q[i++]; print p; m = split(kids[p], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
         }'
 }
+
+# CPU ticks of the tree under $1: utime+stime+cutime+cstime of every live
+# process (a reaped child's time is in its parent's c-times).
+tree_ticks() {
+    local total=0 p stat rest
+    for p in $(tree_pids "$1"); do
+        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        read -r -a f <<<"$rest"
+        total=$((total + f[11] + f[12] + f[13] + f[14]))
+    done
+    echo "$total"
+}
