@@ -307,7 +307,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     // A cluster node takes its accounts from the database, not the file.
     let node = match &config.cluster {
         Some(settings) => match runtime.block_on(cluster::connect(settings)) {
-            Ok(node) => match runtime.block_on(node.load_accounts()) {
+            Ok(node) => match runtime.block_on(node.database().load_accounts()) {
                 Ok((version, accounts)) => Some((node, version, accounts)),
                 Err(err) => {
                     error!(

@@ -1,7 +1,9 @@
 //! `cluster`: what makes a server one stateless node of many. It connects
 //! to the cluster's PostgreSQL (the accounts, the namespace, the quota
 //! ledger) and S3 bucket (file contents), prepares the tables, and runs
-//! the node's background work:
+//! the node's background work. The `account` commands connect to the
+//! database alone ([`Database`]): no bucket, no table set-up but for
+//! `account import`, which may come before any node started.
 //!
 //! - **Accounts** live in the database as one accounts.toml document
 //!   (`sftpbox account import`, or `account add/set/remove`, which edit it
@@ -56,26 +58,23 @@ pub const DOCUMENT_NAME: &str = "accounts.toml (cluster database)";
 /// A connected node: the database pool and the bucket, shared by its boxes.
 #[derive(Clone, Debug)]
 pub struct Cluster {
+    database: Database,
     storage: ObjectStorage,
     node_timeout: Duration,
+}
+
+/// The cluster's database alone: the accounts document and the ledger's
+/// figures, without the bucket. What the `account` commands need.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: deadpool_postgres::Pool,
 }
 
 /// Connects to the database (preparing the tables) and the bucket. Runs
 /// on the runtime the node serves on.
 pub async fn connect(settings: &ClusterSettings) -> anyhow::Result<Cluster> {
-    let pool = pool(settings)?;
-    let client = pool
-        .get()
-        .await
-        .context("connecting to the cluster database")?;
-    // One node at a time prepares the tables; IF NOT EXISTS alone races.
-    client
-        .batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(7370656); {OBJECT_SCHEMA} {SCHEMA} COMMIT;"
-        ))
-        .await
-        .context("preparing the cluster tables")?;
-    drop(client);
+    let database = Database::connect(settings).await?;
+    database.prepare_tables().await?;
     let storage = &settings.storage;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let (Some(key_id), Some(secret)) = (
@@ -103,11 +102,12 @@ pub async fn connect(settings: &ClusterSettings) -> anyhow::Result<Cluster> {
         .context("setting up the S3 client")?;
     Ok(Cluster {
         storage: ObjectStorage {
-            pool,
+            pool: database.pool.clone(),
             store: Arc::new(store),
             node: settings.node.clone(),
             runtime: tokio::runtime::Handle::current(),
         },
+        database,
         node_timeout: settings.node_timeout,
     })
 }
@@ -135,16 +135,40 @@ fn pool(settings: &ClusterSettings) -> anyhow::Result<deadpool_postgres::Pool> {
         .context("setting up the database pool")
 }
 
-impl Cluster {
-    /// What the node's boxes share.
-    pub fn storage(&self) -> &ObjectStorage {
-        &self.storage
+impl Database {
+    /// Connects to the database and checks that it answers; no table is
+    /// prepared and the bucket is not touched.
+    pub async fn connect(settings: &ClusterSettings) -> anyhow::Result<Database> {
+        let pool = pool(settings)?;
+        let client = pool
+            .get()
+            .await
+            .context("connecting to the cluster database")?;
+        // Back into the pool, for the first statement.
+        drop(client);
+        Ok(Database { pool })
+    }
+
+    /// Creates the cluster's tables where they are missing.
+    pub async fn prepare_tables(&self) -> anyhow::Result<()> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .context("connecting to the cluster database")?;
+        // One node at a time prepares the tables; IF NOT EXISTS alone races.
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7370656); {OBJECT_SCHEMA} {SCHEMA} COMMIT;"
+            ))
+            .await
+            .context("preparing the cluster tables")
     }
 
     /// The accounts document in force and its version (0 and no accounts
     /// before the first import).
     pub async fn load_accounts(&self) -> anyhow::Result<(i64, Accounts)> {
-        let client = self.storage.pool.get().await?;
+        let client = self.pool.get().await?;
         let row = client
             .query_opt(
                 "SELECT version, source FROM sftpbox_accounts_document WHERE id = 1",
@@ -161,6 +185,117 @@ impl Cluster {
         Ok((version, accounts))
     }
 
+    async fn document_version(&self) -> anyhow::Result<i64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT version FROM sftpbox_accounts_document WHERE id = 1",
+                &[],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => 0,
+        })
+    }
+
+    /// The accounts document's text: empty before the first import.
+    pub async fn read_document(&self) -> anyhow::Result<String> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT source FROM sftpbox_accounts_document WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(|err| {
+                if err.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
+                    anyhow::anyhow!(
+                        "the database has no cluster tables yet: `sftpbox account import` a file, or start a node, first"
+                    )
+                } else {
+                    err.into()
+                }
+            })?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => String::new(),
+        })
+    }
+
+    /// Makes `source` (which loads as `accounts`) the accounts document,
+    /// and each account's `quota` and `max_files` its ledger row's (its
+    /// usage stays), in one transaction. With `before`, only if the
+    /// document is still that text: `Ok(false)` when someone changed it
+    /// meanwhile, and nothing is written.
+    pub async fn replace_document(
+        &self,
+        before: Option<&str>,
+        source: &str,
+        accounts: &Accounts,
+    ) -> anyhow::Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let current = tx
+            .query_opt(
+                "SELECT source FROM sftpbox_accounts_document WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?
+            .map(|row| row.try_get::<_, String>(0))
+            .transpose()?;
+        if let Some(before) = before
+            && current.as_deref().unwrap_or("") != before
+        {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO sftpbox_accounts_document (id, source, version) VALUES (1, $1, 1)
+             ON CONFLICT (id) DO UPDATE SET source = $1, version = sftpbox_accounts_document.version + 1, imported_at = now()",
+            &[&source],
+        )
+        .await?;
+        for account in accounts.iter() {
+            let as_sql = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let quota = account.quota_bytes.map(as_sql);
+            let max_files = account.max_files.map(as_sql);
+            tx.execute(
+                "INSERT INTO sftpbox_ledger (account, quota_bytes, max_files) VALUES ($1, $2, $3)
+                 ON CONFLICT (account) DO UPDATE SET quota_bytes = $2, max_files = $3",
+                &[&account.name.as_str(), &quota, &max_files],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Bytes each account with a ledger row uses, reservations included.
+    pub async fn usage(&self) -> anyhow::Result<HashMap<String, u64>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query("SELECT account, used_bytes FROM sftpbox_ledger", &[])
+            .await?;
+        let mut usage = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let used: i64 = row.try_get(1)?;
+            usage.insert(row.try_get(0)?, u64::try_from(used).unwrap_or(0));
+        }
+        Ok(usage)
+    }
+}
+
+impl Cluster {
+    /// What the node's boxes share.
+    pub fn storage(&self) -> &ObjectStorage {
+        &self.storage
+    }
+
+    /// The database alone.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// Polls the accounts document and hands each new version to
     /// `install`; `version` is the one already in force.
     pub fn watch_accounts(
@@ -174,7 +309,7 @@ impl Cluster {
             let mut tick = tokio::time::interval(ACCOUNTS_POLL);
             loop {
                 tick.tick().await;
-                let current = match cluster.document_version().await {
+                let current = match cluster.database.document_version().await {
                     Ok(current) => current,
                     Err(err) => {
                         warn!(err = format!("{err:#}"), "cannot read the accounts version");
@@ -184,7 +319,7 @@ impl Cluster {
                 if current == version {
                     continue;
                 }
-                match cluster.load_accounts().await {
+                match cluster.database.load_accounts().await {
                     Ok((loaded, accounts)) => {
                         let count = accounts.len();
                         let install = Arc::clone(&install);
@@ -206,20 +341,6 @@ impl Cluster {
                     }
                 }
             }
-        })
-    }
-
-    async fn document_version(&self) -> anyhow::Result<i64> {
-        let client = self.storage.pool.get().await?;
-        let row = client
-            .query_opt(
-                "SELECT version FROM sftpbox_accounts_document WHERE id = 1",
-                &[],
-            )
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get(0)?,
-            None => 0,
         })
     }
 
@@ -261,83 +382,5 @@ impl Cluster {
             .await
             .map_err(|err| anyhow::anyhow!("sweeping orphans: {err}"))?;
         Ok(())
-    }
-}
-
-impl Cluster {
-    /// The accounts document's text: empty before the first import.
-    pub async fn read_document(&self) -> anyhow::Result<String> {
-        let client = self.storage.pool.get().await?;
-        let row = client
-            .query_opt(
-                "SELECT source FROM sftpbox_accounts_document WHERE id = 1",
-                &[],
-            )
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get(0)?,
-            None => String::new(),
-        })
-    }
-
-    /// Makes `source` (which loads as `accounts`) the accounts document,
-    /// and each account's `quota` and `max_files` its ledger row's (its
-    /// usage stays), in one transaction. With `before`, only if the
-    /// document is still that text: `Ok(false)` when someone changed it
-    /// meanwhile, and nothing is written.
-    pub async fn replace_document(
-        &self,
-        before: Option<&str>,
-        source: &str,
-        accounts: &Accounts,
-    ) -> anyhow::Result<bool> {
-        let mut client = self.storage.pool.get().await?;
-        let tx = client.transaction().await?;
-        let current = tx
-            .query_opt(
-                "SELECT source FROM sftpbox_accounts_document WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .await?
-            .map(|row| row.try_get::<_, String>(0))
-            .transpose()?;
-        if let Some(before) = before
-            && current.as_deref().unwrap_or("") != before
-        {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO sftpbox_accounts_document (id, source, version) VALUES (1, $1, 1)
-             ON CONFLICT (id) DO UPDATE SET source = $1, version = sftpbox_accounts_document.version + 1, imported_at = now()",
-            &[&source],
-        )
-        .await?;
-        for account in accounts.iter() {
-            let as_sql = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            let quota = account.quota_bytes.map(as_sql);
-            let max_files = account.max_files.map(as_sql);
-            tx.execute(
-                "INSERT INTO sftpbox_ledger (account, quota_bytes, max_files) VALUES ($1, $2, $3)
-                 ON CONFLICT (account) DO UPDATE SET quota_bytes = $2, max_files = $3",
-                &[&account.name.as_str(), &quota, &max_files],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Bytes each account with a ledger row uses, reservations included.
-    pub async fn usage(&self) -> anyhow::Result<HashMap<String, u64>> {
-        let client = self.storage.pool.get().await?;
-        let rows = client
-            .query("SELECT account, used_bytes FROM sftpbox_ledger", &[])
-            .await?;
-        let mut usage = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let used: i64 = row.try_get(1)?;
-            usage.insert(row.try_get(0)?, u64::try_from(used).unwrap_or(0));
-        }
-        Ok(usage)
     }
 }

@@ -916,6 +916,37 @@ fn account_commands_edit_the_clusters_accounts_and_max_files_holds_on_every_node
         "{shown}"
     );
     assert!(shown.contains("max files: 2\n"), "{shown}");
+    // The commands need the database alone: with no credentials for the
+    // bucket and its endpoint a closed port, `show` still reads carol
+    // (a node could not start with these settings).
+    let settings = cluster.dir.path().join("node-1/sftpbox.toml");
+    let no_bucket = cluster.dir.path().join("node-1/no-bucket.toml");
+    let without: String = std::fs::read_to_string(&settings)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("access_key_id") && !l.starts_with("secret_access_key"))
+        .map(|l| {
+            if l.starts_with("endpoint") {
+                "endpoint = \"http://127.0.0.1:9\"\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&no_bucket, without).unwrap();
+    let blind = Command::new(BIN)
+        .args(["account", "show", "carol", "--config"])
+        .arg(&no_bucket)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert_ok(&blind);
+    assert!(
+        text(&blind.stdout).contains("max files: 2\n"),
+        "{}",
+        describe(&blind)
+    );
     // `set` lifts the limit for every node at once.
     account(&["set", "carol", "--max-files", "none"]);
     assert_ok(&cluster.sftp_until_ok(0, "carol", "mkdir /d\nmkdir /e\n", Duration::from_secs(30)));
