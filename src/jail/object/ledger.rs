@@ -70,45 +70,69 @@ pub(crate) async fn count_name(tx: &impl GenericClient, account: &str) -> Result
     if counted > 0 {
         return Ok(());
     }
-    let figures = tx
+    Err(refusal(tx, account, Figure::Files).await.map_err(db)?)
+}
+
+/// The refusal for `account`, with its figures as they are now (none when
+/// they cannot be read).
+async fn exceeded(client: &impl GenericClient, account: &str) -> JailError {
+    refusal(client, account, Figure::Bytes)
+        .await
+        .unwrap_or_else(|_| Figure::Bytes.refusal(0, 0))
+}
+
+/// What a refusal is about: the bytes against the quota, or the names
+/// against `max_files`.
+#[derive(Clone, Copy)]
+enum Figure {
+    Bytes,
+    Files,
+}
+
+impl Figure {
+    /// The ledger's columns of this figure: used, then the limit.
+    fn columns(self) -> &'static str {
+        match self {
+            Figure::Bytes => "used_bytes, quota_bytes",
+            Figure::Files => "used_files, max_files",
+        }
+    }
+
+    fn refusal(self, used: u64, limit: u64) -> JailError {
+        match self {
+            Figure::Bytes => JailError::QuotaExceeded { used, limit },
+            Figure::Files => JailError::TooManyFiles { used, limit },
+        }
+    }
+}
+
+/// The refusal of `figure` for `account`, read from its ledger row as it
+/// is now (0 for a missing row or limit).
+async fn refusal(
+    client: &impl GenericClient,
+    account: &str,
+    figure: Figure,
+) -> Result<JailError, tokio_postgres::Error> {
+    let row = client
         .query_opt(
-            "SELECT used_files, max_files FROM sftpbox_ledger WHERE account = $1",
+            &format!(
+                "SELECT {} FROM sftpbox_ledger WHERE account = $1",
+                figure.columns()
+            ),
             &[&account],
         )
-        .await
-        .map_err(db)?;
-    let (used, limit) = match figures {
+        .await?;
+    let (used, limit) = match row {
         Some(row) => (
             row.try_get::<_, i64>(0).unwrap_or(0),
             row.try_get::<_, Option<i64>>(1).ok().flatten().unwrap_or(0),
         ),
         None => (0, 0),
     };
-    Err(JailError::TooManyFiles {
-        used: u64::try_from(used).unwrap_or(0),
-        limit: u64::try_from(limit).unwrap_or(0),
-    })
-}
-
-/// The refusal for `account`, with its figures as they are now.
-async fn exceeded(client: &impl GenericClient, account: &str) -> JailError {
-    let figures = client
-        .query_opt(
-            "SELECT used_bytes, quota_bytes FROM sftpbox_ledger WHERE account = $1",
-            &[&account],
-        )
-        .await;
-    let (used, limit) = match figures {
-        Ok(Some(row)) => (
-            row.try_get::<_, i64>(0).unwrap_or(0),
-            row.try_get::<_, Option<i64>>(1).ok().flatten().unwrap_or(0),
-        ),
-        _ => (0, 0),
-    };
-    JailError::QuotaExceeded {
-        used: u64::try_from(used).unwrap_or(0),
-        limit: u64::try_from(limit).unwrap_or(0),
-    }
+    Ok(figure.refusal(
+        u64::try_from(used).unwrap_or(0),
+        u64::try_from(limit).unwrap_or(0),
+    ))
 }
 
 fn as_sql(bytes: u64) -> i64 {

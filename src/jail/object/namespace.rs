@@ -9,6 +9,7 @@
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::super::file::CLIENT_MODE_MASK;
 use super::super::path::check_name;
@@ -141,15 +142,25 @@ pub(crate) async fn lock(client: &impl GenericClient, account: &str) -> Result<(
     Ok(())
 }
 
-async fn entry_by_id(client: &impl GenericClient, id: i64) -> Result<Option<Entry>, JailError> {
+/// The one entry that `clause` (what follows `WHERE`, with `params` as
+/// its `$1`, `$2`, ...) picks, if any.
+async fn entry_where(
+    client: &impl GenericClient,
+    clause: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Entry>, JailError> {
     let row = client
         .query_opt(
-            &format!("SELECT {COLUMNS} FROM sftpbox_entries WHERE id = $1"),
-            &[&id],
+            &format!("SELECT {COLUMNS} FROM sftpbox_entries WHERE {clause}"),
+            params,
         )
         .await
         .map_err(db)?;
     row.as_ref().map(Entry::from_row).transpose()
+}
+
+async fn entry_by_id(client: &impl GenericClient, id: i64) -> Result<Option<Entry>, JailError> {
+    entry_where(client, "id = $1", &[&id]).await
 }
 
 /// The entry called `name` in folder `parent`, if any.
@@ -158,14 +169,7 @@ async fn child(
     parent: i64,
     name: &[u8],
 ) -> Result<Option<Entry>, JailError> {
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM sftpbox_entries WHERE parent = $1 AND name = $2"),
-            &[&parent, &name],
-        )
-        .await
-        .map_err(db)?;
-    row.as_ref().map(Entry::from_row).transpose()
+    entry_where(client, "parent = $1 AND name = $2", &[&parent, &name]).await
 }
 
 /// The entry `path` names, from the root `root`.
@@ -553,14 +557,7 @@ pub(crate) async fn entry_for_update(
     tx: &impl GenericClient,
     id: i64,
 ) -> Result<Option<Entry>, JailError> {
-    let row = tx
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM sftpbox_entries WHERE id = $1 FOR UPDATE"),
-            &[&id],
-        )
-        .await
-        .map_err(db)?;
-    row.as_ref().map(Entry::from_row).transpose()
+    entry_where(tx, "id = $1 FOR UPDATE", &[&id]).await
 }
 
 /// Points row `id` at its new contents, `segments` in order.
