@@ -11,10 +11,13 @@
 //! `via`. Any other peer's bytes go to SSH untouched, so a header from an
 //! untrusted address fails the banner exchange and is never believed.
 //!
+//! The control socket's answers (sessions, kick, reload) are `control.rs`'s.
+//!
 //! It does not know how authentication is decided nor any channel protocol:
 //! each accepted socket is handed to a [`Connection`].
 
 mod activity;
+mod control;
 mod limits;
 mod proxy;
 mod sessions;
@@ -36,7 +39,6 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::accounts::Accounts;
 use crate::config::{Limits, PenaltySettings};
 use crate::connection::{Connection, ConnectionContext, ObjectStorage};
-use crate::control::{self, Request, Response};
 use crate::metrics::{Figures, LiveFigures, Metrics};
 use crate::penalties::{Admission, Offence, Penalties};
 
@@ -163,12 +165,6 @@ impl Server {
     /// The server's metrics, for whoever serves `/metrics`.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.inner.metrics.clone()
-    }
-
-    /// Answers control-socket requests on `listener` for as long as the
-    /// returned task runs.
-    pub fn serve_control(&self, listener: tokio::net::UnixListener) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(control::serve(listener, Arc::new(self.clone())))
     }
 
     /// Serves `/metrics` on `listener` for as long as the returned task runs.
@@ -438,37 +434,6 @@ impl Server {
             }
             .instrument(span),
         );
-    }
-}
-
-impl control::Handler for Server {
-    fn handle(&self, request: Request) -> Response {
-        match request {
-            Request::Sessions => Response::Sessions {
-                sessions: self.inner.sessions.list(),
-            },
-            Request::Kick { id, account } => {
-                let ids = self.inner.sessions.kick(|session, name| {
-                    id.is_none_or(|wanted| wanted == session)
-                        && account.as_deref().is_none_or(|wanted| wanted == name)
-                        && (id.is_some() || account.is_some())
-                });
-                if ids.is_empty() {
-                    let message = match (id, account) {
-                        (Some(id), _) => format!("no session {id}"),
-                        (None, Some(account)) => format!("no session of account {account}"),
-                        (None, None) => "say which session: an id or --account NAME".to_owned(),
-                    };
-                    return Response::Error { message };
-                }
-                info!(sessions = ?ids, "sessions kicked");
-                Response::Kicked { ids }
-            }
-            Request::Reload => match self.reload_accounts() {
-                Ok(accounts) => Response::Reloaded { accounts },
-                Err(message) => Response::Error { message },
-            },
-        }
     }
 }
 
