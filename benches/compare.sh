@@ -295,6 +295,22 @@ order() { if (($1 % 2)); then echo "${SERVERS[@]}"; else printf '%s\n' "${SERVER
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 tree_sha() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
 fix_owner() { [[ $1 == ssh ]] && chown -R "$SSH_USER:" "$2"; return 0; }
+# retire path...: moves what a run made out of the way without deleting it.
+# This ext4 has no journal, and then every file created skips, one bitmap
+# probe each, the inodes of its group freed in the last 60 s (300 s while
+# their table block is dirty): a tree removed just before the next run makes
+# that run's creations 2-3x dearer, for whichever server lands in the group.
+# Moved, the inodes stay in use until the bench ends and removes $W.
+RETIRED=0
+retire() {
+    local path
+    mkdir -p "$W/retired"
+    for path in "$@"; do
+        [[ -e $path ]] || continue
+        RETIRED=$((RETIRED + 1))
+        mv "$path" "$W/retired/$RETIRED"
+    done
+}
 
 # ---------------------------------------------------------------- results
 declare -A FIG    # FIG[row:server] = figure
@@ -401,7 +417,7 @@ small_rows() {
     want=$(tree_sha "$tree")
     for run in $(seq 1 "$RUNS"); do
         for s in $(order "$run"); do
-            rm -rf "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
+            retire "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
             t0=$(now)
             echo "put -r $tree /up/$key" | sftp_to "$s" >/dev/null
             t1=$(now)
@@ -412,7 +428,7 @@ small_rows() {
             t1=$(now)
             [[ $(tree_sha "$W/client/got_$key") == "$want" ]] || die "$s get -r: sha256 mismatch"
             record "$key:get" "$s" "$(calc "$files / $(elapsed "$t0" "$t1")" 0)"
-            rm -rf "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
+            retire "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
         done
     done
     finish_row "$key:put"
@@ -491,7 +507,7 @@ if has_row rclone; then
         ROW_NOTE[rclone]="$(rclone version 2>/dev/null | sed -n 1p || true); ${ROW_NOTE[rclone]}"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
-                rm -rf "${HOME_DIR[$s]}/up/rclone"
+                retire "${HOME_DIR[$s]}/up/rclone"
                 t0=$(now)
                 rclone copy --config "$W/client/rclone.conf" -q --transfers "$PAR" --checkers "$PAR" \
                     "$W/client/small" \
@@ -500,7 +516,7 @@ if has_row rclone; then
                 t1=$(now)
                 [[ $(tree_sha "${HOME_DIR[$s]}/up/rclone") == "$want" ]] || die "$s rclone: sha256 mismatch"
                 record rclone "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
-                rm -rf "${HOME_DIR[$s]}/up/rclone"
+                retire "${HOME_DIR[$s]}/up/rclone"
             done
         done
         finish_row rclone
@@ -520,7 +536,7 @@ if has_row lftp; then
         LFTP_SSH="ssh -a -x -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR -i $KEY"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
-                rm -rf "${HOME_DIR[$s]}/up/lftp"
+                retire "${HOME_DIR[$s]}/up/lftp"
                 t0=$(now)
                 lftp -c "set sftp:connect-program '$LFTP_SSH'; set net:max-retries 1; set cmd:fail-exit yes;
                     open -u ${USERNAME[$s]}, -p ${PORT[$s]} sftp://${ADDR[$s]};
@@ -529,7 +545,7 @@ if has_row lftp; then
                 t1=$(now)
                 [[ $(tree_sha "${HOME_DIR[$s]}/up/lftp") == "$want" ]] || die "$s lftp: sha256 mismatch"
                 record lftp "$s" "$(calc "$SMALL_FILES / $(elapsed "$t0" "$t1")" 0)"
-                rm -rf "${HOME_DIR[$s]}/up/lftp"
+                retire "${HOME_DIR[$s]}/up/lftp"
             done
         done
         finish_row lftp
@@ -560,7 +576,8 @@ if has_row sshfs; then
         unmount() { fusermount3 -u "$W/mnt" 2>/dev/null || fusermount -u "$W/mnt" 2>/dev/null || umount "$W/mnt"; MOUNTED=""; }
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
-                rm -rf "${HOME_DIR[$s]}/up/small" "${HOME_DIR[$s]}/up/sshfs.bin"
+                retire "${HOME_DIR[$s]}/up/small"
+                rm -f "${HOME_DIR[$s]}/up/sshfs.bin"
                 mount_of "$s"
                 t0=$(now)
                 cp "$W/client/big.bin" "$W/mnt/sshfs.bin"
@@ -573,7 +590,8 @@ if has_row sshfs; then
                 unmount
                 [[ $(sha "${HOME_DIR[$s]}/up/sshfs.bin") == "$BIG_SHA" ]] || die "$s sshfs cp: sha256 mismatch"
                 [[ $(tree_sha "${HOME_DIR[$s]}/up/small") == "$want" ]] || die "$s sshfs tar: sha256 mismatch"
-                rm -rf "${HOME_DIR[$s]}/up/small" "${HOME_DIR[$s]}/up/sshfs.bin"
+                retire "${HOME_DIR[$s]}/up/small"
+                rm -f "${HOME_DIR[$s]}/up/sshfs.bin"
                 sync
             done
         done

@@ -9,6 +9,12 @@
 //! handles together may use, and one account may hold at most a quarter of
 //! that, or `max_open_handles_per_account` if it is smaller.
 //!
+//! A few short jobs may also run on the runtime's own worker threads, with
+//! no trip to the blocking pool (see `crate::sftp`): each takes one of the
+//! account's short-job slots and one of the process's inline slots, of
+//! which there is one fewer than there are worker threads, so that however
+//! long the disk keeps such jobs waiting, one worker always runs the rest.
+//!
 //! Every count is a permit or a ticket that gives itself back when dropped,
 //! so a session that ends, however it ends, frees what it held.
 
@@ -53,6 +59,8 @@ struct ProcessInner {
     handles: Gauge,
     /// Long jobs running over all accounts.
     long_jobs: Arc<Semaphore>,
+    /// Short jobs running on the runtime's worker threads, over all accounts.
+    inline_jobs: Arc<Semaphore>,
     /// Most handles one account may hold.
     handles_per_account: usize,
 }
@@ -78,6 +86,7 @@ impl ProcessBudget {
             inner: Arc::new(ProcessInner {
                 handles: Gauge::new(handles),
                 long_jobs: Arc::new(Semaphore::new(LONG_JOBS_PER_PROCESS)),
+                inline_jobs: Arc::new(Semaphore::new(inline_slots())),
                 handles_per_account,
             }),
         }
@@ -174,6 +183,23 @@ impl AccountBudget {
         })
     }
 
+    /// A slot to run one short job on the runtime's worker thread that asks,
+    /// if one is free now: one of the account's short-job slots and one of
+    /// the process's inline slots.
+    pub fn try_inline_slot(&self) -> Option<JobSlot> {
+        let process = self
+            .inner
+            .process
+            .inline_jobs
+            .clone()
+            .try_acquire_owned()
+            .ok()?;
+        let account = self.inner.jobs.clone().try_acquire_owned().ok()?;
+        Some(JobSlot {
+            _permits: vec![account, process],
+        })
+    }
+
     /// Waits for a slot to run one long job in: one of the account's and
     /// one of the process's.
     pub async fn long_job_slot(&self) -> Option<JobSlot> {
@@ -190,6 +216,12 @@ impl AccountBudget {
             _permits: vec![account, process],
         })
     }
+}
+
+/// Inline slots of the process: one fewer than the runtime's worker
+/// threads, which are as many as the machine's processors (tokio's default).
+fn inline_slots() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1))
 }
 
 /// Leave to run blocking work; dropping it frees the slot.
@@ -290,5 +322,27 @@ mod tests {
             last.try_take_handle().unwrap_err(),
             HandleRefusal::Process(16)
         );
+    }
+    #[test]
+    fn inline_slots_leave_one_worker_free_and_count_as_the_accounts_short_jobs() {
+        let process = ProcessBudget::with_descriptor_limit(256, 1024);
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let accounts: Vec<_> = (0..workers).map(|_| process.for_account()).collect();
+        let held: Vec<_> = accounts
+            .iter()
+            .take(workers - 1)
+            .map(|account| account.try_inline_slot().unwrap())
+            .collect();
+        let last = accounts.last().unwrap();
+        assert!(
+            last.try_inline_slot().is_none(),
+            "every worker but one is taken"
+        );
+        drop(held);
+        let slot = last.try_inline_slot();
+        assert_eq!(slot.is_some(), workers > 1);
+        // An inline slot is one of the account's short-job slots.
+        let short: Vec<_> = std::iter::from_fn(|| last.try_job_slot()).collect();
+        assert_eq!(short.len() + usize::from(slot.is_some()), JOBS_PER_ACCOUNT);
     }
 }

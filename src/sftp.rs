@@ -11,10 +11,13 @@
 //! without waiting for the disk is answered on the reader itself, with no
 //! trip to the blocking pool: READ from the page cache (`RWF_NOWAIT`), STAT
 //! and OPEN-to-read of a path the lookup cache resolves (`RESOLVE_CACHED`),
-//! CLOSE of a directory or of a file open only to read. Anything else, or a
-//! cache miss, goes to its lane, which is what bounds it by the account's
-//! budget; what runs on the reader waits for nothing and holds no slot. The backlog of unanswered requests is
-//! bounded in bytes; a client that exceeds it is disconnected. However the
+//! CLOSE of a directory or of a file open only to read; what runs so waits
+//! for nothing and holds no slot. A small upload's OPEN, WRITEs and CLOSE,
+//! which may wait for the disk, are run on the reader too while the budget
+//! has an inline slot for them: one of the account's short-job slots, and
+//! one of the process's, which leave one worker thread free. Anything
+//! else, or a cache miss, goes to its lane, which is what bounds it by the
+//! account's budget. The backlog of unanswered requests is bounded in bytes; a client that exceeds it is disconnected. However the
 //! session ends (end of stream, a protocol error, a broken limit, the
 //! connection dropped), its long jobs are cancelled, and until its replies
 //! are out whatever the client still sends is read and dropped.
@@ -64,7 +67,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::budget::AccountBudget;
+use crate::budget::{AccountBudget, JobSlot};
 use crate::jail::Jail;
 use crate::rate::AccountRates;
 use crate::transfer::Transferred;
@@ -77,6 +80,12 @@ use status::Refusal;
 /// their replies. OpenSSH keeps 64 × 255 KiB ≈ 16 MiB in flight; four times that
 /// is generous for honest clients and bounds what a hostile one can pin.
 const MAX_BACKLOG_BYTES: usize = 64 << 20;
+
+/// A file's first bytes that its WRITEs and CLOSE may be run on the reader
+/// for (see `inline_slot`): a small file's whole upload. A larger file's
+/// later WRITEs go to its lane, so a writer that the kernel holds back for
+/// its dirty pages holds a pool thread, not a worker.
+const INLINE_FILE_BYTES: u64 = 64 * 1024;
 
 /// After a session ends on a protocol error or a broken limit, how long the
 /// replies already made may take to go out before the channel is closed
@@ -460,6 +469,18 @@ fn dispatch(
                 bucket: session.rates.upload.clone(),
                 bytes: data.len() as u64,
             };
+            // The first bytes of a file are a short job run here when it
+            // may, paying its toll as the lane would, only when due at once.
+            if offset.saturating_add(data.len() as u64) <= INLINE_FILE_BYTES
+                && let Some(handles::OpenHandle {
+                    kind: HandleKind::File(file),
+                    lane,
+                }) = session.handles.get(&handle)
+                && let Some(_slot) = inline_slot(session, &lane)
+                && toll.bucket.try_take(toll.bytes)
+            {
+                return session.reply(requests::write(session, id, &file, offset, &data), cost);
+            }
             on_file(session, &handle, id, cost, toll, move |s, file| {
                 requests::write(s, id, file, offset, &data)
             })
@@ -492,6 +513,11 @@ fn dispatch(
             {
                 return session.reply(reply, cost);
             }
+            // Making or truncating a file: here too when it may, as below.
+            if !read_only && let Some(_slot) = inline_slot(session, path_lane) {
+                let reply = requests::open(session, id, &filename, flags, &attrs, lane);
+                return session.reply(reply, cost);
+            }
             on_path(session, path_lane, cost, Weight::Short, move |s| {
                 requests::open(s, id, &filename, flags, &attrs, lane)
             });
@@ -512,6 +538,14 @@ fn dispatch(
                 // nothing queued on it, is a close(2) that waits for no
                 // disk: done here.
                 if open.lane.is_idle() && !open.kind.is_writable() {
+                    return session.reply(requests::close(id, &open.kind), cost);
+                }
+                // A small upload's close (its last pages to hand to the
+                // writeback at most) is a short job run here when it may.
+                if let HandleKind::File(file) = &open.kind
+                    && file.bytes_written() <= INLINE_FILE_BYTES
+                    && let Some(_slot) = inline_slot(session, &open.lane)
+                {
                     return session.reply(requests::close(id, &open.kind), cost);
                 }
                 open.lane
@@ -600,6 +634,22 @@ fn dispatch(
             session.reply(status::refused(id, &Refusal::NotARequest), cost)
         }
     }
+}
+
+/// Leave to run one short job that may wait for the disk here, on the
+/// reader, instead of on `lane`'s trip to the blocking pool, which costs two
+/// thread hand-offs (to a pool thread and back to the writer) each way of a
+/// small file's OPEN, WRITE and CLOSE. Only on a local home (object storage
+/// waits for the network), with nothing queued before it on `lane` (so the
+/// order of its requests holds), and while the budget has an inline slot
+/// free: one of the account's short-job slots, so it counts as the lane's
+/// jobs do, and one of the process's, of which there is one fewer than
+/// worker threads, so that a job the disk holds up never holds them all.
+fn inline_slot(session: &Session, lane: &Lane) -> Option<JobSlot> {
+    if !lane.is_idle() || session.jail.is_on_object_storage() {
+        return None;
+    }
+    session.budget.try_inline_slot()
 }
 
 /// Queues `job` on the session's path lane, as a job of `weight` (see

@@ -303,6 +303,11 @@ impl FileTransfer {
         })
     }
 
+    /// What it moved so far.
+    pub fn moved(&self) -> Moved {
+        self.live.own.snapshot()
+    }
+
     /// Counts `n` bytes read from the file.
     pub fn add_read(&self, n: u64) {
         self.live.own.add_read(n);

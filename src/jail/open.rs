@@ -93,16 +93,21 @@ impl LocalBox {
         }
         // No O_TRUNC here: truncation happens below, under the inode lock,
         // once the file is known to be regular, so the quota gets it back.
-        let fd = if opts.create {
+        let (fd, made) = if opts.create {
             let mode = Mode::from_raw_mode(opts.mode & CLIENT_MODE_MASK);
-            let fd = self.open_or_create(path, flags, mode, opts.exclusive)?;
+            let (fd, made) = self.open_or_create(path, flags, mode, opts.exclusive)?;
             self.give_fd_to_owner(&fd)?;
-            fd
+            (fd, made)
         } else {
-            self.open_in_root(path, flags, Mode::empty())?
+            (self.open_in_root(path, flags, Mode::empty())?, false)
         };
         let file = LocalFile::from_fd(fd, self, writable, opts.append)?;
-        if opts.truncate && writable {
+        // A file this call made is empty already, and, as open(2) does with
+        // O_TRUNC on a file it creates, it is not truncated: on ext4 a
+        // truncation to 0 marks the file to be flushed when it is closed
+        // (auto_da_alloc), which made every small upload's CLOSE wait for
+        // its writeback to be started.
+        if opts.truncate && writable && !made {
             file.set_len(0)?;
         }
         Ok(file)
@@ -121,22 +126,24 @@ impl LocalBox {
 
     /// Opens `path` with `flags`, making it (with `mode`) when it does not
     /// exist; with `exclusive`, an existing name (a symlink too, dangling
-    /// or not) → `AlreadyExists`, as `O_CREAT | O_EXCL`.
+    /// or not) → `AlreadyExists`, as `O_CREAT | O_EXCL`. Says whether it
+    /// made the file.
     fn open_or_create(
         &self,
         path: &VirtualPath,
         flags: OFlags,
         mode: Mode,
         exclusive: bool,
-    ) -> Result<OwnedFd, JailError> {
+    ) -> Result<(OwnedFd, bool), JailError> {
+        let made = |fd| (fd, true);
         if exclusive {
             let (parent, name) = self.open_parent(path)?.ok_or(JailError::AlreadyExists)?;
-            return self.create_file_at(&parent, name, flags, mode);
+            return self.create_file_at(&parent, name, flags, mode).map(made);
         }
         for _ in 0..CREATE_ATTEMPTS {
             match self.open_in_root(path, flags, Mode::empty()) {
                 Err(JailError::NotFound) => {}
-                opened => return opened,
+                opened => return opened.map(|fd| (fd, false)),
             }
             // Missing: the final name, or what a final symlink points to
             // (a missing folder on the way makes `canonicalize` fail).
@@ -148,7 +155,7 @@ impl LocalBox {
                 // Made meanwhile by someone else, or a symlink now: open
                 // that instead.
                 Err(JailError::AlreadyExists) => {}
-                created => return created,
+                created => return created.map(made),
             }
         }
         Err(Errno::AGAIN.into())

@@ -382,6 +382,11 @@ impl FileHandle {
     pub fn count_written(&self, offset: u64, data: &[u8]) {
         self.transfer.written_at(offset, data);
     }
+
+    /// Bytes written through it so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.transfer.moved().bytes_written
+    }
 }
 
 /// A directory opened by OPENDIR, read a READDIR-sized batch at a time,
