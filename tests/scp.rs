@@ -31,15 +31,24 @@ fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Names of temporary upload files left anywhere under `dir`.
+/// Names of temporary upload files left anywhere under `dir`. Only names
+/// are read: the server may remove a temporary file while this looks, and
+/// reading its content then would fail.
 fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    contents(dir)
-        .into_keys()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with(".scp-") || name.ends_with(".part")
-        })
-        .collect()
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            found.extend(leftovers(&path));
+        } else if name.starts_with(".scp-") || name.ends_with(".part") {
+            found.push(path);
+        }
+    }
+    found
 }
 
 /// A server with alice, logged in once so that her home exists.
