@@ -8,17 +8,20 @@
 //! subtree when the server stops (`Drop`). Two layouts:
 //!
 //! - **cgroup v2** (a `cgroup2` mount whose `cgroup.controllers` has
-//!   `memory` and `pids`): a root server makes `sftpbox-PID-N` under the
+//!   `memory` and `pids`): a root server makes `sftpbox-PID-START-N` under the
 //!   hierarchy's root; a server that is not root uses the cgroup it was
 //!   started in when it may write there (systemd's `Delegate=yes`), moving
 //!   itself into a leaf `sftpbox-server` first, as v2 allows no process
 //!   beside child cgroups that have controllers. Limits: `memory.max`,
 //!   `memory.swap.max` = 0, `pids.max`, `cpu.weight`.
 //! - **cgroup v1** (the hybrid layout: `memory`, `pids` and `cpu` each a
-//!   hierarchy of its own): `sftpbox-PID-N` under the server's own cgroup of
+//!   hierarchy of its own): `sftpbox-PID-START-N` under the server's own cgroup of
 //!   each, where it may write there (as root). Limits:
 //!   `memory.limit_in_bytes` (and `memory.memsw.limit_in_bytes`, so swap
 //!   does not stretch it), `pids.max`, `cpu.shares` (weight × 1024 / 100).
+//!
+//! Subtrees left by servers that died are removed by the next server to
+//! start beside them (`subtree`).
 //!
 //! Where neither can be had, [`Cgroups::holds`] says why and what holds
 //! instead: per-process `RLIMIT_AS` and per-uid `RLIMIT_NPROC`.
@@ -33,10 +36,10 @@ use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+mod subtree;
 mod v1;
 mod v2;
 
@@ -65,9 +68,6 @@ impl Default for ProgramLimits {
 /// be gone (they were killed; the kernel frees them in a moment).
 const REMOVE_ATTEMPTS: u32 = 20;
 const REMOVE_PAUSE: Duration = Duration::from_millis(10);
-
-/// Numbers the subtrees of the servers of one process (tests run many).
-static SUBTREES: AtomicU32 = AtomicU32::new(0);
 
 /// Which layout the subtree has.
 #[derive(Debug)]
@@ -294,16 +294,21 @@ impl Tree {
             }
         };
         for root in roots {
-            if let Ok(entries) = std::fs::read_dir(root) {
-                for entry in entries.flatten() {
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        remove_cgroup(&entry.path());
-                    }
-                }
-            }
-            remove_cgroup(root);
+            remove_subtree(root);
         }
     }
+}
+
+/// Removes a server's subtree at `root`: its account cgroups, then itself.
+fn remove_subtree(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup(&entry.path());
+            }
+        }
+    }
+    remove_cgroup(root);
 }
 
 /// Kills whatever is still in the cgroup at `dir` and removes it, waiting a
@@ -393,11 +398,6 @@ fn cgroup_dir(mount: &Mount, path: &str) -> PathBuf {
     mount.point.join(relative)
 }
 
-fn subtree_name() -> String {
-    let n = SUBTREES.fetch_add(1, Ordering::Relaxed);
-    format!("sftpbox-{}-{n}", std::process::id())
-}
-
 fn is_writable(path: &Path) -> bool {
     rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
 }
@@ -463,5 +463,33 @@ mod tests {
         assert!(subtree.exists());
         drop(cgroups);
         assert!(!subtree.exists(), "the server's subtree stays");
+    }
+
+    #[test]
+    fn a_server_removes_the_subtrees_a_server_that_died_left_beside_its_own() {
+        let first = Cgroups::set_up();
+        let tree = first.tree.as_ref().expect("cgroups on the test machines");
+        // A subtree under this process's PID with another start time is
+        // one a dead server left before the PID came round again.
+        let stale = format!("sftpbox-{}-1-0", std::process::id());
+        let stale_dirs: Vec<PathBuf> = tree
+            .dirs("x")
+            .iter()
+            .filter_map(|account| account.parent()?.parent())
+            .map(|parent| parent.join(&stale))
+            .collect();
+        for dir in &stale_dirs {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::create_dir(dir.join("account-bob")).unwrap();
+        }
+        let second = Cgroups::set_up();
+        assert!(second.tree.is_ok(), "{}", second.holds());
+        for dir in &stale_dirs {
+            assert!(!dir.exists(), "{} stays", dir.display());
+        }
+        assert!(
+            tree.dirs("x")[0].parent().unwrap().exists(),
+            "a live server's subtree went"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Mount, ProgramLimits, Tree, cgroup_dir, is_writable, subtree_name, write};
+use super::{Mount, ProgramLimits, Tree, cgroup_dir, is_writable, subtree, write};
 
 /// The server's subtree in each v1 hierarchy it may write to: `memory`
 /// and `pids` needed, `cpu` where there is one.
@@ -31,12 +31,13 @@ pub(super) fn make(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, S
     let memory = hierarchy("memory")?;
     let pids = hierarchy("pids")?;
     let cpu = hierarchy("cpu").ok();
-    let name = subtree_name();
+    let name = subtree::new_name();
     let mut made = Vec::new();
     for parent in std::iter::once(&memory)
         .chain(std::iter::once(&pids))
         .chain(cpu.iter())
     {
+        subtree::remove_stale(parent);
         let dir = parent.join(&name);
         if let Err(err) = std::fs::create_dir(&dir) {
             for dir in made {

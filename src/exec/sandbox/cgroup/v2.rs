@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{Mount, ProgramLimits, Tree, cgroup_dir, is_writable, subtree_name, write};
+use super::{Mount, ProgramLimits, Tree, cgroup_dir, is_writable, subtree, write};
 
 /// The leaf a delegated v2 server moves itself into.
 const SERVER_LEAF: &str = "sftpbox-server";
@@ -68,7 +68,8 @@ pub(super) fn make(mounts: &[Mount], own: &[(String, String)]) -> Result<Tree, S
         "+memory +pids"
     };
     write(&parent, "cgroup.subtree_control", enable)?;
-    let dir = parent.join(subtree_name());
+    subtree::remove_stale(&parent);
+    let dir = parent.join(subtree::new_name());
     std::fs::create_dir(&dir).map_err(|err| format!("cgroup v2 at {}: {err}", dir.display()))?;
     if let Err(why) = write(&dir, "cgroup.subtree_control", enable) {
         let _ = std::fs::remove_dir(&dir);
