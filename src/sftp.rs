@@ -465,6 +465,13 @@ fn dispatch(
             offset,
             data,
         } => {
+            let Some(handles::OpenHandle {
+                kind: HandleKind::File(file),
+                lane,
+            }) = session.handles.get(&handle)
+            else {
+                return session.reply(status::invalid_handle(id), cost);
+            };
             let toll = Toll {
                 bucket: session.rates.upload.clone(),
                 bytes: data.len() as u64,
@@ -472,18 +479,14 @@ fn dispatch(
             // The first bytes of a file are a short job run here when it
             // may, paying its toll as the lane would, only when due at once.
             if offset.saturating_add(data.len() as u64) <= INLINE_FILE_BYTES
-                && let Some(handles::OpenHandle {
-                    kind: HandleKind::File(file),
-                    lane,
-                }) = session.handles.get(&handle)
                 && let Some(_slot) = inline_slot(session, &lane)
                 && toll.bucket.try_take(toll.bytes)
             {
                 return session.reply(requests::write(session, id, &file, offset, &data), cost);
             }
-            on_file(session, &handle, id, cost, toll, move |s, file| {
-                requests::write(s, id, file, offset, &data)
-            })
+            let s = session.clone();
+            let job = move || requests::write(&s, id, &file, offset, &data);
+            lane.push_tolled(Box::new(job), cost, toll);
         }
         Request::Init {
             version,
@@ -683,27 +686,5 @@ fn on_handle(
                 .push_weighted(Box::new(move || job(&s, &kind)), cost, weight);
         }
         None => session.reply(status::invalid_handle(id), cost),
-    }
-}
-
-/// Queues `job`, which moves `toll`'s bytes, on the lane of file handle
-/// `handle`, or answers that the handle is unknown (or a directory).
-fn on_file(
-    session: &Arc<Session>,
-    handle: &[u8],
-    id: u32,
-    cost: usize,
-    toll: Toll,
-    job: impl FnOnce(&Session, &handles::FileHandle) -> Bytes + Send + 'static,
-) {
-    match session.handles.get(handle) {
-        Some(handles::OpenHandle {
-            kind: HandleKind::File(file),
-            lane,
-        }) => {
-            let s = session.clone();
-            lane.push_tolled(Box::new(move || job(&s, &file)), cost, toll);
-        }
-        _ => session.reply(status::invalid_handle(id), cost),
     }
 }
