@@ -12,10 +12,11 @@
 //! creating one is charged (see `charge.rs`), and for that the jail must
 //! know whether the open made the file, and in which folder. An `O_CREAT`
 //! without `O_EXCL` does not say, so a create is done in steps: open what
-//! exists (symlinks followed in the box); if nothing does, resolve the path
-//! in the box (a dangling symlink to the name it points to) and make the
-//! file there with `O_CREAT | O_EXCL | O_NOFOLLOW` on the single final
-//! name; if a concurrent session made it first, open that one.
+//! exists (symlinks followed in the box); if nothing does, make the file
+//! with `O_CREAT | O_EXCL | O_NOFOLLOW` on the single final name in its
+//! folder; if that name is there after all (a dangling symlink, or a
+//! concurrent session's file), start again, this time resolving the path in
+//! the box first (a dangling symlink to the name it points to).
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -140,15 +141,24 @@ impl LocalBox {
             let (parent, name) = self.open_parent(path)?.ok_or(JailError::AlreadyExists)?;
             return self.create_file_at(&parent, name, flags, mode).map(made);
         }
-        for _ in 0..CREATE_ATTEMPTS {
+        for attempt in 0..CREATE_ATTEMPTS {
             match self.open_in_root(path, flags, Mode::empty()) {
                 Err(JailError::NotFound) => {}
                 opened => return opened.map(|fd| (fd, false)),
             }
-            // Missing: the final name, or what a final symlink points to
-            // (a missing folder on the way makes `canonicalize` fail).
-            let real = self.canonicalize(path)?;
-            let Some((parent, name)) = self.open_parent(&real)? else {
+            // Missing: the final name, or what a final symlink points to.
+            // The first attempt takes the name as given, which is all a new
+            // upload needs; a dangling final symlink makes that one fail
+            // with `AlreadyExists`, and the next resolves it (a missing
+            // folder on the way makes `canonicalize` fail).
+            let real;
+            let target = if attempt == 0 {
+                path
+            } else {
+                real = self.canonicalize(path)?;
+                &real
+            };
+            let Some((parent, name)) = self.open_parent(target)? else {
                 continue;
             };
             match self.create_file_at(&parent, name, flags, mode) {
