@@ -38,6 +38,7 @@
 #   SFTP_EXTRA  extra options for every sftp run, e.g. "-R 256 -B 262144" (none)
 #   BENCH_PARENT  where the temp folder goes (/var/lib; not tmpfs, not world-writable)
 #   KEEP=1      keep the temp folder (for debugging)
+#   BOX_BIN     the sftpbox binary (target/release/sftpbox; with BUILD=0, as it is)
 #   BUILD=0     use target/release as it is (no cargo build)
 set -euo pipefail
 
@@ -66,7 +67,7 @@ KEEP=${KEEP:-0}
 SFTP_EXTRA=${SFTP_EXTRA:-}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BOX_BIN=$REPO/target/release/sftpbox
+BOX_BIN=${BOX_BIN:-$REPO/target/release/sftpbox}
 HOLD_BIN=$REPO/target/release/examples/hold_sessions
 PROXY_BIN=$REPO/target/release/examples/delay_proxy
 SSHD=/usr/sbin/sshd
@@ -290,6 +291,27 @@ sftp_to() {
     shift
     ${CLIENT_NS:+ip netns exec "$CLIENT_NS"} sftp "${SFTP_OPTS[@]}" -P "${PORT[$s]}" "$@" -b - "${USERNAME[$s]}@${ADDR[$s]}"
 }
+# An ssh for `sftp -S` that writes, when it ends, the CPU seconds (user +
+# system) the real ssh used to $W/ssh_cpu: on one stream the client's ssh
+# decrypts (get) or encrypts (put) every byte on one core, and at 100 % of
+# it no server can go faster.
+cat >"$W/timed_ssh" <<SH
+#!/usr/bin/env bash
+ssh "\$@"
+rc=\$?
+times >"$W/ssh_cpu"
+exit \$rc
+SH
+chmod +x "$W/timed_ssh"
+# The children's CPU seconds (user + system) in file $1, which holds what
+# bash's `times` printed: its second line, as "0m1.250s 0m0.310s".
+children_seconds() {
+    sed -n 2p "$1" |
+        awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf "%.3f", n }'
+}
+# The ssh CPU seconds of the last `sftp_to … -S $W/timed_ssh`.
+timed_ssh_cpu() { children_seconds "$W/ssh_cpu"; }
+
 # Order of the servers for run $1: alternate who goes first.
 order() { if (($1 % 2)); then echo "${SERVERS[@]}"; else printf '%s\n' "${SERVERS[@]}" | tac | tr '\n' ' '; fi; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -354,6 +376,8 @@ if has_row put || has_row get; then
             "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
         has_row get && def_row "get:$short" "get ${SIZE_MB} MiB, $short" MiB/s higher \
             "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
+        has_row get && def_row "getssh:$short" "client ssh's CPU during get, $short" "% of a core" lower 0 \
+            "the ssh that sftp runs, user + system over the wall time: near 100, the client is the limit"
         def_row "cpu:$short" "server CPU per GiB moved, $short" s/GiB lower 1 "put+get; $CPU_HOW"
         for run in $(seq 1 "$RUNS"); do
             for s in $(order "$run"); do
@@ -379,8 +403,9 @@ if has_row put || has_row get; then
                     rm -f "$W/client/got.bin"
                     c0=$(server_cpu "$s" "${PID_OF[$s]}")
                     t0=$(now)
-                    echo "get /up/big.bin $W/client/got.bin" | sftp_to "$s" -c "$c" >/dev/null
+                    echo "get /up/big.bin $W/client/got.bin" | sftp_to "$s" -c "$c" -S "$W/timed_ssh" >/dev/null
                     t1=$(now)
+                    record "getssh:$short" "$s" "$(calc "100 * $(timed_ssh_cpu) / $(elapsed "$t0" "$t1")" 0)"
                     sleep 0.3
                     c1=$(server_cpu "$s" "${PID_OF[$s]}")
                     [[ $(sha "$W/client/got.bin") == "$BIG_SHA" ]] || die "$s get $c: sha256 mismatch"
@@ -396,6 +421,7 @@ if has_row put || has_row get; then
         done
         has_row put && finish_row "put:$short"
         has_row get && finish_row "get:$short"
+        has_row get && finish_row "getssh:$short"
         finish_row "cpu:$short"
     done
 fi
@@ -408,16 +434,32 @@ make_tree() {
     local i
     for i in $(seq 1 "$2"); do head -c "$(($3 << 10))" /dev/urandom >"$1/f$i"; done
 }
-# small_rows key files kib target: put -r and get -r of a tree with OpenSSH's sftp.
+# Seconds of CPU (user + system) used so far by this shell's waited-for
+# children and theirs: sftp and the ssh it runs. `times` is a builtin, so
+# it reads this shell's own counts (not those of a $(…) subshell): the
+# result goes into the variable named $1.
+client_cpu() {
+    times >"$W/times"
+    printf -v "$1" '%s' "$(children_seconds "$W/times")"
+}
+# small_rows key files kib target: put -r and get -r of a tree with OpenSSH's
+# sftp, and where each file's time goes: the server's CPU and the client's
+# (sftp waits for every request's reply, so client, server and the
+# loopback's wake-ups add up to the wall time of each file).
 small_rows() {
-    local key=$1 files=$2 kb=$3 target=$4 tree=$W/client/$1 want run s t0 t1
+    local key=$1 files=$2 kb=$3 target=$4 tree=$W/client/$1 want run s t0 t1 c0 c1 k0 k1
     def_row "$key:put" "put -r ${files} files of ${kb} KiB" files/s higher "$target" "default cipher"
     def_row "$key:get" "get -r ${files} files of ${kb} KiB" files/s higher "$target" "default cipher"
+    def_row "$key:cpu" "server CPU per file of ${kb} KiB, put -r + get -r" µs lower 1 "$CPU_HOW"
+    def_row "$key:client" "client CPU per file of ${kb} KiB, put -r + get -r" µs lower 0 \
+        "sftp and its ssh, user + system: the same client against each server"
     make_tree "$tree" "$files" "$kb"
     want=$(tree_sha "$tree")
     for run in $(seq 1 "$RUNS"); do
         for s in $(order "$run"); do
             retire "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
+            c0=$(server_cpu "$s" "${PID_OF[$s]}")
+            client_cpu k0
             t0=$(now)
             echo "put -r $tree /up/$key" | sftp_to "$s" >/dev/null
             t1=$(now)
@@ -426,13 +468,20 @@ small_rows() {
             t0=$(now)
             echo "get -r /up/$key $W/client/got_$key" | sftp_to "$s" >/dev/null
             t1=$(now)
+            client_cpu k1
+            sleep 0.3
+            c1=$(server_cpu "$s" "${PID_OF[$s]}")
             [[ $(tree_sha "$W/client/got_$key") == "$want" ]] || die "$s get -r: sha256 mismatch"
             record "$key:get" "$s" "$(calc "$files / $(elapsed "$t0" "$t1")" 0)"
+            record "$key:cpu" "$s" "$(calc "($c1 - $c0) * 1000000 / $files" 0)"
+            record "$key:client" "$s" "$(calc "($k1 - $k0) * 1000000 / $files" 0)"
             retire "${HOME_DIR[$s]}/up/$key" "$W/client/got_$key"
         done
     done
     finish_row "$key:put"
     finish_row "$key:get"
+    finish_row "$key:cpu"
+    finish_row "$key:client"
 }
 has_row small && small_rows small "$SMALL_FILES" "$SMALL_KB" 1.5
 has_row small1k && small_rows small1k "$TINY_FILES" "$TINY_KB" 1.5
