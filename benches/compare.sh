@@ -376,7 +376,9 @@ if has_row put || has_row get; then
             "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
         has_row get && def_row "get:$short" "get ${SIZE_MB} MiB, $short" MiB/s higher \
             "$([[ $short == aes128-gcm ]] && echo 1.5 || echo 1.2)"
-        has_row get && def_row "getssh:$short" "client ssh's CPU during get, $short" "% of a core" lower 0 \
+        has_row get && def_row "getnull:$short" "get ${SIZE_MB} MiB to /dev/null, $short" MiB/s higher 0 \
+            "the same file, the client writing nothing: the server and the channel without the client's disk"
+        has_row get && def_row "getssh:$short" "client ssh's CPU during get to /dev/null, $short" "% of a core" lower 0 \
             "the ssh that sftp runs, user + system over the wall time: near 100, the client is the limit"
         def_row "cpu:$short" "server CPU per GiB moved, $short" s/GiB lower 1 "put+get; $CPU_HOW"
         for run in $(seq 1 "$RUNS"); do
@@ -403,13 +405,20 @@ if has_row put || has_row get; then
                     rm -f "$W/client/got.bin"
                     c0=$(server_cpu "$s" "${PID_OF[$s]}")
                     t0=$(now)
-                    echo "get /up/big.bin $W/client/got.bin" | sftp_to "$s" -c "$c" -S "$W/timed_ssh" >/dev/null
+                    echo "get /up/big.bin $W/client/got.bin" | sftp_to "$s" -c "$c" >/dev/null
                     t1=$(now)
-                    record "getssh:$short" "$s" "$(calc "100 * $(timed_ssh_cpu) / $(elapsed "$t0" "$t1")" 0)"
                     sleep 0.3
                     c1=$(server_cpu "$s" "${PID_OF[$s]}")
                     [[ $(sha "$W/client/got.bin") == "$BIG_SHA" ]] || die "$s get $c: sha256 mismatch"
                     record "get:$short" "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t0" "$t1")")"
+                    # Again to /dev/null (not counted in the CPU row): the
+                    # client's writes to this VM's disk swing the row above
+                    # by 2-4x between runs, for both servers.
+                    t2=$(now)
+                    echo "get /up/big.bin /dev/null" | sftp_to "$s" -c "$c" -S "$W/timed_ssh" >/dev/null
+                    t3=$(now)
+                    record "getnull:$short" "$s" "$(mib_s "$SIZE_MB" "$(elapsed "$t2" "$t3")")"
+                    record "getssh:$short" "$s" "$(calc "100 * $(timed_ssh_cpu) / $(elapsed "$t2" "$t3")" 0)"
                     cpu_s=$(calc "$cpu_s + $c1 - $c0" 3)
                     gib=$(calc "$gib + $SIZE_MB / 1024" 4)
                     rm -f "$W/client/got.bin"
@@ -421,6 +430,7 @@ if has_row put || has_row get; then
         done
         has_row put && finish_row "put:$short"
         has_row get && finish_row "get:$short"
+        has_row get && finish_row "getnull:$short"
         has_row get && finish_row "getssh:$short"
         finish_row "cpu:$short"
     done
