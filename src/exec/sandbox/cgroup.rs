@@ -478,15 +478,43 @@ mod tests {
             .filter_map(|account| account.parent()?.parent())
             .map(|parent| parent.join(&stale))
             .collect();
+        // Planted whole under a name no server removes, then renamed, so
+        // that a server starting meanwhile (tests run in parallel) sees
+        // each one complete.
+        let plant = |dir: &Path, account: &str, process: Option<u32>| {
+            let building = dir.with_file_name(format!("planting-{}", std::process::id()));
+            std::fs::create_dir(&building).unwrap();
+            std::fs::create_dir(building.join(account)).unwrap();
+            if let Some(pid) = process {
+                std::fs::write(building.join(account).join("cgroup.procs"), pid.to_string())
+                    .unwrap();
+            }
+            std::fs::rename(&building, dir).unwrap();
+        };
         for dir in &stale_dirs {
-            std::fs::create_dir(dir).unwrap();
-            std::fs::create_dir(dir.join("account-bob")).unwrap();
+            plant(dir, "account-bob", None);
         }
+        // One more, under another dead start time, with a process in it:
+        // it is left, as its server may only be out of this PID namespace.
+        let busy = stale_dirs[0].with_file_name(format!("sftpbox-{}-2-0", std::process::id()));
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        plant(&busy, "account-carol", Some(sleeper.id()));
         let second = Cgroups::set_up();
         assert!(second.tree.is_ok(), "{}", second.holds());
         for dir in &stale_dirs {
             assert!(!dir.exists(), "{} stays", dir.display());
         }
+        assert!(
+            busy.join("account-carol").exists(),
+            "a cgroup with a process in it went"
+        );
+        sleeper.kill().unwrap();
+        sleeper.wait().unwrap();
+        remove_subtree(&busy);
+        assert!(!busy.exists());
         assert!(
             tree.dirs("x")[0].parent().unwrap().exists(),
             "a live server's subtree went"

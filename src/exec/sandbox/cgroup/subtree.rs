@@ -8,7 +8,7 @@
 //! collide when the kernel hands it out again, and a server that cannot
 //! make its subtree serves without cgroup limits. With the start time the
 //! name is never reused, and each server removes at start the subtrees
-//! beside its own whose process is gone.
+//! beside its own whose process is gone and that hold no process.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -28,9 +28,11 @@ pub(super) fn new_name() -> String {
     format!("{PREFIX}{pid}-{start}-{n}")
 }
 
-/// Removes every subtree in `parent` whose server has ended, with the
-/// account cgroups in it (killing what still runs there: programs whose
-/// session went with their server).
+/// Removes every subtree in `parent` whose server has ended and that holds
+/// no process, with the empty account cgroups in it. One that still holds
+/// a process is left as it is: its server may only be out of sight (a
+/// server in another PID namespace sharing this hierarchy), and nothing
+/// here kills what another server started.
 pub(super) fn remove_stale(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -38,8 +40,7 @@ pub(super) fn remove_stale(parent: &Path) {
     let mut removed = 0_usize;
     for entry in entries.flatten() {
         let stale = entry.file_name().to_str().is_some_and(is_stale);
-        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            super::remove_subtree(&entry.path());
+        if stale && entry.file_type().is_ok_and(|t| t.is_dir()) && remove_if_empty(&entry.path()) {
             removed += 1;
         }
     }
@@ -65,6 +66,31 @@ fn is_stale(name: &str) -> bool {
         Some(&[pid, _]) => start_of(pid).is_none(),
         _ => false,
     }
+}
+
+/// Removes the subtree at `dir` when neither it nor any account cgroup in
+/// it holds a process (an empty cgroup is removed by `rmdir`, its control
+/// files with it); says whether it is gone.
+fn remove_if_empty(dir: &Path) -> bool {
+    let children: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|entry| entry.path())
+            .collect(),
+        Err(_) => return false,
+    };
+    let holds_processes = |cgroup: &Path| {
+        std::fs::read_to_string(cgroup.join("cgroup.procs"))
+            .map_or(true, |procs| !procs.trim().is_empty())
+    };
+    if holds_processes(dir) || children.iter().any(|child| holds_processes(child)) {
+        return false;
+    }
+    children
+        .iter()
+        .all(|child| std::fs::remove_dir(child).is_ok())
+        && std::fs::remove_dir(dir).is_ok()
 }
 
 fn start_of(pid: u64) -> Option<u64> {
